@@ -1,0 +1,43 @@
+# The two commands: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+
+.PHONY: run test lint format translations demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+translations: $(VENV)/.runtime
+	$(BIN)/pybabel compile --use-fuzzy -q -d hotline/translations
+
+run: $(VENV)/.runtime translations
+	$(FLASK) hotline init-db
+	$(FLASK) hotline demo
+	@echo ""
+	@echo "Open http://127.0.0.1:5000 and log in with one of the logins above. Ctrl-C stops."
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: $(VENV)/.dev translations
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance/hotline.sqlite3*

@@ -1,0 +1,1 @@
+"""Settings and policy data for the hotline application."""

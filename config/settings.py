@@ -1,0 +1,62 @@
+"""Configuration classes, read from ``HOTLINE_*`` (and ``TWILIO_*``) environment variables.
+
+Every setting is listed with its meaning in the README's settings table.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return _env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """Production-shaped defaults; every value can be overridden from the environment."""
+
+    #: Empty means: use (or create) ``instance/secret_key``, so no key is ever hard-coded.
+    SECRET_KEY = _env("HOTLINE_SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env("HOTLINE_DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'hotline.sqlite3'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    POLICY_DIR = Path(_env("HOTLINE_POLICY_DIR", str(ROOT / "config" / "policy")))
+    PUBLIC_BASE_URL = (_env("HOTLINE_PUBLIC_BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
+    TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+    TWILIO_NUMBER = _env("HOTLINE_TWILIO_NUMBER")
+    SWEEP_SECONDS = _env_int("HOTLINE_SWEEP_SECONDS", 30)
+    LOCKOUT_ATTEMPTS = _env_int("HOTLINE_LOCKOUT_ATTEMPTS", 5)
+    LOCKOUT_MINUTES = _env_int("HOTLINE_LOCKOUT_MINUTES", 15)
+    PAGE_SIZE = _env_int("HOTLINE_PAGE_SIZE", 25)
+    REPEAT_CALL_HOURS = _env_int("HOTLINE_REPEAT_CALL_HOURS", 72)
+    BABEL_DEFAULT_LOCALE = _env("HOTLINE_DEFAULT_LOCALE", "zh_CN")
+    BABEL_DEFAULT_TIMEZONE = _env("HOTLINE_TIMEZONE", "Asia/Shanghai")
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "hotline" / "translations")
+    LANGUAGES = ("zh_CN", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("HOTLINE_SECURE_COOKIES", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = _env_int("HOTLINE_MAX_CONTENT_LENGTH", 1024 * 1024)
+    LOG_LEVEL = _env("HOTLINE_LOG_LEVEL", "INFO")
+
+
+class TestConfig(Config):
+    """Used by the test suite; the database URL is set by ``tests/conftest.py``."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    WTF_CSRF_ENABLED = True
+    TWILIO_AUTH_TOKEN = "test-token"
+    PUBLIC_BASE_URL = "http://hotline.test"

@@ -1,0 +1,172 @@
+"""The hotline Flask application: ``create_app()`` wires config, extensions, blueprints and CLI."""
+
+import logging
+import secrets
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config.settings import ROOT, Config
+from hotline import labels
+from hotline.extensions import babel, csrf, db, login_manager, migrate
+from hotline.formatting import localtime
+from hotline.policy import catalogue, category_label, init_policy
+from hotline.privacy import mask_id_number, mask_phone
+from hotline.security import set_security_headers
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application. ``test_config`` overrides settings (tests pass their database URL)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.from_mapping(test_config)
+    configure_logging(app)
+    configure_secret_key(app)
+    configure_database(app)
+    configure_extensions(app)
+    configure_blueprints(app)
+    configure_templates(app)
+    configure_errors(app)
+    configure_cli(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def configure_secret_key(app: Flask) -> None:
+    """Without HOTLINE_SECRET_KEY, keep a random key in the instance folder (created once)."""
+    if app.config.get("SECRET_KEY"):
+        return
+    path = Path(app.instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    app.config["SECRET_KEY"] = path.read_text().strip()
+
+
+def configure_database(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL, a busy timeout and foreign keys on every SQLite connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    return session.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def configure_extensions(app: Flask) -> None:
+    import models  # noqa: F401  (registers every model on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    login_manager.login_message = labels.LOGIN_REQUIRED
+    login_manager.login_message_category = "warning"
+    init_policy(app)
+    app.after_request(set_security_headers)
+
+
+def configure_blueprints(app: Flask) -> None:
+    from hotline.admin.views import bp as admin_bp
+    from hotline.auth.views import bp as auth_bp
+    from hotline.tickets.views import bp as tickets_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tickets_bp)
+    app.register_blueprint(admin_bp)
+
+    @app.get("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        if current_user.role == "admin":
+            return redirect(url_for("admin.users"))
+        if current_user.role == "department":
+            return redirect(url_for("tickets.inbox"))
+        return redirect(url_for("tickets.desk"))
+
+
+def configure_templates(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["mask_id"] = mask_id_number
+    app.jinja_env.filters["category"] = category_label
+    app.jinja_env.globals.update(labels=labels, catalogue=catalogue)
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])}
+
+
+def configure_errors(app: Flask) -> None:
+    def page(code: int, title, message=None):
+        if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+            return {"error": str(title)}, code
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(400)
+    def bad_request(e):
+        return page(400, labels.ERROR_400)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return page(400, labels.ERROR_CSRF)
+
+    @app.errorhandler(403)
+    def forbidden(e):
+        return page(403, labels.ERROR_403)
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return page(404, labels.ERROR_404)
+
+    @app.errorhandler(405)
+    def method_not_allowed(e):
+        return page(405, labels.ERROR_405)
+
+    @app.errorhandler(413)
+    def too_large(e):
+        return page(413, labels.ERROR_413)
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return page(500, labels.ERROR_500)
+
+
+def configure_cli(app: Flask) -> None:
+    from hotline.cli import hotline_cli
+
+    app.cli.add_command(hotline_cli)

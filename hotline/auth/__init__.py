@@ -1,0 +1,1 @@
+"""Login, logout, lockout and own-password changes."""

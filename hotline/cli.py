@@ -1,0 +1,78 @@
+"""``flask --app app hotline ...``: database, demo data, users."""
+
+import sys
+
+import click
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from hotline.errors import DomainError
+from hotline.extensions import db
+from hotline.timeutil import utcnow
+from models.department import Department
+from models.user import ROLES
+
+hotline_cli = AppGroup("hotline", help="Hotline administration commands.")
+
+
+@hotline_cli.command("init-db")
+def init_db():
+    """Create or upgrade the database schema (applies every migration)."""
+    upgrade()
+    click.echo("database is up to date")
+
+
+@hotline_cli.command("demo")
+@click.option("--tickets", default=50, show_default=True, help="How many demo tickets to create.")
+def demo(tickets: int):
+    """Load the demo county (skipped if the database already has departments) and print the demo logins."""
+    from hotline.demo import DEMO_PASSWORD, USERS, demo_exists, load_demo
+
+    if demo_exists():
+        click.echo("demo data already present: nothing loaded")
+    else:
+        counts = load_demo(now=utcnow(), tickets=tickets)
+        db.session.commit()
+        click.echo(
+            f"demo loaded: {counts['departments']} departments, {counts['users']} users, {counts['tickets']} tickets"
+        )
+    click.echo("")
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for username, display, role, _dept in USERS:
+        click.echo(f"  {username:<10} {role:<11} {display}")
+
+
+@hotline_cli.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--department", "department_code", help="Department code, for department staff.")
+@click.option("--name", "display_name", help="Display name (defaults to the username).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(username, role, department_code, display_name, password_stdin):
+    """Create a user; the password is read from standard input (never from the command line)."""
+    from hotline.admin.service import create_user
+
+    if not password_stdin:
+        raise click.UsageError("give --password-stdin and pipe the password in")
+    password = sys.stdin.readline().rstrip("\r\n")
+    department = None
+    if department_code:
+        department = db.session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            raise click.ClickException(f"no department with code {department_code!r}")
+    try:
+        create_user(
+            actor=None,
+            now=utcnow(),
+            username=username,
+            display_name=display_name or username,
+            role=role,
+            password=password,
+            department=department,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(f"user {username} created ({role})")

@@ -1,0 +1,1 @@
+"""Tickets: the operator desk, logging calls, the ticket page and its actions."""

@@ -1,0 +1,526 @@
+"""Ticket rules: one function per domain action, each with an explicit ``now``.
+
+Every function checks its preconditions, raises ``DomainError`` (or a subclass)
+with a message for the user when refused, writes its ``TicketEvent``, and
+leaves the commit to the caller, so a view, the API or the CLI decide the
+transaction. ``expected_version`` is the ticket version the user's form was
+built from: if someone else changed the ticket since, ``StaleError`` is raised
+and nothing is written.
+"""
+
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from hotline import labels
+from hotline.errors import DomainError, NotAllowed, StaleError
+from hotline.extensions import db
+from hotline.policy import catalogue
+from hotline.privacy import normalize_phone
+from hotline.timeutil import local_date
+from models.contact import Contact
+from models.interaction import CHANNELS, Interaction
+from models.ticket import EMERGENCY_SERVICES, OPEN_STATUSES, PRIORITIES, Ticket, TicketEvent, TicketSequence
+from models.user import User
+
+TICKET_ROLES = ("operator", "manager")
+MAX_TEXT = 4000
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **payload) -> TicketEvent:
+    """Append one event to ``ticket``'s history in the current transaction."""
+    ev = TicketEvent(ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, payload=payload, at=now)
+    db.session.add(ev)
+    return ev
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and ticket.version != expected_version:
+        raise StaleError(labels.STALE)
+
+
+def _require_ticket_role(actor: User) -> None:
+    if actor.role not in TICKET_ROLES:
+        raise NotAllowed(_l("Only hotline operators and managers can do this."))
+
+
+def _require_owner_or_manager(ticket: Ticket, actor: User) -> None:
+    _require_ticket_role(actor)
+    if actor.role != "manager" and ticket.first_contact_owner_id != actor.id:
+        raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
+
+
+def _require_status(ticket: Ticket, allowed: tuple[str, ...], message) -> None:
+    if ticket.status not in allowed:
+        raise DomainError(message)
+
+
+def _text(value: str | None, message, *, required: bool = True, limit: int = MAX_TEXT) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise DomainError(message)
+        return None
+    if len(value) > limit:
+        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=limit))
+    return value
+
+
+def _touch(ticket: Ticket, now: datetime, expected_version: int | None) -> None:
+    _check_version(ticket, expected_version)
+    ticket.updated_at = now
+
+
+def next_ticket_number(now: datetime) -> str:
+    """Issue the next ``YYYYMMDD`` + 4-digit number for the Asia/Shanghai day of ``now``.
+
+    One atomic upsert on ``ticket_sequence`` (row-locked until commit on
+    PostgreSQL, serialised by the write lock on SQLite), so concurrent intakes
+    never share a number.
+    """
+    day = local_date(now)
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(TicketSequence)
+        .values(day=day, last_value=1)
+        .on_conflict_do_update(index_elements=["day"], set_={"last_value": TicketSequence.last_value + 1})
+        .returning(TicketSequence.last_value)
+    )
+    seq = db.session.execute(stmt).scalar_one()
+    return f"{day:%Y%m%d}{seq:04d}"
+
+
+def get_or_create_contact(phone: str | None, *, now: datetime, name: str | None = None) -> Contact | None:
+    """The contact for ``phone`` (normalised to E.164), created if new.
+
+    A number that cannot be parsed is kept as given in ``phone_raw`` on a new
+    contact, never dropped. No phone and no name gives no contact (anonymous).
+    """
+    raw = (phone or "").strip()
+    e164 = normalize_phone(raw) if raw else None
+    if e164:
+        contact = db.session.scalar(select(Contact).where(Contact.phone == e164))
+        if contact is not None:
+            if name and not contact.name:
+                contact.name = name
+            return contact
+        try:
+            with db.session.begin_nested():
+                contact = Contact(phone=e164, name=name or None, created_at=now)
+                db.session.add(contact)
+        except IntegrityError:  # another request created it first
+            contact = db.session.scalar(select(Contact).where(Contact.phone == e164))
+        return contact
+    if not raw and not name:
+        return None
+    contact = Contact(phone=None, phone_raw=raw or None, name=name or None, created_at=now)
+    db.session.add(contact)
+    return contact
+
+
+def find_recent_open_ticket(phone: str, *, now: datetime, hours: int = 72) -> Ticket | None:
+    """The newest open ticket of the same caller created in the last ``hours`` (repeat call)."""
+    e164 = normalize_phone(phone)
+    if not e164:
+        return None
+    return db.session.scalar(
+        select(Ticket)
+        .join(Contact, Ticket.contact_id == Contact.id)
+        .where(
+            Contact.phone == e164,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.created_at >= now - timedelta(hours=hours),
+        )
+        .order_by(Ticket.created_at.desc())
+        .limit(1)
+    )
+
+
+def caller_history(phone: str, *, limit: int = 10) -> tuple[Contact | None, list[Ticket]]:
+    """The caller's contact record and their latest tickets, newest first."""
+    e164 = normalize_phone(phone)
+    if not e164:
+        return None, []
+    contact = db.session.scalar(select(Contact).where(Contact.phone == e164))
+    if contact is None:
+        return None, []
+    tickets = db.session.scalars(
+        select(Ticket).where(Ticket.contact_id == contact.id).order_by(Ticket.created_at.desc()).limit(limit)
+    ).all()
+    return contact, list(tickets)
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def log_call(
+    *,
+    actor: User,
+    now: datetime,
+    phone: str | None,
+    category: str,
+    priority: str,
+    summary: str,
+    description: str | None = None,
+    caller_name: str | None = None,
+    channel: str = "voice",
+    confidential: bool = False,
+    sensitive: bool = False,
+    mandatory_report: bool = False,
+    emergency_service: str | None = None,
+    answered_on_call: bool = False,
+    answer: str | None = None,
+    checklist: list[str] | None = None,
+) -> Ticket:
+    """Log a call (or walk-in) taken by an operator as a new ticket they own (首问负责制).
+
+    P0 (danger to life) requires the emergency service the call was handed
+    over to. ``answered_on_call`` with an ``answer`` resolves it directly: the
+    ticket then waits for its callback.
+    """
+    _require_ticket_role(actor)
+    if channel not in CHANNELS:
+        raise DomainError(_l("Unknown channel."))
+    if catalogue().get(category) is None:
+        raise DomainError(_l("Choose a category from the list."))
+    if priority not in PRIORITIES:
+        raise DomainError(_l("Choose a priority."))
+    summary = _text(summary, _l("Write a one-line summary of the call."), limit=200)
+    description = _text(description, None, required=False)
+    if priority == "P0" and emergency_service not in EMERGENCY_SERVICES:
+        raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
+    if emergency_service is not None and emergency_service not in EMERGENCY_SERVICES:
+        raise DomainError(_l("Choose 110, 119 or 120."))
+    if answered_on_call:
+        answer = _text(answer, _l("Write what the caller was told when the call was answered directly."))
+    caller_name = _text(caller_name, None, required=False, limit=120)
+
+    contact = get_or_create_contact(phone, now=now, name=caller_name)
+    ticket = Ticket(
+        number=next_ticket_number(now),
+        channel=channel,
+        contact=contact,
+        category=category,
+        priority=priority,
+        summary=summary,
+        description=description,
+        status="open",
+        first_contact_owner_id=actor.id,
+        created_by_id=actor.id,
+        confidential=confidential,
+        sensitive=sensitive or mandatory_report or bool(contact and contact.is_child),
+        mandatory_report=mandatory_report,
+        emergency_service=emergency_service,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    interaction = Interaction(
+        channel=channel,
+        direction="inbound",
+        from_number=(phone or "").strip() or None,
+        number_invalid=bool(phone and contact and contact.phone is None),
+        contact=contact,
+        ticket_id=ticket.id,
+        status="completed",
+        started_at=now,
+        answered_at=now,
+        handled_by_id=actor.id,
+    )
+    db.session.add(interaction)
+    add_event(
+        ticket, actor, "created", now, channel=channel, priority=priority, category=category, checklist=checklist or []
+    )
+    if emergency_service:
+        add_event(ticket, actor, "emergency_handover", now, service=emergency_service)
+    if answered_on_call:
+        ticket.status = "pending_callback"
+        ticket.resolution = answer
+        ticket.resolved_at = now
+        add_event(ticket, actor, "resolved_directly", now, answer=answer)
+    return ticket
+
+
+def take_ticket(ticket: Ticket, *, actor: User, now: datetime, expected_version: int | None = None) -> None:
+    """An operator takes an unclaimed ticket (from SMS or a missed call) and becomes its first-contact owner."""
+    _require_ticket_role(actor)
+    _require_status(ticket, ("new",), _l("This ticket already has an owner."))
+    _touch(ticket, now, expected_version)
+    ticket.first_contact_owner_id = actor.id
+    ticket.status = "open"
+    add_event(ticket, actor, "taken", now)
+
+
+def add_note(ticket: Ticket, *, actor: User, now: datetime, text: str) -> TicketEvent:
+    """A progress note on the timeline; any operator or manager may add one to a ticket not merged away."""
+    _require_ticket_role(actor)
+    if ticket.status == "merged":
+        raise DomainError(_l("This ticket was merged into another; add the note there."))
+    text = _text(text, _l("Write the note first."))
+    return add_event(ticket, actor, "note", now, text=text)
+
+
+def change_priority(
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    priority: str,
+    reason: str,
+    emergency_service: str | None = None,
+    expected_version: int | None = None,
+) -> None:
+    """Raise or lower the priority, with a reason (owner or manager)."""
+    _require_owner_or_manager(ticket, actor)
+    _require_status(ticket, OPEN_STATUSES, _l("The priority of a closed or merged ticket cannot change."))
+    if priority not in PRIORITIES:
+        raise DomainError(_l("Choose a priority."))
+    if priority == ticket.priority:
+        raise DomainError(_l("The ticket already has this priority."))
+    reason = _text(reason, _l("Give a reason for the change."))
+    service = emergency_service or ticket.emergency_service
+    if priority == "P0" and service not in EMERGENCY_SERVICES:
+        raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
+    _touch(ticket, now, expected_version)
+    old = ticket.priority
+    ticket.priority = priority
+    if priority == "P0" and ticket.emergency_service != service:
+        ticket.emergency_service = service
+        add_event(ticket, actor, "emergency_handover", now, service=service)
+    add_event(ticket, actor, "priority_changed", now, old=old, new=priority, reason=reason)
+
+
+def transfer_owner(
+    ticket: Ticket, *, actor: User, now: datetime, new_owner: User, reason: str, expected_version: int | None = None
+) -> None:
+    """Hand first-contact ownership to another operator, with a reason (owner or manager)."""
+    _require_owner_or_manager(ticket, actor)
+    _require_status(ticket, OPEN_STATUSES, _l("A closed or merged ticket cannot change owner."))
+    if new_owner.role != "operator" or not new_owner.active:
+        raise DomainError(_l("Ownership can only go to an active hotline operator."))
+    if new_owner.id == ticket.first_contact_owner_id:
+        raise DomainError(_l("This operator already owns the ticket."))
+    reason = _text(reason, _l("Give a reason for handing the ticket over."))
+    _touch(ticket, now, expected_version)
+    old = ticket.first_contact_owner_id
+    ticket.first_contact_owner_id = new_owner.id
+    if ticket.status == "new":
+        ticket.status = "open"
+    add_event(
+        ticket, actor, "owner_changed", now, old=old, new=new_owner.id, new_name=new_owner.display_name, reason=reason
+    )
+
+
+def merge_ticket(
+    ticket: Ticket, *, actor: User, now: datetime, target: Ticket, reason: str, expected_version: int | None = None
+) -> None:
+    """并单: fold duplicate ``ticket`` into ``target``; the duplicate ends as ``merged``."""
+    _require_owner_or_manager(ticket, actor)
+    _require_status(ticket, OPEN_STATUSES, _l("Only an open ticket can be merged."))
+    if target.id == ticket.id:
+        raise DomainError(_l("A ticket cannot be merged into itself."))
+    if target.status not in OPEN_STATUSES:
+        raise DomainError(_l("The ticket to merge into must still be open."))
+    reason = _text(reason, _l("Give a reason for merging."))
+    _touch(ticket, now, expected_version)
+    ticket.status = "merged"
+    ticket.merged_into_id = target.id
+    ticket.closed_at = now
+    target.updated_at = now
+    add_event(ticket, actor, "merged_into", now, target=target.number, reason=reason)
+    add_event(target, actor, "merged_from", now, source=ticket.number, reason=reason)
+
+
+def resolve_directly(
+    ticket: Ticket, *, actor: User, now: datetime, answer: str, expected_version: int | None = None
+) -> None:
+    """直接答复: the caller's need was met by the operator; the ticket waits for its callback."""
+    _require_owner_or_manager(ticket, actor)
+    _require_status(ticket, ("open",), _l("Only an open ticket with no referrals can be answered directly."))
+    answer = _text(answer, _l("Write what the caller was told."))
+    _touch(ticket, now, expected_version)
+    ticket.status = "pending_callback"
+    ticket.resolution = answer
+    ticket.resolved_at = now
+    add_event(ticket, actor, "resolved_directly", now, answer=answer)
+
+
+def record_callback(
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    reached: bool,
+    satisfaction: int | None = None,
+    comment: str | None = None,
+    expected_version: int | None = None,
+) -> None:
+    """回访: a call back to the caller. Reached callers rate the help 1 (very unhappy) .. 5 (very happy)."""
+    _require_ticket_role(actor)
+    _require_status(
+        ticket,
+        ("open", "pending_callback"),
+        _l("A callback can only be recorded on an open ticket or one awaiting callback."),
+    )
+    if reached:
+        if satisfaction is None or not 1 <= satisfaction <= 5:
+            raise DomainError(_l("The caller was reached: record their satisfaction from 1 to 5."))
+    elif satisfaction is not None:
+        raise DomainError(_l("Satisfaction can only be recorded when the caller was reached."))
+    comment = _text(comment, None, required=False)
+    _touch(ticket, now, expected_version)
+    if reached:
+        ticket.satisfaction = satisfaction
+    add_event(ticket, actor, "callback", now, reached=reached, satisfaction=satisfaction, comment=comment)
+
+
+def close_ticket(
+    ticket: Ticket, *, actor: User, now: datetime, resolution: str | None = None, expected_version: int | None = None
+) -> None:
+    """办结: close a ticket whose help is done. An open ticket needs the resolution written now."""
+    _require_owner_or_manager(ticket, actor)
+    _require_status(
+        ticket, ("open", "pending_callback"), _l("Only an open ticket or one awaiting callback can be closed.")
+    )
+    resolution = _text(resolution, None, required=False)
+    if ticket.status == "open" and not resolution:
+        raise DomainError(_l("Write what was done for the caller before closing."))
+    _touch(ticket, now, expected_version)
+    if resolution:
+        ticket.resolution = resolution
+    if ticket.resolved_at is None:
+        ticket.resolved_at = now
+    ticket.status = "closed"
+    ticket.closed_at = now
+    add_event(ticket, actor, "closed", now, resolution=resolution)
+
+
+def reopen_ticket(
+    ticket: Ticket, *, actor: User, now: datetime, reason: str, expected_version: int | None = None
+) -> None:
+    """Reopen a closed ticket (the caller is not satisfied, or the need came back), with a reason."""
+    _require_ticket_role(actor)
+    _require_status(ticket, ("closed",), _l("Only a closed ticket can be reopened."))
+    reason = _text(reason, _l("Give a reason for reopening."))
+    _touch(ticket, now, expected_version)
+    ticket.status = "open" if ticket.first_contact_owner_id else "new"
+    ticket.closed_at = None
+    ticket.resolved_at = None
+    add_event(ticket, actor, "reopened", now, reason=reason)
+
+
+def log_repeat_call(
+    ticket: Ticket, *, actor: User, now: datetime, note: str | None = None, channel: str = "voice"
+) -> Interaction:
+    """Record another call from the same caller on their open ticket instead of a new ticket."""
+    _require_ticket_role(actor)
+    _require_status(ticket, OPEN_STATUSES, _l("Only an open ticket can take a repeat call."))
+    note = _text(note, None, required=False)
+    interaction = Interaction(
+        channel=channel,
+        direction="inbound",
+        from_number=ticket.contact.phone if ticket.contact else None,
+        contact_id=ticket.contact_id,
+        ticket_id=ticket.id,
+        status="completed",
+        started_at=now,
+        answered_at=now,
+        handled_by_id=actor.id,
+    )
+    db.session.add(interaction)
+    ticket.updated_at = now
+    add_event(ticket, actor, "repeat_call", now, note=note, channel=channel)
+    return interaction
+
+
+def unmask_contact(ticket: Ticket, *, actor: User, now: datetime, reason: str) -> None:
+    """Record that ``actor`` looked at the caller's full phone and ID numbers, and why."""
+    _require_ticket_role(actor)
+    if ticket.contact is None:
+        raise DomainError(_l("This ticket has no caller details."))
+    reason = _text(reason, _l("Say why you need to see the full numbers."), limit=500)
+    add_event(ticket, actor, "unmasked", now, reason=reason)
+
+
+def update_contact(
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    name: str | None,
+    id_number: str | None,
+    address: str | None,
+    township_id: int | None,
+    village_id: int | None,
+    flags: dict[str, bool],
+) -> None:
+    """Correct or complete the caller's details from the ticket; the change is on the timeline."""
+    _require_ticket_role(actor)
+    contact = ticket.contact
+    if contact is None:
+        raise DomainError(_l("This ticket has no caller details."))
+    changed = []
+    values = {
+        "name": _text(name, None, required=False, limit=120),
+        "id_number": _text(id_number, None, required=False, limit=32),
+        "address": _text(address, None, required=False, limit=500),
+        "township_id": township_id,
+        "village_id": village_id,
+        **{k: bool(v) for k, v in flags.items() if k in ("is_elderly", "is_child", "has_disability", "lives_alone")},
+    }
+    for key, value in values.items():
+        if getattr(contact, key) != value:
+            setattr(contact, key, value)
+            changed.append(key)
+    if not changed:
+        return
+    if contact.is_child and not ticket.sensitive:
+        ticket.sensitive = True
+        ticket.updated_at = now
+    # Only the names of the fields go to the log: the values are personal data.
+    add_event(ticket, actor, "contact_updated", now, fields=changed)
+
+
+def open_unclaimed_ticket(
+    *,
+    now: datetime,
+    channel: str,
+    phone: str | None,
+    summary: str,
+    body: str | None = None,
+    category: str = "other",
+    priority: str = "P3",
+) -> Ticket:
+    """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
+
+    It waits on the desk until an operator takes it and becomes its first-contact owner.
+    """
+    if channel not in CHANNELS:
+        raise DomainError(_l("Unknown channel."))
+    contact = get_or_create_contact(phone, now=now)
+    ticket = Ticket(
+        number=next_ticket_number(now),
+        channel=channel,
+        contact=contact,
+        category=category,
+        priority=priority,
+        summary=(summary or "").strip()[:200] or "—",
+        description=body,
+        status="new",
+        sensitive=bool(contact and contact.is_child),
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    add_event(ticket, None, "created", now, channel=channel, priority=priority, category=category)
+    return ticket

@@ -1,0 +1,42 @@
+"""Every call and message that reached or left the hotline."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.extensions import db
+from models.types import UTCDateTime
+
+CHANNELS = ("voice", "sms", "web", "api", "walk_in", "proactive")
+DIRECTIONS = ("inbound", "outbound")
+
+
+class Interaction(db.Model):
+    __tablename__ = "interaction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8), default="inbound")
+    #: Twilio CallSid / MessageSid; unique so a replayed webhook creates nothing.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str | None] = mapped_column(String(64))
+    to_number: Mapped[str | None] = mapped_column(String(64))
+    #: The from number could not be parsed as a phone number; kept as given.
+    number_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: Provider status: ringing, in-progress, completed, no-answer, received, delivered...
+    status: Mapped[str | None] = mapped_column(String(24))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    recording_url: Mapped[str | None] = mapped_column(String(512))
+    recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    media_urls: Mapped[list | None] = mapped_column(JSON)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    contact = relationship("Contact")
+    handled_by = relationship("User")

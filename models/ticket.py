@@ -1,0 +1,125 @@
+"""Tickets, their append-only event log, and the daily number sequence."""
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.extensions import db
+from models.contact import Contact
+from models.types import UTCDateTime
+from models.user import User
+
+PRIORITIES = ("P0", "P1", "P2", "P3")
+#: new: arrived without an owner (SMS, missed call); open: an operator owns it;
+#: referred: departments are working on it; pending_callback: help given, the
+#: caller is to be called back; closed; merged: a duplicate folded into another.
+STATUSES = ("new", "open", "referred", "pending_callback", "closed", "merged")
+OPEN_STATUSES = ("new", "open", "referred", "pending_callback")
+EMERGENCY_SERVICES = ("110", "119", "120")
+
+
+class Ticket(db.Model):
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``YYYYMMDD`` (Asia/Shanghai date) + 4-digit daily sequence: readable and sortable.
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    #: Category code from ``config/policy/catalogue.toml``.
+    category: Mapped[str] = mapped_column(String(48))
+    priority: Mapped[str] = mapped_column(String(2))
+    summary: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    #: 首问负责人: the operator who first took the case; accountable until it closes.
+    first_contact_owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The caller asked for confidentiality (保密).
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Children's or otherwise sensitive case; shown with a badge, data handled with care.
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Suspected child abuse: 强制报告 applies.
+    mandatory_report: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 110 / 119 / 120 when a life-danger call was handed over during the call.
+    emergency_service: Mapped[str | None] = mapped_column(String(3))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    #: What was done for the caller, set when help was given or at closing.
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Satisfaction 1..5 at the last callback that reached the caller.
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Earliest open deadline of the ticket and its referrals (maintained by the clock code).
+    next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: Optimistic lock: bumped on every change, compared with the version a form was built from.
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    contact: Mapped[Contact | None] = relationship()
+    first_contact_owner: Mapped[User | None] = relationship(foreign_keys=[first_contact_owner_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_ticket_status_priority", "status", "priority"),
+        Index("ix_ticket_owner_status", "first_contact_owner_id", "status"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketEvent(db.Model):
+    """One line of a ticket's history: the timeline, the audit trail, the report source.
+
+    Rows are only ever inserted; the ORM refuses updates and deletes.
+    """
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    #: Who did it; empty for the system (scheduler, webhook).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: What happened: created, note, priority_changed, owner_changed, callback...
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_ticket_event_ticket_at", "ticket_id", "at"),
+        Index("ix_ticket_event_kind_at", "kind", "at"),
+    )
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(TicketEvent, "before_delete")
+def _events_are_append_only(mapper, connection, target):
+    raise RuntimeError("ticket events are append-only")
+
+
+class TicketSequence(db.Model):
+    """The last ticket number issued for a day; bumped atomically to number tickets."""
+
+    __tablename__ = "ticket_sequence"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
