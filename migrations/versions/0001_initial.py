@@ -1,6 +1,6 @@
 """initial schema
 
-Revision ID: a9e04a32435e
+Revision ID: 0001_initial
 Revises: 
 Create Date: 2026-11-23 12:26:26.207953
 
