@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a9e04a32435e'
+revision = '0001_initial'
 down_revision = None
 branch_labels = None
 depends_on = None
