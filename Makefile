@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 translations: $(VENV)/.runtime
-	$(BIN)/pybabel compile --use-fuzzy -q -d hotline/translations
+	$(BIN)/pybabel compile --use-fuzzy -d hotline/translations
 
 run: $(VENV)/.runtime translations
 	$(FLASK) hotline init-db
