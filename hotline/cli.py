@@ -19,7 +19,7 @@ hotline_cli = AppGroup("hotline", help="Hotline administration commands.")
 @hotline_cli.command("init-db")
 def init_db():
     """Create or upgrade the database schema (applies every migration)."""
-    upgrade()
+    upgrade(revision="heads")
     click.echo("database is up to date")
 
 

@@ -4,6 +4,8 @@ from models.audit import AuditLog
 from models.contact import Contact
 from models.department import Department
 from models.interaction import Interaction
+from models.notification import Notification
+from models.referral import Referral
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
 
@@ -12,6 +14,8 @@ __all__ = [
     "Contact",
     "Department",
     "Interaction",
+    "Notification",
+    "Referral",
     "Ticket",
     "TicketEvent",
     "TicketSequence",

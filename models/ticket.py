@@ -73,6 +73,7 @@ class Ticket(db.Model):
     first_contact_owner: Mapped[User | None] = relationship(foreign_keys=[first_contact_owner_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
+    referrals = relationship("Referral", back_populates="ticket", order_by="Referral.id")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -95,6 +96,8 @@ class TicketEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    #: The referral it concerns; department staff see only their own referrals' events.
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
     #: Who did it; empty for the system (scheduler, webhook).
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     #: What happened: created, note, priority_changed, owner_changed, callback...

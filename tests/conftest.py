@@ -64,7 +64,7 @@ def _schema(database_url):
 
     application = create_app(app_config(database_url))
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
     return True
 
