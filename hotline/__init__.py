@@ -5,7 +5,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -77,6 +77,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def _select_locale() -> str:
+    if not has_request_context():  # CLI commands and the scheduler speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
     return session.get("locale") or current_app.config["BABEL_DEFAULT_LOCALE"]

@@ -11,6 +11,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
@@ -83,12 +85,29 @@ def _empty_all_tables() -> None:
 @pytest.fixture
 def app(database_url, _schema):
     application = create_app(app_config(database_url))
+    application.test_client_class = RequestScopedClient
     with application.app_context():
         yield application
         db.session.remove()
         _empty_all_tables()
         db.session.remove()
         db.engine.dispose()
+
+
+class RequestScopedClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as on a server.
+
+    The ``app`` fixture keeps one application context open for the whole test and
+    Flask reuses it for each request, so what a request caches on ``g`` -- the
+    logged-in user (Flask-Login), the CSRF token (Flask-WTF), the locale
+    (Flask-Babel) -- would otherwise leak into the next request, even one made
+    by another client. The database session stays shared, so tests see what a
+    request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture
