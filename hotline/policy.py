@@ -7,6 +7,8 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import get_locale
 
+from hotline.escalation.sla import init_sla
+
 
 @dataclass(frozen=True)
 class Category:
@@ -76,6 +78,7 @@ def catalogue() -> Catalogue:
 def init_policy(app) -> None:
     policy_dir = Path(app.config["POLICY_DIR"])
     app.extensions["hotline_policy"] = {"catalogue": load_catalogue(policy_dir / "catalogue.toml")}
+    init_sla(app)
 
 
 def category_label(code: str | None) -> str:

@@ -1,0 +1,1 @@
+"""Clocks and escalation: working calendar, SLA deadlines, the escalation ladder."""
