@@ -8,3 +8,32 @@ def localtime(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     if value is None:
         return ""
     return format_datetime(value, fmt)
+
+
+def time_left(deadline, now) -> str:
+    """ "2h 15m left" / "overdue 3h 5m" for a deadline, in the UI language."""
+    from flask_babel import gettext as _
+
+    if deadline is None:
+        return ""
+    seconds = int((deadline - now).total_seconds())
+    span = abs(seconds)
+    days, rest = divmod(span, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        text = _("%(d)sd %(h)sh", d=days, h=hours)
+    elif hours:
+        text = _("%(h)sh %(m)sm", h=hours, m=minutes)
+    else:
+        text = _("%(m)sm", m=minutes)
+    return _("%(t)s left", t=text) if seconds >= 0 else _("overdue %(t)s", t=text)
+
+
+def iso_localtime(text: str | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """An ISO 8601 instant kept in an event payload, shown like any other time."""
+    from datetime import datetime
+
+    if not text:
+        return ""
+    return localtime(datetime.fromisoformat(text), fmt)

@@ -6,13 +6,19 @@ from flask import abort
 from flask_login import current_user, login_required
 
 
-def require_role(*roles: str):
-    """Allow the view only to logged-in users whose role is one of ``roles`` (else 403)."""
+def require_role(*roles: str, not_found_for: tuple[str, ...] = ()):
+    """Allow the view only to logged-in users whose role is one of ``roles`` (else 403).
+
+    Roles in ``not_found_for`` get 404 instead, so that (for example) department
+    staff cannot tell an existing ticket from a missing one.
+    """
 
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
+            if current_user.role in not_found_for:
+                abort(404)
             if current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)

@@ -107,3 +107,24 @@ def language():
             current_user.locale = locale
             db.session.commit()
     return redirect(_safe_next(request.form.get("next")) or url_for("index"))
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    """The user's notices, newest first; opening the list marks them read."""
+    from sqlalchemy import select
+
+    from hotline.notices import mark_all_read
+    from models.notification import Notification
+
+    page = db.paginate(
+        select(Notification).where(Notification.user_id == current_user.id).order_by(Notification.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    unread = {n.id for n in page.items if n.read_at is None}
+    mark_all_read(current_user.id, now=utcnow())
+    db.session.commit()
+    return render_template("auth/notifications.html", page=page, unread=unread)

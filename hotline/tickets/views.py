@@ -12,9 +12,11 @@ from hotline import labels
 from hotline.errors import DomainError, StaleError
 from hotline.extensions import db
 from hotline.formatting import localtime
+from hotline.intake.forms import SmsForm
 from hotline.forms import choices
 from hotline.policy import catalogue
 from hotline.privacy import mask_phone, normalize_phone
+from hotline.referrals import service as referral_service
 from hotline.security import require_role
 from hotline.tickets import forms, service
 from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed
@@ -89,13 +91,6 @@ def desk():
     )
 
 
-@bp.get("/inbox")
-@require_role("department")
-def inbox():
-    """A department unit's referral inbox."""
-    return render_template("tickets/inbox.html", department=current_user.department)
-
-
 # --- logging a call ------------------------------------------------------------------------
 
 
@@ -105,6 +100,13 @@ def new_call():
     form = forms.LogCallForm(catalogue=catalogue(), locale=_locale())
     if request.method == "GET" and request.args.get("phone"):
         form.phone.data = request.args["phone"][:40]
+    # ?call=<id>: the ticket of a call that reached the line, opened from the desk's live panel.
+    call = db.session.get(Interaction, request.args.get("call", 0, type=int)) if "call" in request.args else None
+    if "call" in request.args and (call is None or not service.can_ticket_call(call, current_user)):
+        abort(404)
+    if request.method == "GET" and call is not None:
+        form.phone.data = call.from_number
+        form.channel.data = "voice"
     error = None
     if form.validate_on_submit():
         try:
@@ -125,6 +127,7 @@ def new_call():
                 answered_on_call=form.answered_on_call.data,
                 answer=form.answer.data,
                 checklist=form.p0_checks.data + form.p1_checks.data,
+                call=call,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -221,16 +224,41 @@ def _action_forms(ticket: Ticket) -> dict:
         "close": forms.CloseForm(data=v),
         "reopen": forms.ReopenForm(data=v),
         "unmask": forms.UnmaskForm(),
+        "sms": SmsForm(),
         "contact": contact,
     }
 
 
 def render_ticket(
-    ticket: Ticket, *, status: int = 200, override: dict | None = None, error: str | None = None, unmasked=False
+    ticket: Ticket,
+    *,
+    status: int = 200,
+    override: dict | None = None,
+    referral_override: dict | None = None,
+    error: str | None = None,
+    unmasked=False,
 ):
+    """The ticket page. ``override`` / ``referral_override`` put a submitted form (with what was
+    typed and its errors) in place of the fresh one and open its panel."""
+    from hotline.referrals.views import referral_forms
+
     action_forms = _action_forms(ticket)
     if override:
         action_forms.update(override)
+    ref_forms = referral_forms(ticket)
+    open_referral_form = None
+    if referral_override:
+        key, form = next(iter(referral_override.items()))
+        open_referral_form = key
+        if key == "dispatch":
+            form.department_id.choices = ref_forms["dispatch"].department_id.choices
+            ref_forms["dispatch"] = form
+        else:
+            name, _sep, ident = key.rpartition("-")
+            slot = {"cancel": "cancel", "return": "return_decision", "extension": "extension_decision"}.get(name, name)
+            if slot == "return_decision":
+                form.redispatch_to.choices = ref_forms["per_referral"][int(ident)][slot].redispatch_to.choices
+            ref_forms["per_referral"][int(ident)][slot] = form
     events = db.session.scalars(
         select(TicketEvent)
         .where(TicketEvent.ticket_id == ticket.id)
@@ -250,6 +278,8 @@ def render_ticket(
             interactions=interactions,
             merged_here=merged_here,
             forms=action_forms,
+            ref_forms=ref_forms,
+            open_referral_form=open_referral_form,
             error=error,
             open_form=next(iter(override)) if override else None,
             can_manage=can_manage,
@@ -263,8 +293,19 @@ def render_ticket(
 @bp.get("/tickets/<number>")
 @require_role(*DESK_ROLES, "department")
 def show(number: str):
+    if current_user.role == "department":
+        return redirect(url_for("referrals.show", referral_id=_department_referral_id(number)))
     ticket = load_ticket(number)
     return render_ticket(ticket)
+
+
+def _department_referral_id(number: str) -> int:
+    """The newest referral of ticket ``number`` that the department user may see, or 404."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
+    visible = referral_service.visible_referrals(current_user, ticket) if ticket else []
+    if not visible:
+        abort(404)
+    return visible[-1].id
 
 
 def _run(ticket: Ticket, name: str, form, action, success_message: str):
@@ -293,7 +334,7 @@ def _run(ticket: Ticket, name: str, form, action, success_message: str):
 
 
 @bp.post("/tickets/<number>/take")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def take(number):
     ticket = load_ticket(number)
     form = forms.TakeForm()
@@ -307,7 +348,7 @@ def take(number):
 
 
 @bp.post("/tickets/<number>/note")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def note(number):
     ticket = load_ticket(number)
     form = forms.NoteForm()
@@ -321,7 +362,7 @@ def note(number):
 
 
 @bp.post("/tickets/<number>/repeat-call")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def repeat_call(number):
     ticket = load_ticket(number)
     form = forms.RepeatCallForm()
@@ -335,7 +376,7 @@ def repeat_call(number):
 
 
 @bp.post("/tickets/<number>/priority")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def priority(number):
     ticket = load_ticket(number)
     form = forms.PriorityForm()
@@ -357,7 +398,7 @@ def priority(number):
 
 
 @bp.post("/tickets/<number>/transfer")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def transfer(number):
     ticket = load_ticket(number)
     form = forms.TransferForm()
@@ -378,7 +419,7 @@ def transfer(number):
 
 
 @bp.post("/tickets/<number>/merge")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def merge(number):
     ticket = load_ticket(number)
     form = forms.MergeForm()
@@ -400,7 +441,7 @@ def merge(number):
 
 
 @bp.post("/tickets/<number>/answer")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def answer(number):
     ticket = load_ticket(number)
     form = forms.AnswerForm()
@@ -416,7 +457,7 @@ def answer(number):
 
 
 @bp.post("/tickets/<number>/callback")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def callback(number):
     ticket = load_ticket(number)
     form = forms.CallbackForm()
@@ -438,7 +479,7 @@ def callback(number):
 
 
 @bp.post("/tickets/<number>/close")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def close(number):
     ticket = load_ticket(number)
     form = forms.CloseForm()
@@ -458,7 +499,7 @@ def close(number):
 
 
 @bp.post("/tickets/<number>/reopen")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def reopen(number):
     ticket = load_ticket(number)
     form = forms.ReopenForm()
@@ -474,7 +515,7 @@ def reopen(number):
 
 
 @bp.post("/tickets/<number>/contact")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def contact(number):
     ticket = load_ticket(number)
     form = forms.ContactForm()
@@ -503,7 +544,7 @@ def contact(number):
 
 
 @bp.post("/tickets/<number>/unmask")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def unmask(number):
     """Show the full numbers once, for a stated reason that goes on the timeline."""
     ticket = load_ticket(number)
