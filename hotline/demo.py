@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from hotline.admin.service import create_user, save_department
 from hotline.extensions import db
+from hotline.referrals import service as referrals
 from hotline.tickets import service
 from models.department import Department
 
@@ -107,8 +108,28 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
     operators = [users["operator1"], users["operator2"], users["operator3"]]
     townships = [units["town_chengguan"], units["town_hekou"], units["town_shiqiao"]]
     villages = [u for u in units.values() if u.level == "village"]
-    # Every state: new, open, pending callback, closed (reached / not), reopened, merged.
-    states = ["new", "open", "answered", "closed", "closed_unreached", "reopened", "merged"]
+    # Every state: new, open, referred (waiting, in progress, return asked, passed on to a village),
+    # pending callback, closed (reached / not), reopened, merged.
+    states = [
+        "new",
+        "open",
+        "answered",
+        "referred",
+        "closed",
+        "in_progress",
+        "closed_unreached",
+        "return_requested",
+        "reopened",
+        "merged",
+        "referral_done",
+        "passed_on",
+    ]
+    # Units with a demo login, so every referral state can be reached through the services.
+    referral_units = [
+        (units["civil_affairs"], users["civil1"]),
+        (units["medical_insurance"], users["medins1"]),
+        (units["town_chengguan"], users["town1"]),
+    ]
     created = []
     for i in range(tickets):
         category, priority, summary, description = CASES[i % len(CASES)]
@@ -144,6 +165,10 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
         if state == "open":
             created.append(t)
             continue
+        if state in ("referred", "in_progress", "return_requested", "referral_done", "passed_on"):
+            _demo_referral(t, state, owner, referral_units[i % len(referral_units)], users, units, at)
+            created.append(t)
+            continue
         if state == "merged":
             target = next((c for c in reversed(created) if c.is_open and c.id != t.id), None)
             if target is not None:
@@ -174,3 +199,42 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
         created.append(t)
     db.session.flush()
     return {"departments": len(units), "users": len(users), "tickets": len(created)}
+
+
+def _demo_referral(ticket, state, owner, unit_and_staff, users, units, at) -> None:
+    """Take ``ticket`` through the referral life as far as ``state``."""
+    unit, staff = unit_and_staff
+    if state == "passed_on":
+        unit, staff = units["town_chengguan"], users["town1"]
+    step = timedelta(minutes=25)
+    referral = referrals.dispatch_referral(
+        ticket, department=unit, role="lead", actor=owner, now=at + step, instructions="请核实情况并尽快联系当事人。"
+    )
+    db.session.flush()
+    if state == "referred":
+        return
+    if state == "return_requested":
+        referrals.request_return(
+            referral, actor=staff, now=at + 2 * step, reason="not_our_remit", comment="该事项不属于本单位职责。"
+        )
+        return
+    referrals.acknowledge(referral, actor=staff, now=at + 2 * step)
+    if state == "passed_on":
+        referrals.pass_on(
+            referral,
+            actor=staff,
+            now=at + 3 * step,
+            department=units["village_dongguan"],
+            instructions="请网格员入户走访。",
+        )
+        return
+    referrals.add_progress(referral, actor=staff, now=at + 3 * step, text="已电话联系当事人，正在核实家庭经济状况。")
+    if state == "in_progress":
+        return
+    referrals.resolve(
+        referral,
+        actor=staff,
+        now=at + 6 * step,
+        result="已发放临时救助2000元，并纳入低收入人口动态监测。",
+        outcome="relief_granted",
+    )
