@@ -91,7 +91,10 @@ def password():
             form.current.errors.append(str(exc.message))
         else:
             db.session.commit()
-            login_user(current_user)  # the session token changed; keep this browser logged in
+            # The session token changed; keep this browser logged in. Pass the user, not the
+            # proxy: Flask-Login keeps what it is given as ``current_user``, and a proxy to
+            # itself recurses until the process crashes.
+            login_user(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("index"))
     return render_template("auth/password.html", form=form), 400 if form.errors else 200
