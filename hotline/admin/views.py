@@ -136,7 +136,8 @@ def department_edit(department_id: int | None = None):
                 level=form.level.data,
                 parent=db.session.get(Department, form.parent_id.data) if form.parent_id.data else None,
                 duty_phone=form.duty_phone.data,
-                active=form.active.data,
+                # The new-unit form has no "active" box (a new unit is active); an absent box reads as False.
+                active=form.active.data if department is not None else True,
             )
         except DomainError as exc:
             db.session.rollback()
