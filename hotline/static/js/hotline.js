@@ -31,13 +31,18 @@
   var priority = form.querySelector("select[name=priority]");
   var hint = document.getElementById("priority-hint");
   var rank = { P0: 0, P1: 1, P2: 2, P3: 3 };
+  // The stylesheet colours the select by this attribute (P0/P1 in red).
+  function markPriority() { priority.setAttribute("data-priority", priority.value); }
+  priority.addEventListener("change", markPriority);
+  markPriority();
   function suggest() {
     var p0 = form.querySelectorAll("input[name=p0_checks]:checked").length;
     var p1 = form.querySelectorAll("input[name=p1_checks]:checked").length;
     var want = p0 ? "P0" : (p1 ? "P1" : null);
     if (want && rank[priority.value] > rank[want]) {
       priority.value = want;
-      hint.textContent = priority.options[priority.selectedIndex].text;
+      markPriority();
+      hint.querySelector("[data-field=suggested]").textContent = priority.options[priority.selectedIndex].text;
       hint.hidden = false;
     }
     form.querySelector("select[name=emergency_service]").required = !!p0;
@@ -47,8 +52,19 @@
   });
   var p1Categories = (form.getAttribute("data-p1-categories") || "").split(",");
   form.querySelector("select[name=category]").addEventListener("change", function (ev) {
-    if (p1Categories.indexOf(ev.target.value) >= 0 && rank[priority.value] > 1) { priority.value = "P1"; }
+    if (p1Categories.indexOf(ev.target.value) >= 0 && rank[priority.value] > 1) { priority.value = "P1"; markPriority(); }
   });
+
+  // "What the caller was told" only matters once "answered on the call" is ticked.
+  var answered = form.querySelector("input[name=answered_on_call]");
+  var answerField = form.querySelector("textarea[name=answer]").closest(".field");
+  function syncAnswer() {
+    var keep = answered.checked || answerField.querySelector("textarea").value.trim() ||
+      answerField.classList.contains("has-error");
+    answerField.hidden = !keep;
+  }
+  answered.addEventListener("change", syncAnswer);
+  syncAnswer();
 
   // Phone first: show the caller's history and offer their open ticket.
   var phone = form.querySelector("input[name=phone]");
@@ -62,8 +78,10 @@
   function render(data) {
     var list = panel.querySelector("[data-field=history]");
     var contact = panel.querySelector("[data-field=contact]");
+    var title = panel.querySelector("[data-field=history-title]");
     list.textContent = "";
     contact.hidden = true;
+    title.hidden = !(data.tickets && data.tickets.length);
     if (!data.valid) { show("invalid"); return; }
     if (data.recent_open) {
       show("recent");
@@ -84,8 +102,13 @@
       var li = document.createElement("li");
       var a = document.createElement("a");
       a.href = t.url; a.textContent = t.number;
+      var badge = document.createElement("span");
+      badge.className = "badge prio-" + t.priority.toLowerCase();
+      badge.textContent = t.priority;
       li.appendChild(a);
-      li.appendChild(document.createTextNode(" " + t.priority + " · " + t.status + " · " + t.created));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(badge);
+      li.appendChild(document.createTextNode(" " + t.status + " · " + t.created));
       var div = document.createElement("div");
       div.textContent = t.summary;
       li.appendChild(div);
