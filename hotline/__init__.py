@@ -103,11 +103,15 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
+    from hotline.intake import init_intake
+    from hotline.notify import init_notify
     from hotline.tickets.views import bp as tickets_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(admin_bp)
+    init_intake(app)
+    init_notify(app)
 
     @app.get("/")
     def index():

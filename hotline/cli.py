@@ -10,11 +10,14 @@ from sqlalchemy import select
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
 from hotline.extensions import db
+from hotline.intake.cli import send_outbox_command, simulate
 from hotline.timeutil import utcnow
 from models.department import Department
 from models.user import ROLES
 
 hotline_cli = AppGroup("hotline", help="Hotline administration commands.")
+hotline_cli.add_command(simulate)
+hotline_cli.add_command(send_outbox_command)
 hotline_cli.add_command(sla_cli)
 
 

@@ -67,6 +67,33 @@ EVENT = {
     "repeat_call": _l("Repeat call"),
     "unmasked": _l("Personal data shown"),
     "contact_updated": _l("Caller details updated"),
+    "sms_in": _l("Text message received"),
+    "sms_out": _l("Text message sent to the caller"),
+    "sms_failed": _l("Text message not delivered"),
+    "sms_opt_out": _l("Caller opted out of text messages"),
+    "sms_opt_in": _l("Caller opted back in to text messages"),
+    "missed_call": _l("Missed call"),
+    "voicemail": _l("Voicemail"),
+}
+
+CALL_STATE = {
+    "ringing": _l("Ringing"),
+    "in_call": _l("In call"),
+    "missed": _l("Missed"),
+    "ended": _l("Ended"),
+}
+
+CALL_LINE = {
+    "urgent": _l("Urgent hardship"),
+    "policy": _l("Policy question"),
+}
+
+OUTBOX_STATUS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed"),
+    "not_sent": _l("Not sent"),
 }
 
 FLAG = {

@@ -3,8 +3,10 @@
 from models.audit import AuditLog
 from models.contact import Contact
 from models.department import Department
+from models.duty import DutyLine
 from models.interaction import Interaction
 from models.notification import Notification
+from models.outbox import OutboundMessage
 from models.referral import Referral
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
@@ -13,8 +15,10 @@ __all__ = [
     "AuditLog",
     "Contact",
     "Department",
+    "DutyLine",
     "Interaction",
     "Notification",
+    "OutboundMessage",
     "Referral",
     "Ticket",
     "TicketEvent",

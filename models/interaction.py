@@ -35,6 +35,14 @@ class Interaction(db.Model):
     body: Mapped[str | None] = mapped_column(Text)
     recording_url: Mapped[str | None] = mapped_column(String(512))
     recording_seconds: Mapped[int | None] = mapped_column(Integer)
+    #: Twilio RecordingSid of the voicemail; unique so a replayed callback attaches nothing twice.
+    recording_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The line the caller chose in the voice menu: urgent (救急难) or policy (政策咨询).
+    menu_choice: Mapped[str | None] = mapped_column(String(16))
+    #: The automatic answer texted back (TwiML <Message>), kept so a replayed webhook gets the same one.
+    reply: Mapped[str | None] = mapped_column(Text)
+    #: When the call was found missed (nobody answered); set once, it starts the callback clock.
+    missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     media_urls: Mapped[list | None] = mapped_column(JSON)
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

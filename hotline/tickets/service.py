@@ -158,6 +158,17 @@ def caller_history(phone: str, *, limit: int = 10) -> tuple[Contact | None, list
     return contact, list(tickets)
 
 
+def can_ticket_call(call: Interaction, actor: User) -> bool:
+    """Whether ``actor`` may log the ticket of a call that reached the line and has none yet.
+
+    That is the operator who took the call, a manager, or anyone while nobody
+    is known to have taken it; a missed call already has its ticket.
+    """
+    if call.channel != "voice" or call.direction != "inbound" or call.ticket_id is not None or call.missed_at:
+        return False
+    return actor.role == "manager" or call.handled_by_id in (None, actor.id)
+
+
 # --- actions -------------------------------------------------------------------------------
 
 
@@ -179,14 +190,19 @@ def log_call(
     answered_on_call: bool = False,
     answer: str | None = None,
     checklist: list[str] | None = None,
+    call: Interaction | None = None,
 ) -> Ticket:
     """Log a call (or walk-in) taken by an operator as a new ticket they own (首问负责制).
 
     P0 (danger to life) requires the emergency service the call was handed
     over to. ``answered_on_call`` with an ``answer`` resolves it directly: the
-    ticket then waits for its callback.
+    ticket then waits for its callback. ``call`` is the Interaction of a call
+    that reached the line (the desk's live panel): the ticket takes it over
+    instead of recording a new one.
     """
     _require_ticket_role(actor)
+    if call is not None and not can_ticket_call(call, actor):
+        raise NotAllowed(_l("This call already has a ticket, or another operator took it."))
     if channel not in CHANNELS:
         raise DomainError(_l("Unknown channel."))
     if catalogue().get(category) is None:
@@ -224,19 +240,25 @@ def log_call(
     )
     db.session.add(ticket)
     db.session.flush()
-    interaction = Interaction(
-        channel=channel,
-        direction="inbound",
-        from_number=(phone or "").strip() or None,
-        number_invalid=bool(phone and contact and contact.phone is None),
-        contact=contact,
-        ticket_id=ticket.id,
-        status="completed",
-        started_at=now,
-        answered_at=now,
-        handled_by_id=actor.id,
-    )
-    db.session.add(interaction)
+    if call is not None:
+        call.ticket_id = ticket.id
+        call.contact = contact
+        call.handled_by_id = call.handled_by_id or actor.id
+        call.answered_at = call.answered_at or now
+    else:
+        interaction = Interaction(
+            channel=channel,
+            direction="inbound",
+            from_number=(phone or "").strip() or None,
+            number_invalid=bool(phone and contact and contact.phone is None),
+            contact=contact,
+            ticket_id=ticket.id,
+            status="completed",
+            started_at=now,
+            answered_at=now,
+            handled_by_id=actor.id,
+        )
+        db.session.add(interaction)
     add_event(
         ticket, actor, "created", now, channel=channel, priority=priority, category=category, checklist=checklist or []
     )

@@ -1,0 +1,67 @@
+"""Calls and text messages reaching the hotline's Twilio number become Interactions and tickets.
+
+``init_intake(app)`` loads the intake policy, builds the webhook signature
+validator once, and registers the Twilio webhooks (the only CSRF-exempt
+routes), the desk's live panel, the SMS answer and the duty roster pages.
+"""
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app
+from twilio.request_validator import RequestValidator
+
+from hotline.extensions import csrf
+from hotline.intake.policy import IntakePolicy, load_intake_policy
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What every webhook needs, made once per application."""
+
+    policy: IntakePolicy
+    validator: RequestValidator
+    #: ``HOTLINE_PUBLIC_BASE_URL``: Twilio signs the URL it calls, which is this plus the path.
+    base_url: str
+    #: False when ``TWILIO_AUTH_TOKEN`` is unset and only ``flask hotline simulate`` can sign.
+    real_token: bool
+
+
+def _webhook_token(app: Flask) -> str:
+    """``TWILIO_AUTH_TOKEN``; without one, a random local token kept in the instance folder.
+
+    Real Twilio requests then all fail validation (403), as they must when the
+    token is unknown, while ``flask hotline simulate`` (which reads the same
+    file) can still sign its requests for the demo.
+    """
+    if app.config.get("TWILIO_AUTH_TOKEN"):
+        return app.config["TWILIO_AUTH_TOKEN"]
+    path = Path(app.instance_path) / "twilio_local_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def init_intake(app: Flask) -> None:
+    from hotline.intake.admin import bp as duty_bp
+    from hotline.intake.desk import bp as desk_bp
+    from hotline.intake.views import bp as twilio_bp
+
+    app.extensions["hotline_intake"] = Intake(
+        policy=load_intake_policy(Path(app.config["POLICY_DIR"]) / "intake.toml"),
+        validator=RequestValidator(_webhook_token(app)),
+        base_url=app.config["PUBLIC_BASE_URL"].rstrip("/"),
+        real_token=bool(app.config.get("TWILIO_AUTH_TOKEN")),
+    )
+    csrf.exempt(twilio_bp)
+    app.register_blueprint(twilio_bp)
+    app.register_blueprint(desk_bp)
+    app.register_blueprint(duty_bp)
+
+
+def intake() -> Intake:
+    """The intake settings of the current application."""
+    return current_app.extensions["hotline_intake"]

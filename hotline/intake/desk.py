@@ -1,0 +1,111 @@
+"""Intake on the operator's desk: the live calls-and-messages panel, and answering a caller by SMS."""
+
+from datetime import timedelta
+
+from flask import Blueprint, flash, jsonify, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from hotline import labels
+from hotline.errors import DomainError
+from hotline.extensions import db
+from hotline.formatting import localtime
+from hotline.intake.forms import SmsForm
+from hotline.notify.service import text_caller
+from hotline.privacy import mask_phone
+from hotline.security import require_role
+from hotline.tickets.queries import unclaimed
+from hotline.tickets.service import can_ticket_call
+from hotline.tickets.views import DESK_ROLES, load_ticket, render_ticket
+from hotline.timeutil import utcnow
+from models.interaction import Interaction
+from models.ticket import Ticket
+
+bp = Blueprint("intake", __name__)
+
+#: How far back the panel shows calls, and how many at most.
+CALL_WINDOW = timedelta(hours=12)
+CALL_LIMIT = 15
+
+
+def call_state(call: Interaction) -> str:
+    """ringing, in_call, missed or ended: what the operator needs to know at a glance."""
+    if call.missed_at is not None:
+        return "missed"
+    if call.answered_at is None:
+        return "ended" if call.ended_at else "ringing"
+    return "ended" if call.ended_at else "in_call"
+
+
+@bp.get("/desk/live")
+@require_role(*DESK_ROLES)
+def live():
+    """Incoming and recent calls, and the tickets waiting for an operator, for the desk to poll."""
+    now = utcnow()
+    calls = list(
+        db.session.scalars(
+            select(Interaction)
+            .where(
+                Interaction.channel == "voice",
+                Interaction.direction == "inbound",
+                Interaction.started_at >= now - CALL_WINDOW,
+            )
+            .options(joinedload(Interaction.handled_by))
+            .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+            .limit(CALL_LIMIT)
+        )
+    )
+    ticket_ids = {c.ticket_id for c in calls if c.ticket_id}
+    numbers = dict(db.session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids))).all())
+
+    def call_row(call: Interaction) -> dict:
+        number = numbers.get(call.ticket_id)
+        state = call_state(call)
+        return {
+            "id": call.id,
+            "from": mask_phone(call.from_number) if call.from_number else "",
+            "state": state,
+            "state_label": str(labels.CALL_STATE[state]),
+            "line": str(labels.CALL_LINE.get(call.menu_choice, "")) if call.menu_choice else "",
+            "started": localtime(call.started_at, "HH:mm"),
+            "answered_by": call.handled_by.display_name if call.handled_by else "",
+            "mine": call.handled_by_id == current_user.id,
+            "ticket": {"number": number, "url": url_for("tickets.show", number=number)} if number else None,
+            "draft_url": url_for("tickets.new_call", call=call.id) if can_ticket_call(call, current_user) else None,
+        }
+
+    def ticket_row(ticket: Ticket) -> dict:
+        return {
+            "number": ticket.number,
+            "url": url_for("tickets.show", number=ticket.number),
+            "take_url": url_for("tickets.take", number=ticket.number),
+            "version": ticket.version,
+            "priority": ticket.priority,
+            "channel": str(labels.CHANNEL.get(ticket.channel, ticket.channel)),
+            "created": localtime(ticket.created_at, "MM-dd HH:mm"),
+            "summary": ticket.summary,
+        }
+
+    response = jsonify(calls=[call_row(c) for c in calls], unclaimed=[ticket_row(t) for t in unclaimed()])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/tickets/<number>/sms")
+@require_role(*DESK_ROLES)
+def sms(number: str):
+    """Answer the caller by SMS; it leaves through the outbox, and their replies land on this ticket."""
+    ticket = load_ticket(number)
+    form = SmsForm()
+    if not form.validate_on_submit():
+        return render_ticket(ticket, status=400, override={"sms": form})
+    try:
+        text_caller(ticket, actor=current_user, now=utcnow(), text=form.text.data)
+    except DomainError as exc:
+        db.session.rollback()
+        return render_ticket(ticket, status=exc.status_code, override={"sms": form}, error=str(exc.message))
+    db.session.commit()
+    flash(_("Text message queued; it leaves within a minute."), "success")
+    return redirect(url_for("tickets.show", number=ticket.number))

@@ -1,0 +1,297 @@
+"""Outbound SMS through an outbox table: written in the request, sent later by a sender process.
+
+Webhooks and views never call Twilio. They call ``enqueue_sms`` (or the
+operator action ``text_caller``) inside their own transaction; ``send_due``,
+run by ``flask hotline send-outbox`` (and by the scheduler process once it
+exists), claims the messages that are due and sends each through
+``twilio.rest.Client``. A message that fails for a reason that may pass
+(timeout, network, Twilio 5xx or 429) is retried with exponential backoff and
+given up after ``max_attempts``; one Twilio refuses outright (4xx: bad number,
+unsubscribed) fails at once. Failed messages are listed for admins.
+
+Several senders may run at once (scheduler processes sharing one PostgreSQL):
+a message is claimed with a compare-and-set update, after ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so one sender sends it. A sender that dies while
+sending leaves a claim that expires after ``lease_seconds``; the message is
+then tried again (at least once, rather than never).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select, update
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from hotline import audit
+from hotline.errors import DomainError, NotAllowed
+from hotline.extensions import db
+from hotline.privacy import mask_phone, normalize_phone
+from hotline.tickets.service import TICKET_ROLES, add_event
+from models.contact import Contact
+from models.interaction import Interaction
+from models.outbox import OutboundMessage
+from models.ticket import OPEN_STATUSES, Ticket
+from models.user import User
+
+log = logging.getLogger(__name__)
+
+NO_CREDENTIALS = "not sent: no credentials"
+OPTED_OUT = "not sent: the recipient opted out of text messages"
+#: Twilio's limit for one message body (it splits it into segments).
+MAX_BODY = 1600
+#: Longest wait between two attempts, whatever the backoff says.
+MAX_BACKOFF_SECONDS = 3600
+#: Order of Twilio's delivery statuses: a late callback never moves a message backwards.
+DELIVERY_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4}
+DELIVERY_FAILED = ("undelivered", "failed")
+
+
+def is_opted_out(phone: str) -> bool:
+    """The person at ``phone`` texted STOP/退订 and has not opted back in."""
+    return bool(db.session.scalar(select(Contact.sms_opt_out).where(Contact.phone == phone)))
+
+
+def enqueue_sms(
+    *, to: str, body: str, now: datetime, ticket: Ticket | None = None, actor: User | None = None
+) -> OutboundMessage:
+    """Queue one SMS to ``to`` with the outbound Interaction that stands for it; nothing is sent here.
+
+    ``to`` is normalised to E.164; a number that is not one, or that opted
+    out, is recorded as ``not_sent`` with the reason, never queued.
+    """
+    e164 = normalize_phone(to)
+    reason = None
+    if e164 is None:
+        reason = "not sent: not a valid phone number"
+    elif is_opted_out(e164):
+        reason = OPTED_OUT
+    interaction = Interaction(
+        channel="sms",
+        direction="outbound",
+        to_number=(e164 or to or "")[:64],
+        contact_id=db.session.scalar(select(Contact.id).where(Contact.phone == e164)) if e164 else None,
+        ticket_id=ticket.id if ticket else None,
+        status="queued" if reason is None else "not_sent",
+        started_at=now,
+        body=body,
+        handled_by_id=actor.id if actor else None,
+    )
+    db.session.add(interaction)
+    db.session.flush()
+    message = OutboundMessage(
+        to_number=(e164 or to or "")[:32],
+        body=body,
+        ticket_id=ticket.id if ticket else None,
+        interaction_id=interaction.id,
+        created_by_id=actor.id if actor else None,
+        status="queued" if reason is None else "not_sent",
+        attempts=0,
+        next_attempt_at=now if reason is None else None,
+        last_error=reason,
+        created_at=now,
+    )
+    db.session.add(message)
+    if reason is not None:
+        log.warning("SMS to %s %s", mask_phone(to), reason)
+    return message
+
+
+def text_caller(ticket: Ticket, *, actor: User, now: datetime, text: str) -> OutboundMessage:
+    """An operator answers the caller by SMS from the ticket; the caller's replies land on the same ticket.
+
+    Refused, with nothing written, when the caller opted out (STOP/退订), has
+    no valid mobile number, or the ticket is closed or merged.
+    """
+    if actor.role not in TICKET_ROLES:
+        raise NotAllowed(_l("Only hotline operators and managers can do this."))
+    if ticket.status not in OPEN_STATUSES:
+        raise DomainError(_l("Only an open ticket can be answered by text message."))
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_l("Write the message first."))
+    if len(text) > MAX_BODY:
+        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=MAX_BODY))
+    contact = ticket.contact
+    if contact is None or not contact.phone:
+        raise DomainError(_l("This caller has no valid phone number to text."))
+    if contact.sms_opt_out:
+        raise DomainError(
+            _l("This caller has opted out of text messages (STOP/退订): nothing was sent. Call them instead.")
+        )
+    message = enqueue_sms(to=contact.phone, body=text, now=now, ticket=ticket, actor=actor)
+    ticket.updated_at = now
+    add_event(ticket, actor, "sms_out", now, text=text)
+    return message
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    """What one pass of the sender did, by outcome (message ids)."""
+
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    not_sent: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.sent)} sent, {len(self.retrying)} to retry, "
+            f"{len(self.failed)} failed, {len(self.not_sent)} not sent"
+        )
+
+
+def _claim(now: datetime, *, limit: int, lease_seconds: int) -> list[int]:
+    due = or_(
+        and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
+        and_(OutboundMessage.status == "sending", OutboundMessage.next_attempt_at <= now),
+    )
+    stmt = (
+        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.attempts)
+        .where(due)
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    claimed = []
+    for message_id, status, attempts in db.session.execute(stmt).all():
+        result = db.session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == message_id,
+                OutboundMessage.status == status,
+                OutboundMessage.attempts == attempts,
+            )
+            .values(status="sending", attempts=attempts + 1, next_attempt_at=now + timedelta(seconds=lease_seconds))
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    return claimed
+
+
+def _finish(message: OutboundMessage, status: str, *, now: datetime, error: str | None = None) -> None:
+    message.status = status
+    message.last_error = error
+    message.next_attempt_at = None
+    if message.interaction is not None:
+        message.interaction.status = status
+    if status in ("failed", "not_sent") and message.ticket_id is not None:
+        ticket = db.session.get(Ticket, message.ticket_id)
+        add_event(ticket, None, "sms_failed", now, reason=error, message=message.id)
+
+
+def _retry_or_give_up(
+    message: OutboundMessage, error: str, *, now: datetime, max_attempts: int, retry_seconds: int
+) -> bool:
+    """Queue the next attempt with exponential backoff; False when the attempts are used up."""
+    if message.attempts >= max_attempts:
+        _finish(message, "failed", now=now, error=f"gave up after {message.attempts} attempts: {error}"[:500])
+        return False
+    delay = min(retry_seconds * 2 ** (message.attempts - 1), MAX_BACKOFF_SECONDS)
+    message.status = "queued"
+    message.last_error = error[:500]
+    message.next_attempt_at = now + timedelta(seconds=delay)
+    return True
+
+
+def send_due(
+    *,
+    now: datetime,
+    client: Client | None,
+    from_number: str | None,
+    status_callback: str | None,
+    max_attempts: int,
+    retry_seconds: int,
+    limit: int = 100,
+    lease_seconds: int = 300,
+) -> SendReport:
+    """Send the messages that are due, one transaction each; ``client`` None means no credentials.
+
+    Without credentials (or without the hotline's own number) nothing is sent
+    and each message says ``not sent: no credentials``. Opted-out recipients
+    are checked again at send time and never sent to.
+    """
+    report = SendReport()
+    for message_id in _claim(now, limit=limit, lease_seconds=lease_seconds):
+        message = db.session.get(OutboundMessage, message_id)
+        if is_opted_out(message.to_number):
+            _finish(message, "not_sent", now=now, error=OPTED_OUT)
+            report.not_sent.append(message.id)
+        elif client is None or not from_number:
+            log.warning("SMS %s to %s %s", message.id, mask_phone(message.to_number), NO_CREDENTIALS)
+            _finish(message, "not_sent", now=now, error=NO_CREDENTIALS)
+            report.not_sent.append(message.id)
+        else:
+            _send_one(message, client, from_number, status_callback, report, now, max_attempts, retry_seconds)
+        db.session.commit()
+    return report
+
+
+def _send_one(message, client, from_number, status_callback, report, now, max_attempts, retry_seconds) -> None:
+    try:
+        sent = client.messages.create(
+            to=message.to_number, from_=from_number, body=message.body, status_callback=status_callback
+        )
+    except TwilioRestException as exc:
+        error = f"Twilio {exc.status} error {exc.code}: {exc.msg}"
+        if 400 <= exc.status < 500 and exc.status != 429:  # refused for good: bad number, unsubscribed...
+            _finish(message, "failed", now=now, error=error[:500])
+            report.failed.append(message.id)
+            return
+        retry = _retry_or_give_up(message, error, now=now, max_attempts=max_attempts, retry_seconds=retry_seconds)
+        (report.retrying if retry else report.failed).append(message.id)
+        log.warning("SMS %s: %s", message.id, error)
+    except Exception as exc:  # timeouts, network: whatever it was, this message waits and the others go on
+        error = f"{type(exc).__name__}: {exc}"
+        retry = _retry_or_give_up(message, error, now=now, max_attempts=max_attempts, retry_seconds=retry_seconds)
+        (report.retrying if retry else report.failed).append(message.id)
+        log.warning("SMS %s: %s", message.id, error)
+    else:
+        message.provider_sid = sent.sid
+        message.delivery_status = sent.status
+        message.sent_at = now
+        _finish(message, "sent", now=now)
+        if message.interaction is not None:
+            message.interaction.provider_sid = sent.sid
+            message.interaction.from_number = from_number
+        report.sent.append(message.id)
+
+
+def record_delivery(sid: str, status: str, *, error_code: str | None, now: datetime) -> None:
+    """Twilio reports what became of a message we sent (sent, delivered, undelivered, failed).
+
+    Unknown SIDs are ignored. A status never moves a message backwards, so
+    callbacks arriving out of order or twice change nothing.
+    """
+    message = db.session.scalar(select(OutboundMessage).where(OutboundMessage.provider_sid == sid))
+    if message is None:
+        return
+    status = status[:16]
+    if DELIVERY_RANK.get(status, 0) <= DELIVERY_RANK.get(message.delivery_status or "", -1):
+        return
+    message.delivery_status = status
+    if message.interaction is not None:
+        message.interaction.status = status
+    if status in DELIVERY_FAILED and message.ticket_id is not None:
+        reason = f"{status} (Twilio error {error_code})" if error_code else status
+        add_event(db.session.get(Ticket, message.ticket_id), None, "sms_failed", now, reason=reason, message=message.id)
+
+
+def requeue(message: OutboundMessage, *, actor: User, now: datetime) -> None:
+    """An admin sends a failed or unsent message again, as a fresh series of attempts."""
+    if message.status not in ("failed", "not_sent"):
+        raise DomainError(_l("Only a failed or unsent message can be sent again."))
+    message.status = "queued"
+    message.attempts = 0
+    message.next_attempt_at = now
+    message.last_error = None
+    if message.interaction is not None:
+        message.interaction.status = "queued"
+    audit.record("sms_requeued", actor_id=actor.id, now=now, target=str(message.id))
