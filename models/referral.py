@@ -59,8 +59,13 @@ class Referral(db.Model):
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Deadline for the owner's decision on a return request.
     return_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    #: Earliest open deadline of this referral, for the sweep and the inbox order.
+    #: Earliest open deadline of this referral: inbox order and "time left".
     next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: Next instant a ladder step of this referral's clocks falls due: the sweep's index.
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    escalation_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Highest ladder level reached (warn, urge, supervise, case_conference).
+    escalation_level: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 

@@ -64,8 +64,33 @@ class Ticket(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    #: Earliest open deadline of the ticket and its referrals (maintained by the clock code).
+    #: Clock deadlines of the ticket itself (see config/policy/sla.toml); empty when the clock
+    #: does not run for this priority, has not started, or has stopped because its goal was met.
+    dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When someone first reached the person in difficulty (the first-contact clock's goal).
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    advance_relief_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When advance relief was granted, or recorded as not needed (the advance-relief clock's goal).
+    advance_relief_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: granted or not_needed; a grant starts the paperwork clock.
+    advance_relief_outcome: Mapped[str | None] = mapped_column(String(12))
+    paperwork_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paperwork_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The last callback attempt (reached or not); one after resolution stops the callback clock.
+    last_callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: P2/P3 clocks paused while waiting for the caller (never P0/P1); resumed clocks move on.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    #: Earliest running deadline of the ticket and its referrals: queue order, "time left", overdue.
     next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: Next instant a ladder step of the ticket's own clocks falls due: the sweep's index.
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    #: Up to when the sweep has handled this ticket's ladder.
+    escalation_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Highest ladder level reached by any clock of the ticket or its referrals (warn .. case_conference).
+    escalation_level: Mapped[str | None] = mapped_column(String(16))
     #: Optimistic lock: bumped on every change, compared with the version a form was built from.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -74,6 +99,7 @@ class Ticket(db.Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
     referrals = relationship("Referral", back_populates="ticket", order_by="Referral.id")
+    reliefs = relationship("AdvanceRelief", order_by="AdvanceRelief.id")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

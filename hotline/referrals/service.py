@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
-from hotline.escalation import sla
+from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.notices import notify
 from hotline.tickets.service import add_event
@@ -97,26 +97,19 @@ def _require_status(referral: Referral, allowed: tuple[str, ...], message) -> No
         raise DomainError(message)
 
 
-def _refresh_deadline(referral: Referral) -> None:
-    """Keep ``next_deadline_at`` the earliest deadline that still runs."""
-    running = []
-    if referral.status == "dispatched" and referral.acknowledge_due_at:
-        running.append(referral.acknowledge_due_at)
-    if referral.status in ("dispatched", "acknowledged", "in_progress", "return_requested") and referral.resolve_due_at:
-        running.append(referral.resolve_due_at)
-    if referral.status == "return_requested" and referral.return_review_due_at:
-        running.append(referral.return_review_due_at)
-    referral.next_deadline_at = min(running) if running else None
-
-
 def _set_status(referral: Referral, status: str, now: datetime) -> None:
     referral.status = status
     referral.updated_at = now
-    _refresh_deadline(referral)
+    clocks.sync_referral(referral, now)
 
 
 def _roll_up(ticket: Ticket, actor: User | None, now: datetime) -> None:
     """Move the ticket on when none of its referrals is active any more, and tell the owner."""
+    _move_ticket_on(ticket, actor, now)
+    clocks.sync_ticket(ticket, now)
+
+
+def _move_ticket_on(ticket: Ticket, actor: User | None, now: datetime) -> None:
     if ticket.status != "referred":
         return
     referrals = list(ticket.referrals)
@@ -194,13 +187,14 @@ def dispatch_referral(
     )
     db.session.add(referral)
     _deadlines_for(referral, now)
-    _refresh_deadline(referral)
+    clocks.sync_referral(referral, now)
     db.session.flush()
     if ticket.status != "referred":
         ticket.status = "referred"
         ticket.resolved_at = None
     ticket.updated_at = now
     _event(referral, actor, "referral_dispatched", now, role=role, instructions=instructions)
+    clocks.sync_ticket(ticket, now)
     if ticket.priority in ("P0", "P1"):
         _text_duty_phone(referral, now)
     return referral
@@ -262,7 +256,7 @@ def decide_return(
             raise DomainError(_l("Tell the unit why the return is rejected."))
         _set_status(referral, referral.status_before_return or "acknowledged", now)
         referral.return_review_due_at = None
-        _refresh_deadline(referral)
+        clocks.sync_referral(referral, now)
         _event(referral, actor, "return_rejected", now, comment=comment)
         return None
     if redispatch_to is not None and redispatch_to.id == referral.department_id:
@@ -306,7 +300,7 @@ def decide_extension(
     old = referral.resolve_due_at
     if approve:
         referral.resolve_due_at = referral.extension_until
-    _refresh_deadline(referral)
+    clocks.sync_referral(referral, now)
     _event(
         referral,
         actor,
@@ -337,6 +331,7 @@ def reopen_referral(
     ticket.status = "referred"
     ticket.resolved_at = None
     ticket.updated_at = now
+    clocks.sync_ticket(ticket, now)
     _event(referral, actor, "referral_reopened", now, reason=reason)
 
 
@@ -354,8 +349,12 @@ def acknowledge(referral: Referral, *, actor: User, now: datetime, expected_vers
     _event(referral, actor, "referral_acknowledged", now)
 
 
-def add_progress(referral: Referral, *, actor: User, now: datetime, text: str) -> None:
-    """A progress note from the unit; the first one moves an acknowledged referral to in progress."""
+def add_progress(referral: Referral, *, actor: User, now: datetime, text: str, contacted: bool = False) -> None:
+    """A progress note from the unit; the first one moves an acknowledged referral to in progress.
+
+    ``contacted``: the unit reached the person in difficulty, which meets the
+    ticket's first-contact clock if nobody had yet.
+    """
     _require_unit_staff(referral, actor)
     _require_status(
         referral,
@@ -366,7 +365,10 @@ def add_progress(referral: Referral, *, actor: User, now: datetime, text: str) -
     if referral.status == "acknowledged":
         _set_status(referral, "in_progress", now)
     referral.updated_at = now
-    _event(referral, actor, "referral_progress", now, text=text)
+    if contacted and referral.ticket.first_contact_at is None:
+        referral.ticket.first_contact_at = now
+        clocks.sync_ticket(referral.ticket, now)
+    _event(referral, actor, "referral_progress", now, text=text, contacted=contacted)
 
 
 def request_return(
@@ -473,7 +475,7 @@ def pass_on(
     _deadlines_for(child, now)
     if referral.resolve_due_at and (child.resolve_due_at is None or child.resolve_due_at > referral.resolve_due_at):
         child.resolve_due_at = referral.resolve_due_at  # the village works within the township's time
-    _refresh_deadline(child)
+    clocks.sync_referral(child, now)
     if referral.status == "acknowledged":
         _set_status(referral, "in_progress", now)
     db.session.flush()

@@ -1,0 +1,200 @@
+"""The clocks on tickets and referrals: start, stop, pause, and what falls due next.
+
+A clock's deadline column is set when the state that starts it is entered and
+cleared when its goal is met. ``sync_ticket`` (and ``sync_referral``) bring
+every clock of a ticket in line with its state after any change; service
+functions call them last, with their ``now``. They also keep two denormalised,
+indexed columns:
+
+- ``next_deadline_at``: the earliest running deadline (the ticket's own and its
+  active referrals'): queue order, "time left", overdue;
+- ``next_escalation_at``: the next ladder instant (warn at 75 %, urge at the
+  deadline, supervise, case conference) not yet handled by the sweep, so the
+  sweep finds what is due with one index range scan.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+
+from hotline.errors import DomainError
+from hotline.escalation import sla
+from models.referral import ACTIVE_STATUSES
+from models.ticket import OPEN_STATUSES, Ticket
+
+TICKET_CLOCKS = ("dispatch", "first_contact", "advance_relief", "paperwork", "callback")
+REFERRAL_CLOCKS = ("acknowledge", "resolve", "return_review")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One running clock: ``clock`` started at ``start`` and due at ``due``."""
+
+    clock: str
+    start: datetime
+    due: datetime
+
+
+def has_clock(priority: str, clock: str) -> bool:
+    try:
+        sla.sla_policy().rule(priority, clock)
+    except LookupError:
+        return False
+    return True
+
+
+# --- which clocks run ----------------------------------------------------------------------
+
+
+def _ticket_starts(ticket: Ticket) -> dict[str, datetime | None]:
+    """For each ticket clock: when it started if it should be running now, else None."""
+    is_open = ticket.status in OPEN_STATUSES
+    granted = ticket.advance_relief_outcome == "granted"
+    called_back = ticket.last_callback_at is not None and (
+        ticket.resolved_at is None or ticket.last_callback_at >= ticket.resolved_at
+    )
+    return {
+        "dispatch": ticket.created_at
+        if ticket.status in ("new", "open") and not ticket.referrals and ticket.resolved_at is None
+        else None,
+        "first_contact": ticket.created_at if is_open and ticket.first_contact_at is None else None,
+        "advance_relief": ticket.created_at if is_open and ticket.advance_relief_at is None else None,
+        "paperwork": ticket.advance_relief_at
+        if granted and ticket.paperwork_done_at is None and ticket.status != "merged"
+        else None,
+        "callback": ticket.resolved_at if ticket.status == "pending_callback" and not called_back else None,
+    }
+
+
+def ticket_spans(ticket: Ticket) -> list[Span]:
+    """The ticket's own running clocks (not its referrals'), empty while paused."""
+    if ticket.paused_at is not None:
+        return []
+    starts = _ticket_starts(ticket)
+    spans = []
+    for clock in TICKET_CLOCKS:
+        due = getattr(ticket, f"{clock}_due_at")
+        if due is not None and starts[clock] is not None:
+            spans.append(Span(clock, starts[clock], due))
+    return spans
+
+
+def referral_spans(referral) -> list[Span]:
+    """The referral's running clocks, empty when it is finished or its ticket is paused."""
+    if referral.status not in ACTIVE_STATUSES or referral.ticket.paused_at is not None:
+        return []
+    spans = []
+    if referral.status == "dispatched" and referral.acknowledge_due_at:
+        spans.append(Span("acknowledge", referral.dispatched_at, referral.acknowledge_due_at))
+    if referral.resolve_due_at:
+        spans.append(Span("resolve", referral.dispatched_at, referral.resolve_due_at))
+    if referral.status == "return_requested" and referral.return_review_due_at and referral.return_requested_at:
+        spans.append(Span("return_review", referral.return_requested_at, referral.return_review_due_at))
+    return spans
+
+
+def next_ladder_instant(priority: str, spans: list[Span], after: datetime | None) -> datetime | None:
+    """The earliest ladder step of ``spans`` later than ``after`` (all of them when ``after`` is None)."""
+    best = None
+    for span in spans:
+        for step in sla.ladder_steps(priority, span.clock, span.start, span.due):
+            if after is None or step.at > after:  # steps come in ladder order: the first later one
+                if best is None or step.at < best:
+                    best = step.at
+                break
+    return best
+
+
+# --- keeping the columns right ---------------------------------------------------------------
+
+
+def sync_referral(referral, now: datetime) -> None:
+    """Refresh a referral's ``next_deadline_at`` / ``next_escalation_at``, then its ticket's."""
+    spans = referral_spans(referral)
+    referral.next_deadline_at = min((s.due for s in spans), default=None)
+    referral.next_escalation_at = next_ladder_instant(referral.ticket.priority, spans, referral.escalation_checked_at)
+    sync_ticket(referral.ticket, now)
+
+
+def sync_ticket(ticket: Ticket, now: datetime) -> None:
+    """Start and stop the ticket's clocks for its current state, and refresh its denormalised columns."""
+    priority = ticket.priority
+    for clock, start in _ticket_starts(ticket).items():
+        column = f"{clock}_due_at"
+        if start is None or not has_clock(priority, clock):
+            setattr(ticket, column, None)
+        elif getattr(ticket, column) is None:
+            setattr(ticket, column, sla.deadline(priority, clock, start))
+    own = ticket_spans(ticket)
+    referral_dues = [r.next_deadline_at for r in ticket.referrals if r.next_deadline_at is not None]
+    if ticket.paused_at is not None:
+        referral_dues = []
+    ticket.next_deadline_at = min([s.due for s in own] + referral_dues, default=None)
+    ticket.next_escalation_at = next_ladder_instant(priority, own, ticket.escalation_checked_at)
+
+
+def restart_for_priority(ticket: Ticket, now: datetime) -> None:
+    """A new priority means new clock lengths: recompute every running deadline from its start."""
+    for clock in TICKET_CLOCKS:
+        setattr(ticket, f"{clock}_due_at", None)
+    ticket.escalation_checked_at = None
+    for referral in ticket.referrals:
+        if referral.status in ACTIVE_STATUSES:
+            referral.acknowledge_due_at = (
+                sla.deadline(ticket.priority, "acknowledge", referral.dispatched_at)
+                if referral.status == "dispatched"
+                else None
+            )
+            if referral.extension_state != "approved":
+                referral.resolve_due_at = sla.deadline(ticket.priority, "resolve", referral.dispatched_at)
+            referral.escalation_checked_at = None
+            sync_referral(referral, now)
+    sync_ticket(ticket, now)
+
+
+# --- pausing (P2/P3 only) --------------------------------------------------------------------
+
+
+def pause(ticket: Ticket, *, now: datetime, reason: str) -> None:
+    """Stop the clocks while waiting for the caller. 救急难 (P0/P1) clocks never pause."""
+    if ticket.priority in ("P0", "P1"):
+        raise DomainError(_l("P0 and P1 clocks never pause."))
+    if ticket.status not in OPEN_STATUSES:
+        raise DomainError(_l("Only an open ticket's clocks can be paused."))
+    if ticket.paused_at is not None:
+        raise DomainError(_l("The clocks are already paused."))
+    ticket.paused_at = now
+    ticket.pause_reason = reason
+    sync_ticket(ticket, now)
+    for referral in ticket.referrals:
+        referral.next_escalation_at = None
+
+
+def resume(ticket: Ticket, *, now: datetime) -> float:
+    """Restart paused clocks; each running deadline moves on by the working time spent paused.
+
+    Returns the paused working time in hours.
+    """
+    if ticket.paused_at is None:
+        raise DomainError(_l("The clocks are not paused."))
+    calendar = sla.working_calendar()
+    shift = calendar.working_time_between(ticket.paused_at, now)
+    ticket.paused_at = None
+    ticket.pause_reason = None
+    if shift:
+        for clock in TICKET_CLOCKS:
+            due = getattr(ticket, f"{clock}_due_at")
+            if due is not None:
+                setattr(ticket, f"{clock}_due_at", calendar.add_working_duration(due, shift))
+        for referral in ticket.referrals:
+            if referral.status in ACTIVE_STATUSES:
+                for column in ("acknowledge_due_at", "resolve_due_at", "return_review_due_at"):
+                    due = getattr(referral, column)
+                    if due is not None:
+                        setattr(referral, column, calendar.add_working_duration(due, shift))
+    for referral in ticket.referrals:
+        if referral.status in ACTIVE_STATUSES:
+            sync_referral(referral, now)
+    sync_ticket(ticket, now)
+    return shift.total_seconds() / 3600

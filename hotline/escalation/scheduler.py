@@ -1,0 +1,75 @@
+"""The scheduler process: ``flask --app app hotline scheduler``. Never started inside web workers.
+
+APScheduler 3.x runs three jobs, each inside an application context and each
+reading the clock only at this edge: the escalation sweep every
+``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender, and a heartbeat. Each job
+coalesces missed runs and never runs twice at once.
+"""
+
+import contextlib
+import logging
+import signal
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from hotline.escalation.sweep import beat, sweep
+from hotline.extensions import db
+from hotline.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def run_sweep(app: Flask) -> dict:
+    with app.app_context():
+        try:
+            report = sweep(now=utcnow())
+        finally:
+            db.session.remove()
+    if report["steps_written"]:
+        log.info("sweep wrote %s escalation steps %s", report["steps_written"], report["by_level"])
+    return report
+
+
+def run_outbox(app: Flask) -> None:
+    from hotline.notify.sender import send_outbox
+
+    with app.app_context():
+        try:
+            send_outbox(app)
+            beat("outbox", now=utcnow())
+            db.session.commit()
+        finally:
+            db.session.remove()
+
+
+def run_heartbeat(app: Flask) -> None:
+    with app.app_context():
+        try:
+            beat("scheduler", now=utcnow())
+            db.session.commit()
+        finally:
+            db.session.remove()
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    seconds = app.config["SWEEP_SECONDS"]
+    scheduler = BlockingScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": seconds}
+    )
+    scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
+    scheduler.add_job(run_outbox, "interval", seconds=10, args=[app], id="outbox", next_run_time=utcnow())
+    scheduler.add_job(run_heartbeat, "interval", seconds=seconds, args=[app], id="heartbeat", next_run_time=utcnow())
+    return scheduler
+
+
+def run_forever(app: Flask) -> None:
+    scheduler = build_scheduler(app)
+
+    def stop(signum, frame):
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("scheduler started: sweep every %ss", app.config["SWEEP_SECONDS"])
+    with contextlib.suppress(KeyboardInterrupt):
+        scheduler.start()

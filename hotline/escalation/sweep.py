@@ -1,0 +1,331 @@
+"""The escalation sweep: find what is due, write each ladder step once, tell the people concerned.
+
+One sweep reads the tickets and referrals whose ``next_escalation_at`` has
+passed (one index range scan each, so its cost follows what is due, never what
+is open), computes every ladder step of their running clocks that fell due
+since they were last checked, and inserts those steps with ON CONFLICT DO
+NOTHING on the unique (ticket, referral, clock, level) key. Only the steps that
+insert do anything (events, notifications, the P1 SMS to the unit's duty
+phone), so two sweepers at once, or a replayed sweep, write every step once.
+On PostgreSQL the rows are also claimed with ``FOR UPDATE SKIP LOCKED`` so
+concurrent sweepers split the work instead of both computing it. After
+downtime the next sweep catches up on every missed step, in due order.
+
+The sweep's own bookkeeping (``next_escalation_at``, ``escalation_checked_at``,
+``escalation_level``) is written with plain UPDATEs that leave the rows'
+``version`` alone: a sweep never makes a user's open form stale.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
+
+from hotline.escalation import clocks, sla
+from hotline.extensions import db
+from models.escalation import LEVELS, EscalationStep, Heartbeat
+from models.notification import Notification
+from models.referral import Referral
+from models.ticket import Ticket, TicketEvent
+from models.user import User
+
+RANK = {level: i for i, level in enumerate(LEVELS)}
+#: Who hears of each level (besides the event on the timeline).
+#: unit: the referral's unit staff; owner: the first-contact owner; managers: every active manager.
+AUDIENCE = {
+    "warn": ("unit", "owner"),
+    "urge": ("unit", "owner"),
+    "supervise": ("unit", "owner", "managers"),
+    "case_conference": ("owner", "managers"),
+}
+
+
+def _higher(current: str | None, new: str) -> str:
+    return new if current is None or RANK[new] > RANK[current] else current
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+def _due_steps(priority: str, spans, checked: datetime | None, now: datetime) -> list[tuple[str, str, datetime]]:
+    out = []
+    for span in spans:
+        for step in sla.ladder_steps(priority, span.clock, span.start, span.due):
+            if step.at <= now and (checked is None or step.at > checked):
+                out.append((span.clock, step.level, step.at))
+    return out
+
+
+class _Audience:
+    """Recipients, looked up once per sweep."""
+
+    def __init__(self):
+        self.managers = list(db.session.scalars(select(User.id).where(User.role == "manager", User.active.is_(True))))
+        self.staff: dict[int, list[int]] = defaultdict(list)
+        for uid, dept in db.session.execute(
+            select(User.id, User.department_id).where(User.role == "department", User.active.is_(True))
+        ):
+            self.staff[dept].append(uid)
+
+    def users(self, level: str, *, owner: int | None, unit: int | None) -> set[int]:
+        out = set()
+        for who in AUDIENCE[level]:
+            if who == "owner" and owner:
+                out.add(owner)
+            elif who == "unit" and unit:
+                out.update(self.staff.get(unit, ()))
+            elif who == "managers":
+                out.update(self.managers)
+        return out
+
+
+def _claim(stmt, model):
+    if db.session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True, of=model)
+    return stmt
+
+
+def _write_steps(rows: list[dict]) -> list:
+    """Insert the steps; return those this sweep won (the others were written before)."""
+    if not rows:
+        return []
+    rows.sort(key=lambda r: r["due_at"])
+    stmt = (
+        _insert(EscalationStep)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "referral_key", "clock", "level"])
+        .returning(
+            EscalationStep.ticket_id,
+            EscalationStep.referral_key,
+            EscalationStep.clock,
+            EscalationStep.level,
+            EscalationStep.due_at,
+        )
+    )
+    return sorted(db.session.execute(stmt).all(), key=lambda r: r.due_at)
+
+
+def _announce(won, *, now, audience: _Audience, owners: dict, units: dict, names: dict, report: dict):
+    """Events and notifications for the steps this sweep wrote."""
+    events, notes = [], []
+    for row in won:
+        referral_id = row.referral_key or None
+        unit = units.get(row.referral_key) if referral_id else None
+        payload = {"clock": row.clock, "level": row.level, "due_at": row.due_at.isoformat()}
+        if referral_id:
+            payload["department"] = names.get(unit, "")
+        events.append(
+            {
+                "ticket_id": row.ticket_id,
+                "referral_id": referral_id,
+                "actor_id": None,
+                "kind": f"escalation_{row.level}",
+                "payload": payload,
+                "at": now,
+            }
+        )
+        for uid in audience.users(row.level, owner=owners.get(row.ticket_id), unit=unit):
+            notes.append(
+                {
+                    "user_id": uid,
+                    "ticket_id": row.ticket_id,
+                    "kind": f"escalation_{row.level}",
+                    "payload": payload,
+                    "created_at": now,
+                    "read_at": None,
+                }
+            )
+        report["by_level"][row.level] = report["by_level"].get(row.level, 0) + 1
+    if events:
+        db.session.execute(insert(TicketEvent), events)
+    if notes:
+        db.session.execute(insert(Notification), notes)
+    report["steps_written"] += len(won)
+
+
+def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+    stmt = _claim(
+        select(Referral)
+        .where(Referral.next_escalation_at <= now)
+        .order_by(Referral.next_escalation_at, Referral.id)
+        .limit(limit)
+        .options(joinedload(Referral.ticket), joinedload(Referral.department))
+        .execution_options(populate_existing=True),
+        Referral,
+    )
+    referrals = list(db.session.scalars(stmt).unique())
+    if not referrals:
+        return 0
+    rows, sms = [], []
+    for r in referrals:
+        spans = clocks.referral_spans(r)
+        for clock, level, at in _due_steps(r.ticket.priority, spans, r.escalation_checked_at, now):
+            rows.append(
+                {
+                    "ticket_id": r.ticket_id,
+                    "referral_key": r.id,
+                    "clock": clock,
+                    "level": level,
+                    "due_at": at,
+                    "written_at": now,
+                    "actor_id": None,
+                    "payload": {},
+                }
+            )
+    won = _write_steps(rows)
+    by_id = {r.id: r for r in referrals}
+    _announce(
+        won,
+        now=now,
+        audience=audience,
+        owners={r.ticket_id: r.ticket.first_contact_owner_id for r in referrals},
+        units={r.id: r.department_id for r in referrals},
+        names={r.department_id: r.department.name for r in referrals},
+        report=report,
+    )
+    levels: dict[int, str | None] = {r.id: r.escalation_level for r in referrals}
+    ticket_levels: dict[int, str | None] = {r.ticket_id: r.ticket.escalation_level for r in referrals}
+    for row in won:
+        levels[row.referral_key] = _higher(levels[row.referral_key], row.level)
+        ticket_levels[row.ticket_id] = _higher(ticket_levels[row.ticket_id], row.level)
+        referral = by_id[row.referral_key]
+        if row.level == "urge" and referral.ticket.priority in ("P0", "P1") and referral.department.duty_phone:
+            sms.append(referral)
+    db.session.execute(
+        update(Referral.__table__)
+        .where(Referral.__table__.c.id == bindparam("rid"))
+        .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
+        [
+            {
+                "rid": r.id,
+                "lvl": levels[r.id],
+                "nxt": clocks.next_ladder_instant(r.ticket.priority, clocks.referral_spans(r), now),
+            }
+            for r in referrals
+        ],
+    )
+    _raise_ticket_levels(ticket_levels)
+    for referral in sms:
+        _text_unit(referral, now)
+    report["referrals_checked"] += len(referrals)
+    return len(referrals)
+
+
+def _sweep_tickets(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+    stmt = _claim(
+        select(Ticket)
+        .where(Ticket.next_escalation_at <= now)
+        .order_by(Ticket.next_escalation_at, Ticket.id)
+        .limit(limit)
+        .execution_options(populate_existing=True),
+        Ticket,
+    )
+    tickets = list(db.session.scalars(stmt))
+    if not tickets:
+        return 0
+    rows = []
+    for t in tickets:
+        for clock, level, at in _due_steps(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now):
+            rows.append(
+                {
+                    "ticket_id": t.id,
+                    "referral_key": 0,
+                    "clock": clock,
+                    "level": level,
+                    "due_at": at,
+                    "written_at": now,
+                    "actor_id": None,
+                    "payload": {},
+                }
+            )
+    won = _write_steps(rows)
+    _announce(
+        won,
+        now=now,
+        audience=audience,
+        owners={t.id: t.first_contact_owner_id for t in tickets},
+        units={},
+        names={},
+        report=report,
+    )
+    levels = {t.id: t.escalation_level for t in tickets}
+    for row in won:
+        levels[row.ticket_id] = _higher(levels[row.ticket_id], row.level)
+    db.session.execute(
+        update(Ticket.__table__)
+        .where(Ticket.__table__.c.id == bindparam("tid"))
+        .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
+        [
+            {
+                "tid": t.id,
+                "lvl": levels[t.id],
+                "nxt": clocks.next_ladder_instant(t.priority, clocks.ticket_spans(t), now),
+            }
+            for t in tickets
+        ],
+    )
+    report["tickets_checked"] += len(tickets)
+    return len(tickets)
+
+
+def _raise_ticket_levels(levels: dict[int, str | None]) -> None:
+    rows = [{"tid": tid, "lvl": lvl} for tid, lvl in levels.items() if lvl is not None]
+    if rows:
+        table = Ticket.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("tid")).values(escalation_level=bindparam("lvl")), rows
+        )
+
+
+def _text_unit(referral: Referral, now: datetime) -> None:
+    from hotline.notify.service import enqueue_sms
+
+    enqueue_sms(
+        to=referral.department.duty_phone,
+        body=f"【救助热线】催办：急难转介 {referral.ticket.number} 已超时未办结，请立即处理并签收反馈。",
+        now=now,
+        ticket=referral.ticket,
+    )
+
+
+def sweep(*, now: datetime, batch_size: int = 500) -> dict:
+    """Run one sweep as of ``now``; commits each batch. Returns what it did (JSON-ready)."""
+    report = {"now": now.isoformat(), "steps_written": 0, "by_level": {}, "tickets_checked": 0, "referrals_checked": 0}
+    audience = _Audience()
+    while True:
+        seen = _sweep_referrals(now, batch_size, audience, report)
+        db.session.commit()
+        seen += _sweep_tickets(now, batch_size, audience, report)
+        db.session.commit()
+        if seen == 0:
+            break
+    beat("sweep", now=now, info={"steps_written": report["steps_written"]})
+    db.session.commit()
+    return report
+
+
+def beat(name: str, *, now: datetime, info: dict | None = None) -> None:
+    """Record that job ``name`` ran at ``now`` (the caller commits)."""
+    stmt = _insert(Heartbeat).values(name=name, beat_at=now, info=info or {})
+    db.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"beat_at": stmt.excluded.beat_at, "info": stmt.excluded.info}
+        )
+    )
+
+
+def heartbeat_age(name: str, *, now: datetime) -> float | None:
+    """Seconds since job ``name`` last ran, or None if it never did."""
+    beat_at = db.session.scalar(select(Heartbeat.beat_at).where(Heartbeat.name == name))
+    return None if beat_at is None else (now - beat_at).total_seconds()
+
+
+def supervised_count() -> int:
+    return db.session.scalar(
+        select(func.count(Ticket.id)).where(Ticket.escalation_level.in_(("supervise", "case_conference")))
+    )

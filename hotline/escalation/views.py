@@ -1,0 +1,132 @@
+"""Health check, clock actions on the ticket page, and the manager's supervision list."""
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select, text
+from sqlalchemy.orm import joinedload
+from wtforms import IntegerField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from hotline.errors import DomainError
+from hotline.escalation import service
+from hotline.escalation.sweep import heartbeat_age
+from hotline.extensions import csrf, db
+from hotline.security import require_role
+from hotline.tickets import views as ticket_views
+from hotline.timeutil import utcnow
+from models.ticket import OPEN_STATUSES, Ticket
+
+bp = Blueprint("escalation", __name__)
+
+
+class ReasonForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    reason = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+class VersionForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+
+
+def scheduler_health(now) -> dict:
+    """Heartbeat ages and whether the sweep is late (older than three sweep intervals)."""
+    ages = {name: heartbeat_age(name, now=now) for name in ("sweep", "scheduler", "outbox")}
+    limit = 3 * current_app.config["SWEEP_SECONDS"]
+    return {"ages": ages, "stale": ages["sweep"] is None or ages["sweep"] > limit, "limit_seconds": limit}
+
+
+@bp.get("/healthz")
+@csrf.exempt
+def healthz():
+    """JSON for load balancers and monitoring: database reachable, heartbeat ages. No personal data."""
+    now = utcnow()
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        db.session.rollback()
+        return jsonify(database="error", error=type(exc).__name__), 503
+    health = scheduler_health(now)
+    return jsonify(
+        database=database,
+        sweep_heartbeat_age_seconds=health["ages"]["sweep"],
+        scheduler_heartbeat_age_seconds=health["ages"]["scheduler"],
+        outbox_heartbeat_age_seconds=health["ages"]["outbox"],
+        sweep_stale=health["stale"],
+    )
+
+
+def _act(number: str, form, action, message):
+    ticket = ticket_views.load_ticket(number)
+    if not form.validate_on_submit():
+        return ticket_views.render_ticket(ticket, status=400, error=_("Give a reason."))
+    try:
+        action(ticket)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return ticket_views.render_ticket(ticket, status=exc.status_code, error=str(exc.message))
+    flash(message, "success")
+    return redirect(url_for("tickets.show", number=ticket.number))
+
+
+@bp.post("/tickets/<number>/pause")
+@require_role("operator", "manager", not_found_for=("department",))
+def pause(number: str):
+    form = ReasonForm(prefix="pause")
+    return _act(
+        number,
+        form,
+        lambda t: service.pause_clocks(
+            t, actor=current_user, now=utcnow(), reason=form.reason.data, expected_version=form.version.data
+        ),
+        _("Clocks paused."),
+    )
+
+
+@bp.post("/tickets/<number>/resume")
+@require_role("operator", "manager", not_found_for=("department",))
+def resume(number: str):
+    form = VersionForm(prefix="resume")
+    return _act(
+        number,
+        form,
+        lambda t: service.resume_clocks(t, actor=current_user, now=utcnow(), expected_version=form.version.data),
+        _("Clocks resumed."),
+    )
+
+
+@bp.post("/tickets/<number>/supervise")
+@require_role("manager", not_found_for=("department",))
+def supervise(number: str):
+    form = ReasonForm(prefix="supervise")
+    return _act(
+        number,
+        form,
+        lambda t: service.supervise(
+            t, actor=current_user, now=utcnow(), reason=form.reason.data, expected_version=form.version.data
+        ),
+        _("The case is now supervised (督办)."),
+    )
+
+
+@bp.get("/supervision")
+@require_role("manager")
+def supervision():
+    """督办: open cases past a deadline or supervised, worst first."""
+    now = utcnow()
+    stmt = (
+        select(Ticket)
+        .where(
+            Ticket.status.in_(OPEN_STATUSES),
+            (Ticket.escalation_level.in_(("urge", "supervise", "case_conference"))) | (Ticket.next_deadline_at < now),
+        )
+        .options(joinedload(Ticket.first_contact_owner), joinedload(Ticket.contact))
+        .order_by(Ticket.next_deadline_at.is_(None), Ticket.next_deadline_at, Ticket.id)
+    )
+    page = db.paginate(
+        stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"], error_out=False
+    )
+    return render_template("escalation/supervision.html", page=page, now=now)
