@@ -15,7 +15,7 @@ from hotline.formatting import localtime
 from hotline.intake.forms import SmsForm
 from hotline.forms import choices
 from hotline.policy import catalogue
-from hotline.privacy import mask_phone, normalize_phone
+from hotline.privacy import mask_id_number, mask_phone, normalize_phone
 from hotline.referrals import service as referral_service
 from hotline.security import require_role
 from hotline.tickets import forms, service
@@ -209,6 +209,10 @@ def _action_forms(ticket: Ticket) -> dict:
         none = [(0, "—")]
         contact.township_id.choices = choices(none + [(d.id, d.name) for d in places if d.level == "township"])
         contact.village_id.choices = choices(none + [(d.id, d.name) for d in places if d.level == "village"])
+        # The full ID number never goes into the page: the field starts empty, shows the
+        # masked number as a hint, and left empty keeps the number on record.
+        contact.id_number.data = None
+        contact.id_number.render_kw = {"placeholder": mask_id_number(ticket.contact.id_number)}
         if request.method == "GET":
             contact.township_id.data = ticket.contact.township_id or 0
             contact.village_id.data = ticket.contact.village_id or 0
@@ -533,7 +537,7 @@ def contact(number):
             actor=current_user,
             now=utcnow(),
             name=form.name.data,
-            id_number=(form.id_number.data or "").strip().upper() or None,
+            id_number=(form.id_number.data or "").strip().upper() or ticket.contact.id_number,
             address=form.address.data,
             township_id=form.township_id.data or None,
             village_id=form.village_id.data or None,
