@@ -1,7 +1,8 @@
 """The clocks on tickets and referrals: start, stop, pause, and what falls due next.
 
-A clock's deadline column is set when the state that starts it is entered and
-cleared when its goal is met. ``sync_ticket`` (and ``sync_referral``) bring
+A clock's deadline column is set when the state that starts it is entered; when
+its goal is met the clock stops running but the deadline stays (the reports
+compare it with when the goal was met). ``sync_ticket`` (and ``sync_referral``) bring
 every clock of a ticket in line with its state after any change; service
 functions call them last, with their ``now``. They also keep two denormalised,
 indexed columns:
@@ -122,10 +123,15 @@ def sync_ticket(ticket: Ticket, now: datetime) -> None:
     priority = ticket.priority
     for clock, start in _ticket_starts(ticket).items():
         column = f"{clock}_due_at"
-        if start is None or not has_clock(priority, clock):
+        if not has_clock(priority, clock):
             setattr(ticket, column, None)
-        elif getattr(ticket, column) is None:
-            setattr(ticket, column, sla.deadline(priority, clock, start))
+        elif start is not None:
+            if getattr(ticket, column) is None:
+                setattr(ticket, column, sla.deadline(priority, clock, start))
+        elif clock == "callback" and ticket.status not in ("pending_callback", "closed"):
+            # Reopened before the callback: the next resolution starts a new callback clock.
+            ticket.callback_due_at = None
+        # Otherwise the clock stopped because its goal was met: its deadline stays, for the reports.
     own = ticket_spans(ticket)
     referral_dues = [r.next_deadline_at for r in ticket.referrals if r.next_deadline_at is not None]
     if ticket.paused_at is not None:
@@ -136,8 +142,9 @@ def sync_ticket(ticket: Ticket, now: datetime) -> None:
 
 def restart_for_priority(ticket: Ticket, now: datetime) -> None:
     """A new priority means new clock lengths: recompute every running deadline from its start."""
-    for clock in TICKET_CLOCKS:
-        setattr(ticket, f"{clock}_due_at", None)
+    for clock, start in _ticket_starts(ticket).items():
+        if start is not None:
+            setattr(ticket, f"{clock}_due_at", None)
     ticket.escalation_checked_at = None
     for referral in ticket.referrals:
         if referral.status in ACTIVE_STATUSES:
