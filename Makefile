@@ -25,8 +25,11 @@ run: $(VENV)/.runtime translations
 	$(FLASK) hotline init-db
 	$(FLASK) hotline demo
 	@echo ""
-	@echo "Open http://127.0.0.1:5000 and log in with one of the logins above. Ctrl-C stops."
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Open http://127.0.0.1:5000 and log in with one of the logins above."
+	@echo "The web server and the scheduler (escalation sweep, SMS outbox) run together; Ctrl-C stops both."
+	@$(FLASK) hotline scheduler & sched=$$!; \
+	  trap 'kill $$sched 2>/dev/null; wait $$sched' INT TERM EXIT; \
+	  $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.dev translations
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider

@@ -6,7 +6,6 @@ reading the clock only at this edge: the escalation sweep every
 coalesces missed runs and never runs twice at once.
 """
 
-import contextlib
 import logging
 import signal
 
@@ -64,12 +63,17 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 
 
 def run_forever(app: Flask) -> None:
+    """Run until SIGINT (Ctrl-C) or SIGTERM; running jobs finish their batch first."""
     scheduler = build_scheduler(app)
 
     def stop(signum, frame):
-        scheduler.shutdown(wait=False)
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     log.info("scheduler started: sweep every %ss", app.config["SWEEP_SECONDS"])
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")
