@@ -18,7 +18,7 @@ from hotline.extensions import babel, csrf, db, login_manager, migrate
 from hotline.formatting import localtime
 from hotline.policy import catalogue, category_label, init_policy
 from hotline.privacy import mask_id_number, mask_phone
-from hotline.security import set_security_headers
+from hotline.security import check_request_input, set_security_headers
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -97,6 +97,7 @@ def configure_extensions(app: Flask) -> None:
     login_manager.login_message = labels.LOGIN_REQUIRED
     login_manager.login_message_category = "warning"
     init_policy(app)
+    app.before_request(check_request_input)
     app.after_request(set_security_headers)
 
 

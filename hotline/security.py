@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 
@@ -43,3 +43,22 @@ def set_security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+#: No list has this many pages; a larger ``?page=`` would overflow the database's OFFSET.
+MAX_PAGE = 1_000_000
+
+
+def check_request_input() -> None:
+    """Refuse input the database cannot take before any view passes it on.
+
+    PostgreSQL can neither store nor compare text holding a NUL character, so one
+    in the address or in a form is a 400 here, not a 500 halfway through an action.
+    A ``?page=`` beyond any list would overflow OFFSET: 404.
+    """
+    fields = [*request.args.lists(), *request.form.lists()]
+    if "\x00" in request.path or any("\x00" in value for _name, values in fields for value in values):
+        abort(400)
+    page = request.args.get("page", type=int)
+    if page is not None and page > MAX_PAGE:
+        abort(404)
