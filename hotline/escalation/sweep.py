@@ -18,14 +18,15 @@ The sweep's own bookkeeping (``next_escalation_at``, ``escalation_checked_at``,
 
 from collections import defaultdict
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import joinedload
 
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from models.department import Department
 from models.escalation import LEVELS, EscalationStep, Heartbeat
 from models.notification import Notification
 from models.referral import Referral
@@ -52,13 +53,31 @@ def _insert(model):
     return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
-def _due_steps(priority: str, spans, checked: datetime | None, now: datetime) -> list[tuple[str, str, datetime]]:
-    out = []
+def _plan(priority: str, spans, checked: datetime | None, now: datetime):
+    """The ladder steps of ``spans`` due by ``now`` and not handled yet, and the next instant after ``now``."""
+    due, upcoming = [], None
     for span in spans:
         for step in sla.ladder_steps(priority, span.clock, span.start, span.due):
-            if step.at <= now and (checked is None or step.at > checked):
-                out.append((span.clock, step.level, step.at))
-    return out
+            if step.at <= now:
+                if checked is None or step.at > checked:
+                    due.append((span.clock, step.level, step.at))
+            elif upcoming is None or step.at < upcoming:
+                upcoming = step.at
+                break  # later steps of this clock come after this one
+    return due, upcoming
+
+
+def _step_row(ticket_id: int, referral_key: int, clock: str, level: str, at: datetime, now: datetime) -> dict:
+    return {
+        "ticket_id": ticket_id,
+        "referral_key": referral_key,
+        "clock": clock,
+        "level": level,
+        "due_at": at,
+        "written_at": now,
+        "actor_id": None,
+        "payload": {},
+    }
 
 
 class _Audience:
@@ -91,23 +110,21 @@ def _claim(stmt, model):
 
 
 def _write_steps(rows: list[dict]) -> list:
-    """Insert the steps; return those this sweep won (the others were written before)."""
+    """Insert the steps; return those this sweep won (the others were written before).
+
+    One executemany through the connection (SQLAlchemy's insertmanyvalues batches it
+    and keeps RETURNING), so the statement compiles once whatever the batch size.
+    """
     if not rows:
         return []
-    rows.sort(key=lambda r: r["due_at"])
+    table = EscalationStep.__table__
     stmt = (
-        _insert(EscalationStep)
-        .values(rows)
+        _insert(table)
         .on_conflict_do_nothing(index_elements=["ticket_id", "referral_key", "clock", "level"])
-        .returning(
-            EscalationStep.ticket_id,
-            EscalationStep.referral_key,
-            EscalationStep.clock,
-            EscalationStep.level,
-            EscalationStep.due_at,
-        )
+        .returning(table.c.ticket_id, table.c.referral_key, table.c.clock, table.c.level, table.c.due_at)
     )
-    return sorted(db.session.execute(stmt).all(), key=lambda r: r.due_at)
+    won = db.session.connection().execute(stmt, rows).all()
+    return sorted(won, key=lambda r: (r.due_at, r.ticket_id, r.referral_key))
 
 
 def _announce(won, *, now, audience: _Audience, owners: dict, units: dict, names: dict, report: dict):
@@ -141,73 +158,70 @@ def _announce(won, *, now, audience: _Audience, owners: dict, units: dict, names
                 }
             )
         report["by_level"][row.level] = report["by_level"].get(row.level, 0) + 1
+    connection = db.session.connection()
     if events:
-        db.session.execute(insert(TicketEvent), events)
+        connection.execute(insert(TicketEvent.__table__), events)
     if notes:
-        db.session.execute(insert(Notification), notes)
+        connection.execute(insert(Notification.__table__), notes)
     report["steps_written"] += len(won)
 
 
 def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+    # Plain rows, not ORM objects: a sweep reads thousands and needs a dozen columns of each.
+    r_table, t_table = Referral.__table__, Ticket.__table__
     stmt = _claim(
-        select(Referral)
-        .where(Referral.next_escalation_at <= now)
-        .order_by(Referral.next_escalation_at, Referral.id)
-        .limit(limit)
-        .options(joinedload(Referral.ticket), joinedload(Referral.department))
-        .execution_options(populate_existing=True),
-        Referral,
+        select(
+            r_table,
+            t_table.c.priority,
+            t_table.c.paused_at,
+            t_table.c.number,
+            t_table.c.first_contact_owner_id,
+            t_table.c.escalation_level.label("ticket_level"),
+            Department.__table__.c.name.label("unit_name"),
+            Department.__table__.c.duty_phone,
+        )
+        .join(t_table, t_table.c.id == r_table.c.ticket_id)
+        .join(Department.__table__, Department.__table__.c.id == r_table.c.department_id)
+        .where(r_table.c.next_escalation_at <= now)
+        .order_by(r_table.c.next_escalation_at, r_table.c.id)
+        .limit(limit),
+        r_table,
     )
-    referrals = list(db.session.scalars(stmt).unique())
+    referrals = [
+        SimpleNamespace(**row._mapping, ticket=SimpleNamespace(paused_at=row.paused_at))
+        for row in db.session.execute(stmt)
+    ]
     if not referrals:
         return 0
-    rows, sms = [], []
+    rows, upcoming = [], {}
     for r in referrals:
-        spans = clocks.referral_spans(r)
-        for clock, level, at in _due_steps(r.ticket.priority, spans, r.escalation_checked_at, now):
-            rows.append(
-                {
-                    "ticket_id": r.ticket_id,
-                    "referral_key": r.id,
-                    "clock": clock,
-                    "level": level,
-                    "due_at": at,
-                    "written_at": now,
-                    "actor_id": None,
-                    "payload": {},
-                }
-            )
+        due, upcoming[r.id] = _plan(r.priority, clocks.referral_spans(r), r.escalation_checked_at, now)
+        rows += [_step_row(r.ticket_id, r.id, clock, level, at, now) for clock, level, at in due]
     won = _write_steps(rows)
     by_id = {r.id: r for r in referrals}
     _announce(
         won,
         now=now,
         audience=audience,
-        owners={r.ticket_id: r.ticket.first_contact_owner_id for r in referrals},
+        owners={r.ticket_id: r.first_contact_owner_id for r in referrals},
         units={r.id: r.department_id for r in referrals},
-        names={r.department_id: r.department.name for r in referrals},
+        names={r.department_id: r.unit_name for r in referrals},
         report=report,
     )
     levels: dict[int, str | None] = {r.id: r.escalation_level for r in referrals}
-    ticket_levels: dict[int, str | None] = {r.ticket_id: r.ticket.escalation_level for r in referrals}
+    ticket_levels: dict[int, str | None] = {r.ticket_id: r.ticket_level for r in referrals}
+    sms = []
     for row in won:
         levels[row.referral_key] = _higher(levels[row.referral_key], row.level)
         ticket_levels[row.ticket_id] = _higher(ticket_levels[row.ticket_id], row.level)
         referral = by_id[row.referral_key]
-        if row.level == "urge" and referral.ticket.priority in ("P0", "P1") and referral.department.duty_phone:
+        if row.level == "urge" and referral.priority in ("P0", "P1") and referral.duty_phone:
             sms.append(referral)
     db.session.execute(
-        update(Referral.__table__)
-        .where(Referral.__table__.c.id == bindparam("rid"))
+        update(r_table)
+        .where(r_table.c.id == bindparam("rid"))
         .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
-        [
-            {
-                "rid": r.id,
-                "lvl": levels[r.id],
-                "nxt": clocks.next_ladder_instant(r.ticket.priority, clocks.referral_spans(r), now),
-            }
-            for r in referrals
-        ],
+        [{"rid": r.id, "lvl": levels[r.id], "nxt": upcoming[r.id]} for r in referrals],
     )
     _raise_ticket_levels(ticket_levels)
     for referral in sms:
@@ -217,32 +231,25 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dic
 
 
 def _sweep_tickets(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+    table = Ticket.__table__
     stmt = _claim(
-        select(Ticket)
-        .where(Ticket.next_escalation_at <= now)
-        .order_by(Ticket.next_escalation_at, Ticket.id)
-        .limit(limit)
-        .execution_options(populate_existing=True),
-        Ticket,
+        select(table)
+        .where(table.c.next_escalation_at <= now)
+        .order_by(table.c.next_escalation_at, table.c.id)
+        .limit(limit),
+        table,
     )
-    tickets = list(db.session.scalars(stmt))
-    if not tickets:
+    found = db.session.execute(stmt).all()
+    if not found:
         return 0
-    rows = []
+    ids = [row.id for row in found]
+    referred = set(db.session.scalars(select(Referral.ticket_id).where(Referral.ticket_id.in_(ids)).distinct()))
+    # ticket_spans only asks whether the ticket has referrals at all.
+    tickets = [SimpleNamespace(**row._mapping, referrals=[True] if row.id in referred else []) for row in found]
+    rows, upcoming = [], {}
     for t in tickets:
-        for clock, level, at in _due_steps(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now):
-            rows.append(
-                {
-                    "ticket_id": t.id,
-                    "referral_key": 0,
-                    "clock": clock,
-                    "level": level,
-                    "due_at": at,
-                    "written_at": now,
-                    "actor_id": None,
-                    "payload": {},
-                }
-            )
+        due, upcoming[t.id] = _plan(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now)
+        rows += [_step_row(t.id, 0, clock, level, at, now) for clock, level, at in due]
     won = _write_steps(rows)
     _announce(
         won,
@@ -257,17 +264,10 @@ def _sweep_tickets(now: datetime, limit: int, audience: _Audience, report: dict)
     for row in won:
         levels[row.ticket_id] = _higher(levels[row.ticket_id], row.level)
     db.session.execute(
-        update(Ticket.__table__)
-        .where(Ticket.__table__.c.id == bindparam("tid"))
+        update(table)
+        .where(table.c.id == bindparam("tid"))
         .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
-        [
-            {
-                "tid": t.id,
-                "lvl": levels[t.id],
-                "nxt": clocks.next_ladder_instant(t.priority, clocks.ticket_spans(t), now),
-            }
-            for t in tickets
-        ],
+        [{"tid": t.id, "lvl": levels[t.id], "nxt": upcoming[t.id]} for t in tickets],
     )
     report["tickets_checked"] += len(tickets)
     return len(tickets)
@@ -282,18 +282,18 @@ def _raise_ticket_levels(levels: dict[int, str | None]) -> None:
         )
 
 
-def _text_unit(referral: Referral, now: datetime) -> None:
+def _text_unit(referral, now: datetime) -> None:
     from hotline.notify.service import enqueue_sms
 
     enqueue_sms(
-        to=referral.department.duty_phone,
-        body=f"【救助热线】催办：急难转介 {referral.ticket.number} 已超时未办结，请立即处理并签收反馈。",
+        to=referral.duty_phone,
+        body=f"【救助热线】催办：急难转介 {referral.number} 已超时未办结，请立即处理并签收反馈。",
         now=now,
-        ticket=referral.ticket,
+        ticket=SimpleNamespace(id=referral.ticket_id),
     )
 
 
-def sweep(*, now: datetime, batch_size: int = 500) -> dict:
+def sweep(*, now: datetime, batch_size: int = 1000) -> dict:
     """Run one sweep as of ``now``; commits each batch. Returns what it did (JSON-ready)."""
     report = {"now": now.isoformat(), "steps_written": 0, "by_level": {}, "tickets_checked": 0, "referrals_checked": 0}
     audience = _Audience()
