@@ -1,0 +1,77 @@
+"""Calls logged at the same moment by several operators, each in their own request (thread, app context, session)."""
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from hotline.extensions import db
+from hotline.tickets import service
+from models.contact import Contact
+from models.ticket import Ticket, TicketSequence
+from models.user import User
+from tests.helpers import TICKET_NUMBER_RE, count
+
+THREADS = 6
+CALLS_EACH = 5
+
+
+def _run_operators(app, operator_ids, now, phone_for):
+    """Each operator logs ``CALLS_EACH`` calls, all starting together; returns numbers and errors."""
+    start = threading.Barrier(len(operator_ids))
+    numbers, errors = [], []
+    lock = threading.Lock()
+
+    def work(index, operator_id):
+        try:
+            with app.app_context():
+                actor = db.session.get(User, operator_id)
+                start.wait(timeout=30)
+                for call in range(CALLS_EACH):
+                    ticket = service.log_call(
+                        actor=actor,
+                        now=now + timedelta(seconds=call),
+                        phone=phone_for(index, call),
+                        category="illness_hardship",
+                        priority="P1",
+                        summary=f"第{index}号接线员的第{call}个来电",
+                    )
+                    db.session.commit()
+                    with lock:
+                        numbers.append(ticket.number)
+                db.session.remove()
+        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
+            with lock:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i, op)) for i, op in enumerate(operator_ids)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    return numbers, errors
+
+
+def test_calls_logged_at_once_get_distinct_consecutive_numbers(app, make_user, now):
+    operator_ids = [make_user("operator").id for _ in range(THREADS)]
+    numbers, errors = _run_operators(app, operator_ids, now, lambda i, c: f"139{i:04d}{c:04d}")
+    assert errors == []
+    total = THREADS * CALLS_EACH
+    assert len(numbers) == total and len(set(numbers)) == total
+    assert all(TICKET_NUMBER_RE.match(n) for n in numbers)
+    assert sorted(numbers) == [f"20251009{n:04d}" for n in range(1, total + 1)]
+    db.session.expire_all()
+    assert count(Ticket) == total
+    assert db.session.get(TicketSequence, now.date()).last_value == total
+
+
+def test_first_calls_from_one_new_number_at_once_share_one_caller(app, make_user, now):
+    operator_ids = [make_user("operator").id for _ in range(THREADS)]
+    numbers, errors = _run_operators(app, operator_ids, now, lambda i, c: "13812341234")
+    assert errors == []
+    assert len(set(numbers)) == THREADS * CALLS_EACH
+    db.session.expire_all()
+    assert count(Contact) == 1
+    contact_ids = set(db.session.scalars(select(Ticket.contact_id)))
+    assert contact_ids == {db.session.scalar(select(Contact.id))}
