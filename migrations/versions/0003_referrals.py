@@ -1,7 +1,7 @@
 """referrals
 
-Revision ID: 0002_referrals
-Revises: 0001_initial
+Revision ID: 0003_referrals
+Revises: 0002_intake
 Create Date: 2026-11-23 12:31:50.055057
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0002_referrals'
-down_revision = '0001_initial'
+revision = '0003_referrals'
+down_revision = '0002_intake'
 branch_labels = None
 depends_on = None
 
