@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from config.settings import ROOT, Config
 from hotline import labels
 from hotline.extensions import babel, csrf, db, login_manager, migrate
-from hotline.formatting import localtime
+from hotline.formatting import iso_localtime, localtime, time_left
 from hotline.policy import catalogue, category_label, init_policy
 from hotline.privacy import mask_id_number, mask_phone
 from hotline.security import check_request_input, set_security_headers
@@ -104,12 +104,18 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
+    from hotline.escalation.views import bp as escalation_bp
     from hotline.intake import init_intake
     from hotline.notify import init_notify
+    from hotline.referrals.views import bp as referrals_bp
+    from hotline.relief.views import bp as relief_bp
     from hotline.tickets.views import bp as tickets_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(referrals_bp)
+    app.register_blueprint(escalation_bp)
+    app.register_blueprint(relief_bp)
     app.register_blueprint(admin_bp)
     init_intake(app)
     init_notify(app)
@@ -121,12 +127,14 @@ def configure_blueprints(app: Flask) -> None:
         if current_user.role == "admin":
             return redirect(url_for("admin.users"))
         if current_user.role == "department":
-            return redirect(url_for("tickets.inbox"))
+            return redirect(url_for("referrals.inbox"))
         return redirect(url_for("tickets.desk"))
 
 
 def configure_templates(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals["time_left"] = time_left
+    app.jinja_env.filters["isolocal"] = iso_localtime
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["category"] = category_label
@@ -135,6 +143,48 @@ def configure_templates(app: Flask) -> None:
     @app.context_processor
     def inject_locale():
         return {"current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])}
+
+    @app.context_processor
+    def inject_unread_notices():
+        if not current_user or not current_user.is_authenticated:
+            return {}
+        from hotline.notices import unread_count
+
+        return {"unread_notices": unread_count(current_user.id), "manager_warnings": _manager_warnings()}
+
+
+def _manager_warnings() -> list[str]:
+    """What a manager must know on every page: a late scheduler, an unknown calendar year."""
+    if current_user.role != "manager":
+        return []
+    from flask_babel import gettext as _
+
+    from hotline.escalation.sla import working_calendar
+    from hotline.escalation.views import scheduler_health
+    from hotline.timeutil import utcnow
+
+    warnings = []
+    health = scheduler_health(utcnow())
+    if health["stale"]:
+        age = health["ages"]["sweep"]
+        warnings.append(
+            _(
+                "The scheduler has not swept for %(minutes)s minutes: deadlines are not being escalated.",
+                minutes=int(age // 60),
+            )
+            if age is not None
+            else _("The scheduler has never run: start it with `flask --app app hotline scheduler`.")
+        )
+    years = sorted(working_calendar().unknown_years_used())
+    if years:
+        warnings.append(
+            _(
+                "The working calendar for %(years)s is not loaded: deadlines count Monday to Friday. "
+                "Add the holiday notice to config/policy/calendar.toml.",
+                years=", ".join(map(str, years)),
+            )
+        )
+    return warnings
 
 
 def configure_errors(app: Flask) -> None:

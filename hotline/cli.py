@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
+from hotline.escalation.commands import scheduler_command, sweep_command
 from hotline.extensions import db
 from hotline.intake.cli import send_outbox_command, simulate
 from hotline.timeutil import utcnow
@@ -19,6 +20,8 @@ hotline_cli = AppGroup("hotline", help="Hotline administration commands.")
 hotline_cli.add_command(simulate)
 hotline_cli.add_command(send_outbox_command)
 hotline_cli.add_command(sla_cli)
+hotline_cli.add_command(sweep_command)
+hotline_cli.add_command(scheduler_command)
 
 
 @hotline_cli.command("init-db")

@@ -74,6 +74,120 @@ EVENT = {
     "sms_opt_in": _l("Caller opted back in to text messages"),
     "missed_call": _l("Missed call"),
     "voicemail": _l("Voicemail"),
+    "referral_dispatched": _l("Referred"),
+    "referral_acknowledged": _l("Acknowledged by the unit"),
+    "referral_progress": _l("Progress from the unit"),
+    "referral_passed_on": _l("Passed on"),
+    "referral_resolved": _l("Resolved by the unit"),
+    "referral_cancelled": _l("Referral cancelled"),
+    "referral_returned": _l("Referral returned"),
+    "referral_reopened": _l("Referral reopened"),
+    "return_requested": _l("Return requested"),
+    "return_accepted": _l("Return accepted"),
+    "return_rejected": _l("Return rejected"),
+    "extension_requested": _l("Extension requested"),
+    "extension_approved": _l("Extension approved"),
+    "extension_denied": _l("Extension denied"),
+    "referrals_done": _l("All referrals finished"),
+    "referrals_none_left": _l("No referral left: back to the owner"),
+    "escalation_warn": _l("Warning: 75% of a clock gone (预警)"),
+    "escalation_urge": _l("Deadline passed: urged (催办)"),
+    "escalation_supervise": _l("Supervised (督办)"),
+    "escalation_case_conference": _l("Case conference (个案会商)"),
+    "supervised": _l("Supervised by a manager (督办)"),
+    "clocks_paused": _l("Clocks paused"),
+    "clocks_resumed": _l("Clocks resumed"),
+    "relief_granted": _l("Advance relief granted (先行救助)"),
+    "relief_requested": _l("Advance relief above the limit: waits for approval"),
+    "relief_approved": _l("Advance relief approved (一事一议)"),
+    "relief_rejected": _l("Advance relief rejected (一事一议)"),
+    "relief_paid": _l("Advance relief paid"),
+    "relief_not_needed": _l("No advance relief needed"),
+    "paperwork_done": _l("Paperwork completed (补齐手续)"),
+}
+
+CLOCK = {
+    "dispatch": _l("dispatch"),
+    "acknowledge": _l("acknowledge"),
+    "first_contact": _l("first contact"),
+    "advance_relief": _l("advance relief"),
+    "resolve": _l("resolve"),
+    "paperwork": _l("paperwork"),
+    "return_review": _l("return review"),
+    "callback": _l("callback"),
+    "manual": _l("by hand"),
+}
+
+LEVEL = {
+    "warn": _l("Warning"),
+    "urge": _l("Urged"),
+    "supervise": _l("Supervised"),
+    "case_conference": _l("Case conference"),
+}
+
+NOTICE = {
+    "referrals_done": _l("All referrals of %(number)s are finished: call the person back."),
+    "referrals_none_left": _l("%(number)s has no referral left: it is back with you."),
+    "return_requested": _l("A unit asks to return a referral of %(number)s."),
+    "extension_decided": _l("Your extension request on %(number)s was decided."),
+    "escalation_warn": _l("%(number)s: 75%% of the %(clock)s time is gone."),
+    "escalation_urge": _l("%(number)s: the %(clock)s deadline has passed (催办)."),
+    "escalation_supervise": _l("%(number)s is supervised (督办): the %(clock)s deadline passed long ago."),
+    "escalation_case_conference": _l("%(number)s goes to the county case conference (个案会商)."),
+    "supervised": _l("A manager supervises %(number)s (督办): %(reason)s"),
+    "relief_pending": _l("%(number)s: advance relief of %(amount)s from %(unit)s waits for your approval (一事一议)."),
+    "relief_approved": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was approved."),
+    "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
+}
+
+REFERRAL_ROLE = {"lead": _l("Lead (主办)"), "assist": _l("Assist (协办)")}
+
+REFERRAL_STATUS = {
+    "dispatched": _l("Waiting to be acknowledged"),
+    "acknowledged": _l("Acknowledged"),
+    "in_progress": _l("In progress"),
+    "return_requested": _l("Return requested"),
+    "resolved": _l("Resolved"),
+    "returned": _l("Returned"),
+    "cancelled": _l("Cancelled"),
+}
+
+RETURN_REASON = {
+    "not_our_remit": _l("Not our remit"),
+    "wrong_township": _l("Wrong township"),
+    "duplicate": _l("Duplicate"),
+    "cannot_contact": _l("Cannot contact the person"),
+    "insufficient_information": _l("Not enough information"),
+    "other": _l("Other"),
+}
+
+OUTCOME = {
+    "relief_granted": _l("Relief granted"),
+    "referred_on": _l("Referred on"),
+    "not_eligible": _l("Not eligible"),
+    "unreachable": _l("Person unreachable"),
+    "other": _l("Other"),
+}
+
+EXTENSION_STATE = {
+    "none": "",
+    "requested": _l("Extension requested"),
+    "approved": _l("Extension approved"),
+    "denied": _l("Extension denied"),
+}
+
+RELIEF_KIND = {
+    "temporary_assistance": _l("Temporary assistance (临时救助)"),
+    "medical_assistance": _l("Medical assistance (医疗救助)"),
+    "disease_emergency": _l("Disease emergency relief (疾病应急救助)"),
+    "emergency_fund": _l("Emergency fund (救急难基金)"),
+    "charity": _l("Charity (慈善)"),
+}
+
+RELIEF_STATUS = {
+    "pending_approval": _l("Waiting for approval"),
+    "approved": _l("Approved"),
+    "rejected": _l("Rejected"),
 }
 
 CALL_STATE = {

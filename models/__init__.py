@@ -3,18 +3,24 @@
 from models.audit import AuditLog
 from models.contact import Contact
 from models.department import Department
+from models.escalation import EscalationStep, Heartbeat
 from models.duty import DutyLine
 from models.interaction import Interaction
 from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.referral import Referral
+from models.relief import AdvanceRelief, AdvanceReliefPayment
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
 
 __all__ = [
+    "AdvanceRelief",
+    "AdvanceReliefPayment",
     "AuditLog",
     "Contact",
     "Department",
+    "EscalationStep",
+    "Heartbeat",
     "DutyLine",
     "Interaction",
     "Notification",

@@ -25,7 +25,7 @@ from models.user import User
 
 PASSWORD = "correct-horse-42"
 #: Hashed once: scrypt is slow on purpose, and tests create many users.
-PASSWORD_HASH = generate_password_hash(PASSWORD, method="scrypt")
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")  # cheap on purpose: tests only
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 

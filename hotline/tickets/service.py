@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
+from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
@@ -269,6 +270,9 @@ def log_call(
         ticket.resolution = answer
         ticket.resolved_at = now
         add_event(ticket, actor, "resolved_directly", now, answer=answer)
+    if channel in ("voice", "walk_in"):
+        ticket.first_contact_at = now  # the operator is talking with the person
+    clocks.sync_ticket(ticket, now)
     return ticket
 
 
@@ -280,6 +284,7 @@ def take_ticket(ticket: Ticket, *, actor: User, now: datetime, expected_version:
     ticket.first_contact_owner_id = actor.id
     ticket.status = "open"
     add_event(ticket, actor, "taken", now)
+    clocks.sync_ticket(ticket, now)
 
 
 def add_note(ticket: Ticket, *, actor: User, now: datetime, text: str) -> TicketEvent:
@@ -319,6 +324,7 @@ def change_priority(
         ticket.emergency_service = service
         add_event(ticket, actor, "emergency_handover", now, service=service)
     add_event(ticket, actor, "priority_changed", now, old=old, new=priority, reason=reason)
+    clocks.restart_for_priority(ticket, now)
 
 
 def transfer_owner(
@@ -359,6 +365,7 @@ def merge_ticket(
     ticket.closed_at = now
     target.updated_at = now
     add_event(ticket, actor, "merged_into", now, target=target.number, reason=reason)
+    clocks.sync_ticket(ticket, now)
     add_event(target, actor, "merged_from", now, source=ticket.number, reason=reason)
 
 
@@ -374,6 +381,7 @@ def resolve_directly(
     ticket.resolution = answer
     ticket.resolved_at = now
     add_event(ticket, actor, "resolved_directly", now, answer=answer)
+    clocks.sync_ticket(ticket, now)
 
 
 def record_callback(
@@ -400,9 +408,13 @@ def record_callback(
         raise DomainError(_l("Satisfaction can only be recorded when the caller was reached."))
     comment = _text(comment, None, required=False)
     _touch(ticket, now, expected_version)
+    ticket.last_callback_at = now
     if reached:
         ticket.satisfaction = satisfaction
+        if ticket.first_contact_at is None:
+            ticket.first_contact_at = now
     add_event(ticket, actor, "callback", now, reached=reached, satisfaction=satisfaction, comment=comment)
+    clocks.sync_ticket(ticket, now)
 
 
 def close_ticket(
@@ -424,6 +436,7 @@ def close_ticket(
     ticket.status = "closed"
     ticket.closed_at = now
     add_event(ticket, actor, "closed", now, resolution=resolution)
+    clocks.sync_ticket(ticket, now)
 
 
 def reopen_ticket(
@@ -438,6 +451,7 @@ def reopen_ticket(
     ticket.closed_at = None
     ticket.resolved_at = None
     add_event(ticket, actor, "reopened", now, reason=reason)
+    clocks.sync_ticket(ticket, now)
 
 
 def log_repeat_call(
@@ -545,4 +559,5 @@ def open_unclaimed_ticket(
     db.session.add(ticket)
     db.session.flush()
     add_event(ticket, None, "created", now, channel=channel, priority=priority, category=category)
+    clocks.sync_ticket(ticket, now)
     return ticket

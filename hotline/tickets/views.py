@@ -10,10 +10,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import labels
 from hotline.errors import DomainError, StaleError
+from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.formatting import localtime
-from hotline.intake.forms import SmsForm
 from hotline.forms import choices
+from hotline.intake.forms import SmsForm
 from hotline.policy import catalogue
 from hotline.privacy import mask_id_number, mask_phone, normalize_phone
 from hotline.referrals import service as referral_service
@@ -283,6 +284,7 @@ def render_ticket(
             merged_here=merged_here,
             forms=action_forms,
             ref_forms=ref_forms,
+            ticket_clocks=_clock_rows(ticket),
             open_referral_form=open_referral_form,
             error=error,
             open_form=next(iter(override)) if override else None,
@@ -292,6 +294,17 @@ def render_ticket(
         ),
         status,
     )
+
+
+def _clock_rows(ticket: Ticket) -> list[dict]:
+    """Every running clock of the ticket and its referrals, soonest first, for the clocks panel."""
+    rows = [{"clock": s.clock, "start": s.start, "due": s.due, "unit": None} for s in clocks.ticket_spans(ticket)]
+    for referral in ticket.referrals:
+        rows += [
+            {"clock": s.clock, "start": s.start, "due": s.due, "unit": referral.department.name}
+            for s in clocks.referral_spans(referral)
+        ]
+    return sorted(rows, key=lambda row: row["due"])
 
 
 @bp.get("/tickets/<number>")
