@@ -52,6 +52,8 @@ def pytest_runtest_makereport(item, call):
 def live_server(app):
     """The test app served over HTTP; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Request threads are joined on close, so none still writes while the app fixture empties the tables.
+    server.daemon_threads = False
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
