@@ -37,6 +37,10 @@ class ReturnDecisionForm(VersionedForm):
         validators=[InputRequired(_l("Accept or reject the return."))],
     )
     redispatch_to = SelectField(_l("Redispatch to"), coerce=int, choices=[])
+    #: What the unit redispatched to is asked to do; starts as the returned referral's instructions.
+    redispatch_instructions = TextAreaField(
+        _l("Instructions for the new unit"), validators=[Optional(), Length(max=4000)]
+    )
     comment = StringField(_l("Comment"), validators=[Optional(), Length(max=500)])
 
 

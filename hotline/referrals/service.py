@@ -243,10 +243,15 @@ def decide_return(
     accept: bool,
     comment: str | None = None,
     redispatch_to: Department | None = None,
+    instructions: str | None = None,
     expected_version: int | None = None,
 ) -> Referral | None:
     """Decide a 退单 request: accept (the referral ends as returned, optionally redispatched
-    to another unit in the same role) or reject (back to the unit, its clock still running)."""
+    to another unit in the same role) or reject (back to the unit, its clock still running).
+
+    ``instructions`` are what the unit redispatched to is asked to do; ``None`` passes on
+    the returned referral's (what the hotline asked 医保 is seldom what it asks 住建).
+    """
     _require_owner_or_manager(referral.ticket, actor)
     _require_status(referral, ("return_requested",), _l("There is no return request waiting on this referral."))
     _check_version(referral, expected_version)
@@ -272,7 +277,7 @@ def decide_return(
             role=referral.role,
             actor=actor,
             now=now,
-            instructions=referral.instructions,
+            instructions=referral.instructions if instructions is None else instructions,
         )
     else:
         _roll_up(referral.ticket, actor, now)

@@ -58,7 +58,7 @@ def referral_forms(ticket: Ticket) -> dict:
     per_referral = {}
     for r in ticket.referrals:
         v = {"version": r.version}
-        decision = forms.ReturnDecisionForm(data=v)
+        decision = forms.ReturnDecisionForm(data=dict(v, redispatch_instructions=r.instructions))
         decision.redispatch_to.choices = choices([(0, _("Nobody: keep it with the hotline")), *units])
         per_referral[r.id] = {
             "cancel": forms.ReasonForm(data=v, prefix=f"c{r.id}"),
@@ -153,6 +153,7 @@ def return_decision(referral_id: int):
             accept=form.decision.data == "accept",
             comment=form.comment.data,
             redispatch_to=target,
+            instructions=form.redispatch_instructions.data or "",
             expected_version=form.version.data,
         )
 
