@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 #: A desk monitor, not a phone: the layout operators actually work with.
 VIEWPORT = {"width": 1440, "height": 900}
 #: Long enough for a slow CI machine, short enough that a missing element fails fast.
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 15_000
 
 
 @pytest.hookimpl(wrapper=True)
