@@ -94,7 +94,7 @@ def live():
 
 
 @bp.post("/tickets/<number>/sms")
-@require_role(*DESK_ROLES)
+@require_role(*DESK_ROLES, not_found_for=("department",))
 def sms(number: str):
     """Answer the caller by SMS; it leaves through the outbox, and their replies land on this ticket."""
     ticket = load_ticket(number)
