@@ -90,7 +90,7 @@ EVENT = {
     "extension_denied": _l("Extension denied"),
     "referrals_done": _l("All referrals finished"),
     "referrals_none_left": _l("No referral left: back to the owner"),
-    "escalation_warn": _l("Warning: 75% of a clock gone (预警)"),
+    "escalation_warn": _l("Warning: a clock reached 75% (预警)"),
     "escalation_urge": _l("Deadline passed: urged (催办)"),
     "escalation_supervise": _l("Supervised (督办)"),
     "escalation_case_conference": _l("Case conference (个案会商)"),

@@ -42,7 +42,7 @@ class DepartmentForm(FlaskForm):
             Regexp(r"^[a-z0-9_]+$", message=_l("A code uses only lower-case letters, digits and underscores.")),
         ],
     )
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the unit a name.")), Length(max=120)])
+    name = StringField(_l("Unit name"), validators=[DataRequired(_l("Give the unit a name.")), Length(max=120)])
     kind = SelectField(_l("Kind"), choices=choices([(k, labels.DEPARTMENT_KIND[k]) for k in KINDS]))
     level = SelectField(_l("Level"), choices=choices([(k, labels.DEPARTMENT_LEVEL[k]) for k in LEVELS]))
     parent_id = SelectField(_l("Parent unit"), coerce=int, choices=[])
