@@ -62,6 +62,8 @@ def configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # A file has no server that could drop the connection: no ping before every request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
 
 
 @event.listens_for(Engine, "connect")
@@ -109,6 +111,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
     from hotline.relief.views import bp as relief_bp
+    from hotline.reports.views import bp as reports_bp
     from hotline.tickets.views import bp as tickets_bp
 
     app.register_blueprint(auth_bp)
@@ -116,6 +119,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(escalation_bp)
     app.register_blueprint(relief_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     init_intake(app)
     init_notify(app)

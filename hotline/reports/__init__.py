@@ -1,0 +1,1 @@
+"""Reports for managers and departments: figures, response times, lists and exports."""
