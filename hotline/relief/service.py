@@ -1,0 +1,471 @@
+"""Advance relief rules (先行救助): one function per action, each with an explicit ``now``.
+
+Help first, paperwork later. The first-contact owner, a manager, or staff of a
+unit the ticket is referred to (a township grants 小额先行救助 itself) grants
+relief in the name of a unit. Up to the policy limit (``sla.toml``,
+``[advance_relief] township_limit_yuan``) the grant is approved at once; above
+it the relief waits for a manager, who decides and writes why (一事一议). One
+approval may be paid in stages (一次审批、分阶段救助), never beyond the approved
+amount. The first approved relief stops the ticket's advance-relief clock and
+starts its paperwork clock (补齐手续); "not needed" stops the advance-relief
+clock without one.
+
+The limit applies to the case, not to each form: the ticket's approved and
+pending reliefs count with the new amount, so a case cannot be split into
+small grants that each stay under the township's cap (拆分发放 is one of the
+things audits for 人情保 look for). A case's first relief is simply compared
+with the limit.
+
+Amounts are integer fen, in the database and in events (``amount_fen``, with the
+yuan text beside it for people reading the log). Every action checks the
+version the user's form was built from (``StaleError``), writes a TicketEvent
+with the amount and the reason, re-syncs the ticket's clocks, and leaves the
+commit to the caller.
+"""
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
+
+from hotline import labels
+from hotline.errors import DomainError, NotAllowed, StaleError
+from hotline.escalation import clocks, sla
+from hotline.extensions import db
+from hotline.notices import notify
+from hotline.referrals.service import visible_referrals
+from hotline.tickets.service import add_event
+from models.department import Department
+from models.referral import Referral
+from models.relief import KINDS, AdvanceRelief, AdvanceReliefPayment
+from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
+from models.user import User
+
+MAX_TEXT = 4000
+#: Ten million yuan: far above any relief, far below what a BIGINT of fen holds. Beyond it is a typo.
+MAX_FEN = 10_000_000 * 100
+#: Event kinds written here, for the panel's history.
+EVENT_KINDS = (
+    "relief_granted",
+    "relief_requested",
+    "relief_approved",
+    "relief_rejected",
+    "relief_paid",
+    "relief_not_needed",
+    "paperwork_done",
+)
+#: Who holds relief funds: county bureaus and the charity fund, and townships; villages and grids do not.
+GRANTING_LEVELS = ("county", "township")
+_AMOUNT_RE = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
+_HUNDRED = Decimal(100)
+_FEN = Decimal("0.01")
+
+
+# --- amounts -------------------------------------------------------------------------------
+
+
+def parse_amount(value: Decimal | str | int | None) -> int:
+    """An amount in yuan as typed (``1500``, ``"1,500.50"``, ``"¥800"``) -> fen.
+
+    More than two decimals, zero, negative or absurd amounts are refused with a
+    message for the user.
+    """
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
+        text = re.sub(r"[\s¥￥元]", "", str(value or "")).replace("，", ",")
+        if not text:
+            raise DomainError(_l("Write the amount in yuan."))
+        if not _AMOUNT_RE.match(text):
+            raise DomainError(_l("Write the amount in yuan, for example 1500 or 1,500.50."))
+        amount = Decimal(text.replace(",", ""))
+    if not amount.is_finite():
+        raise DomainError(_l("Write the amount in yuan, for example 1500 or 1,500.50."))
+    if amount <= 0:
+        raise DomainError(_l("The amount must be more than zero."))
+    if amount * _HUNDRED > MAX_FEN:
+        raise DomainError(_l("The amount is too large (at most %(max)s).", max=format_yuan(MAX_FEN)))
+    try:
+        exact = amount.quantize(_FEN) == amount
+    except InvalidOperation:
+        exact = False
+    if not exact:
+        raise DomainError(_l("An amount has at most two decimals (fen)."))
+    return int(amount * _HUNDRED)
+
+
+def format_yuan(fen: int | None) -> str:
+    """Fen shown as money: ``¥1,234.50``."""
+    if fen is None:
+        return ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}¥{yuan:,}.{cents:02d}"
+
+
+def _plain_yuan(fen: int) -> str:
+    """Fen as a plain decimal text for event payloads (``1234.50``), exact on every database."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def limit_fen() -> int:
+    """小额先行救助: what a case may receive without a manager's approval, in fen."""
+    return sla.sla_policy().advance_relief_limit_yuan * 100
+
+
+# --- who may do what -----------------------------------------------------------------------
+
+
+def _is_owner_or_manager(ticket: Ticket, actor: User) -> bool:
+    return actor.role == "manager" or (actor.role == "operator" and ticket.first_contact_owner_id == actor.id)
+
+
+def _unit_referrals(ticket: Ticket, actor: User) -> list[Referral]:
+    """The referrals of ``ticket`` a department user works on (their unit and the units below it)."""
+    if actor.role != "department":
+        return []
+    return visible_referrals(actor, ticket)
+
+
+def can_grant(ticket: Ticket, actor: User) -> bool:
+    """The owner, a manager, or staff of a granting unit currently working on the case (an active referral)."""
+    if _is_owner_or_manager(ticket, actor):
+        return True
+    if actor.department is None or actor.department.level not in GRANTING_LEVELS:
+        return False
+    return any(r.is_active for r in _unit_referrals(ticket, actor))
+
+
+def can_pay(relief: AdvanceRelief, ticket: Ticket, actor: User) -> bool:
+    """The owner, a manager, or staff of the unit that granted the relief (it pays), while it sees the case."""
+    if _is_owner_or_manager(ticket, actor):
+        return True
+    return actor.department_id == relief.granting_unit_id and bool(_unit_referrals(ticket, actor))
+
+
+def can_complete_paperwork(ticket: Ticket, actor: User) -> bool:
+    """The owner, a manager, or staff of a unit that granted an approved relief on the case."""
+    if _is_owner_or_manager(ticket, actor):
+        return True
+    granted_by = {r.granting_unit_id for r in ticket.reliefs if r.status == "approved"}
+    return actor.department_id in granted_by and bool(_unit_referrals(ticket, actor))
+
+
+def can_decide(actor: User) -> bool:
+    return actor.role == "manager"
+
+
+def can_record_not_needed(ticket: Ticket, actor: User) -> bool:
+    return _is_owner_or_manager(ticket, actor)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _text(value: str | None, message) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError(message)
+    if len(value) > MAX_TEXT:
+        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=MAX_TEXT))
+    return value
+
+
+def _check_version(obj, expected_version: int | None) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise StaleError(labels.STALE)
+
+
+def ticket_of(relief: AdvanceRelief) -> Ticket:
+    return db.session.get(Ticket, relief.ticket_id)
+
+
+def _event(ticket: Ticket, actor: User, kind: str, now: datetime, relief: AdvanceRelief | None = None, **payload):
+    """The TicketEvent of a relief action; a unit's own actions are tagged with its referral so its page shows them."""
+    if relief is not None:
+        payload = {
+            "relief": relief.id,
+            "relief_kind": relief.kind,
+            "unit": relief.granting_unit.name,
+            "amount_fen": relief.amount_fen,
+            "amount": _plain_yuan(relief.amount_fen),
+            **payload,
+        }
+    referral_id = None
+    referrals = _unit_referrals(ticket, actor)  # before the event exists: the query autoflushes
+    if referrals:
+        own = [r for r in referrals if r.department_id == actor.department_id] or referrals
+        referral_id = ([r for r in own if r.is_active] or own)[-1].id
+    ev = add_event(ticket, actor, kind, now, **payload)
+    ev.referral_id = referral_id
+    return ev
+
+
+def _record_grant(ticket: Ticket, now: datetime) -> None:
+    """The case got relief: the advance-relief clock's goal is met and the paperwork clock starts.
+
+    Only the first approved relief counts (later ones do not move the paperwork
+    deadline). A case recorded as "not needed" that gets relief after all is
+    re-dated to this grant, so time-to-relief and the paperwork clock are measured
+    from the real help.
+    """
+    if ticket.advance_relief_outcome != "granted":
+        ticket.advance_relief_at = now
+        ticket.advance_relief_outcome = "granted"
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def grant_relief(
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    kind: str,
+    amount_yuan: Decimal | str,
+    granting_unit: Department | None,
+    reason: str,
+    expected_version: int | None = None,
+) -> AdvanceRelief:
+    """先行救助: grant ``amount_yuan`` of ``kind`` relief, paid by ``granting_unit``, for ``reason``.
+
+    Within the limit (the case's reliefs so far plus this one) it is approved at
+    once by ``actor`` and the clocks move; above it, it waits as
+    ``pending_approval`` and every active manager is notified (一事一议).
+    Department staff grant in their own unit's name only. ``expected_version`` is
+    the ticket's.
+    """
+    if not can_grant(ticket, actor):
+        raise NotAllowed(
+            _l(
+                "Only the first-contact owner, a manager, or staff of a unit this case is referred to "
+                "can grant advance relief."
+            )
+        )
+    if ticket.status not in OPEN_STATUSES:
+        raise DomainError(_l("Advance relief can only be granted on an open ticket. Reopen it first."))
+    if kind not in KINDS:
+        raise DomainError(_l("Choose the kind of relief."))
+    fen = parse_amount(amount_yuan)
+    if granting_unit is None or not granting_unit.active or granting_unit.kind == "hotline":
+        raise DomainError(_l("Choose the unit that grants and pays the relief."))
+    if granting_unit.level not in GRANTING_LEVELS:
+        raise DomainError(_l("Relief is granted by a township or a county unit, not by a village or grid."))
+    if actor.role == "department" and granting_unit.id != actor.department_id:
+        raise NotAllowed(_l("Your unit can grant relief only in its own name."))
+    reason = _text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
+    _check_version(ticket, expected_version)
+    case_total = fen + sum(r.amount_fen for r in ticket.reliefs if r.status != "rejected")
+    within = case_total <= limit_fen()
+    relief = AdvanceRelief(
+        kind=kind,
+        amount_fen=fen,
+        granting_unit=granting_unit,
+        status="approved" if within else "pending_approval",
+        reason=reason,
+        requested_by_id=actor.id,
+        requested_at=now,
+        decided_by_id=actor.id if within else None,
+        decided_at=now if within else None,
+    )
+    ticket.reliefs.append(relief)
+    ticket.updated_at = now
+    db.session.flush()
+    _event(
+        ticket,
+        actor,
+        "relief_granted" if within else "relief_requested",
+        now,
+        relief,
+        reason=reason,
+        case_total_fen=case_total,
+        limit_fen=limit_fen(),
+    )
+    if within:
+        _record_grant(ticket, now)
+    else:
+        managers = db.session.scalars(select(User.id).where(User.role == "manager", User.active.is_(True)))
+        for manager_id in managers:
+            notify(
+                manager_id,
+                "relief_pending",
+                now=now,
+                ticket_id=ticket.id,
+                amount=format_yuan(fen),
+                unit=granting_unit.name,
+            )
+    clocks.sync_ticket(ticket, now)
+    return relief
+
+
+def decide_relief(
+    relief: AdvanceRelief,
+    *,
+    actor: User,
+    now: datetime,
+    approve: bool,
+    comment: str,
+    expected_version: int | None = None,
+) -> None:
+    """一事一议: a manager approves or rejects a relief above the limit, writing the reasoning.
+
+    Approval counts as the grant for the ticket's clocks; the requester is told either way.
+    """
+    if not can_decide(actor):
+        raise NotAllowed(_l("Only a manager can decide on advance relief above the limit (一事一议)."))
+    if relief.status != "pending_approval":
+        raise DomainError(_l("This relief is not waiting for a decision."))
+    comment = _text(comment, _l("Write the reasoning of the decision (一事一议): audits read it."))
+    _check_version(relief, expected_version)
+    ticket = ticket_of(relief)
+    relief.status = "approved" if approve else "rejected"
+    relief.decided_by_id = actor.id
+    relief.decided_at = now
+    relief.decision_comment = comment
+    ticket.updated_at = now
+    _event(ticket, actor, "relief_approved" if approve else "relief_rejected", now, relief, comment=comment)
+    if approve:
+        _record_grant(ticket, now)
+    notify(
+        relief.requested_by_id,
+        "relief_approved" if approve else "relief_rejected",
+        now=now,
+        ticket_id=ticket.id,
+        amount=format_yuan(relief.amount_fen),
+        unit=relief.granting_unit.name,
+    )
+    clocks.sync_ticket(ticket, now)
+
+
+def record_payment(
+    relief: AdvanceRelief,
+    *,
+    actor: User,
+    now: datetime,
+    amount_yuan: Decimal | str,
+    note: str,
+    expected_version: int | None = None,
+) -> AdvanceReliefPayment:
+    """分阶段救助: one payment under an approved relief; all payments together stay within the approval.
+
+    ``expected_version`` is the relief's. The relief row is rewritten with each
+    payment so its version moves: two payments entered at once from the same page
+    cannot both pass the total check.
+    """
+    ticket = ticket_of(relief)
+    if not can_pay(relief, ticket, actor):
+        raise NotAllowed(
+            _l("Only the first-contact owner, a manager, or staff of the granting unit can record a payment.")
+        )
+    if relief.status == "pending_approval":
+        raise DomainError(_l("This relief waits for a manager's approval: nothing can be paid under it yet."))
+    if relief.status != "approved":
+        raise DomainError(_l("This relief was rejected: nothing can be paid under it."))
+    fen = parse_amount(amount_yuan)
+    note = _text(note, _l("Say what this payment is (which stage, how it was paid)."))
+    _check_version(relief, expected_version)
+    paid = relief.paid_fen
+    if paid + fen > relief.amount_fen:
+        raise DomainError(
+            _l(
+                "The payments would come to %(total)s, more than the %(approved)s approved. "
+                "At most %(left)s can still be paid.",
+                total=format_yuan(paid + fen),
+                approved=format_yuan(relief.amount_fen),
+                left=format_yuan(relief.amount_fen - paid),
+            )
+        )
+    payment = AdvanceReliefPayment(amount_fen=fen, paid_at=now, recorded_by_id=actor.id, note=note)
+    relief.payments.append(payment)
+    flag_modified(relief, "status")  # an UPDATE that bumps and checks the relief's version
+    ticket.updated_at = now
+    db.session.flush()
+    _event(
+        ticket,
+        actor,
+        "relief_paid",
+        now,
+        relief,
+        payment=payment.id,
+        paid_fen=fen,
+        paid=_plain_yuan(fen),
+        paid_total_fen=paid + fen,
+        note=note,
+    )
+    clocks.sync_ticket(ticket, now)
+    return payment
+
+
+def relief_not_needed(
+    ticket: Ticket, *, actor: User, now: datetime, reason: str, expected_version: int | None = None
+) -> None:
+    """The case needs no advance relief (already covered, help in kind...): the P0/P1 clock stops, with a reason."""
+    if not can_record_not_needed(ticket, actor):
+        raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
+    if ticket.status not in OPEN_STATUSES:
+        raise DomainError(_l("Only an open ticket's advance relief can be recorded as not needed."))
+    if ticket.advance_relief_outcome == "granted":
+        raise DomainError(_l("Advance relief was already granted on this ticket."))
+    if ticket.advance_relief_at is not None:
+        raise DomainError(_l("Advance relief is already recorded as not needed."))
+    if not clocks.has_clock(ticket.priority, "advance_relief"):
+        raise DomainError(_l("Only P0 and P1 tickets have an advance-relief deadline to stop."))
+    if any(r.status == "pending_approval" for r in ticket.reliefs):
+        raise DomainError(_l("A relief waits for a manager's decision: it must be decided first."))
+    reason = _text(reason, _l("Say why no advance relief is needed."))
+    _check_version(ticket, expected_version)
+    ticket.advance_relief_at = now
+    ticket.advance_relief_outcome = "not_needed"
+    ticket.updated_at = now
+    _event(ticket, actor, "relief_not_needed", now, reason=reason)
+    clocks.sync_ticket(ticket, now)
+
+
+def complete_paperwork(
+    ticket: Ticket, *, actor: User, now: datetime, note: str, expected_version: int | None = None
+) -> None:
+    """补齐手续: the applicant's documents for the relief already given are complete; the paperwork clock stops."""
+    if not can_complete_paperwork(ticket, actor):
+        raise NotAllowed(
+            _l("Only the first-contact owner, a manager, or staff of a granting unit can record the paperwork.")
+        )
+    if ticket.advance_relief_outcome != "granted":
+        raise DomainError(_l("No advance relief was granted on this ticket: there is no paperwork to complete."))
+    if ticket.paperwork_done_at is not None:
+        raise DomainError(_l("The paperwork is already complete."))
+    note = _text(note, _l("Say which documents were completed."))
+    _check_version(ticket, expected_version)
+    granted = sum(r.amount_fen for r in ticket.reliefs if r.status == "approved")
+    on_time = ticket.paperwork_due_at is None or now <= ticket.paperwork_due_at
+    ticket.paperwork_done_at = now
+    ticket.updated_at = now
+    _event(
+        ticket,
+        actor,
+        "paperwork_done",
+        now,
+        note=note,
+        amount_fen=granted,
+        amount=_plain_yuan(granted),
+        on_time=on_time,
+    )
+    clocks.sync_ticket(ticket, now)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def relief_events(ticket: Ticket) -> list[TicketEvent]:
+    """The ticket's relief history (every decision and amount with its reason), newest first."""
+    return list(
+        db.session.scalars(
+            select(TicketEvent)
+            .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(EVENT_KINDS))
+            .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+        )
+    )
