@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from hotline.admin.service import create_user, save_department
 from hotline.extensions import db
 from hotline.referrals import service as referrals
+from hotline.relief.demo import load_demo_reliefs
 from hotline.tickets import service
 from models.department import Department
 
@@ -197,6 +198,7 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
                 t, actor=owner, now=callback_at + timedelta(days=1), reason="来电人再次来电，救助款仍未到位"
             )
         created.append(t)
+    load_demo_reliefs(created, units=units, now=now)  # 先行救助 at each stage on a few P1 cases
     db.session.flush()
     return {"departments": len(units), "users": len(users), "tickets": len(created)}
 
