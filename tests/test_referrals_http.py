@@ -209,7 +209,10 @@ def test_manager_decides_extension_over_http(client, operator, manager, world, n
     r = post_form(
         client,
         f"/referrals/{referral.id}/extension-decision",
-        {"decision": "approve", "comment": "同意", "version": referral.version},
+        {
+            f"e{referral.id}-{key}": value
+            for key, value in {"decision": "approve", "comment": "同意", "version": referral.version}.items()
+        },
         page=page,
     )
     assert r.status_code == 302

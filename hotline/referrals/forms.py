@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from hotline import labels
@@ -61,6 +61,7 @@ class ProgressForm(FlaskForm):
     text = TextAreaField(
         _l("Progress"), validators=[DataRequired(_l("Write the progress note first.")), Length(max=4000)]
     )
+    contacted = BooleanField(_l("We reached the person in difficulty"))
 
 
 class ReturnRequestForm(VersionedForm):

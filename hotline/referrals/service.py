@@ -225,14 +225,17 @@ def cancel_referral(
     _roll_up(referral.ticket, actor, now)
 
 
-def _close(referral: Referral, status: str, actor: User | None, now: datetime, reason: str | None) -> None:
+def _close(
+    referral: Referral, status: str, actor: User | None, now: datetime, reason: str | None, *, event: bool = True
+) -> None:
     for child in referral.children:
         if child.is_active:
             _close(child, "cancelled", actor, now, reason)
     _set_status(referral, status, now)
     referral.closed_at = now
     referral.closed_reason = reason
-    _event(referral, actor, f"referral_{status}", now, reason=reason)
+    if event:
+        _event(referral, actor, f"referral_{status}", now, reason=reason)
 
 
 def decide_return(
@@ -266,7 +269,7 @@ def decide_return(
         return None
     if redispatch_to is not None and redispatch_to.id == referral.department_id:
         raise DomainError(_l("Redispatch to a different unit."))
-    _close(referral, "returned", actor, now, comment)
+    _close(referral, "returned", actor, now, comment, event=False)  # the decision below is the event
     referral.return_review_due_at = None
     _event(referral, actor, "return_accepted", now, comment=comment)
     new = None

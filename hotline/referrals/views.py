@@ -58,12 +58,12 @@ def referral_forms(ticket: Ticket) -> dict:
     per_referral = {}
     for r in ticket.referrals:
         v = {"version": r.version}
-        decision = forms.ReturnDecisionForm(data=dict(v, redispatch_instructions=r.instructions))
+        decision = forms.ReturnDecisionForm(data=dict(v, redispatch_instructions=r.instructions), prefix=f"d{r.id}")
         decision.redispatch_to.choices = choices([(0, _("Nobody: keep it with the hotline")), *units])
         per_referral[r.id] = {
             "cancel": forms.ReasonForm(data=v, prefix=f"c{r.id}"),
             "return_decision": decision,
-            "extension_decision": forms.ExtensionDecisionForm(data=v),
+            "extension_decision": forms.ExtensionDecisionForm(data=v, prefix=f"e{r.id}"),
             "reopen": forms.ReasonForm(data=v, prefix=f"o{r.id}"),
         }
     return {"dispatch": dispatch, "suggestion": suggestion, "per_referral": per_referral}
@@ -141,7 +141,7 @@ def cancel(referral_id: int):
 @require_role("operator", "manager", not_found_for=("department",))
 def return_decision(referral_id: int):
     referral = _load_referral(referral_id)
-    form = forms.ReturnDecisionForm()
+    form = forms.ReturnDecisionForm(prefix=f"d{referral.id}")
     form.redispatch_to.choices = choices([(0, ""), *unit_choices()])
 
     def action():
@@ -164,7 +164,7 @@ def return_decision(referral_id: int):
 @require_role("manager", not_found_for=("department",))
 def extension_decision(referral_id: int):
     referral = _load_referral(referral_id)
-    form = forms.ExtensionDecisionForm()
+    form = forms.ExtensionDecisionForm(prefix=f"e{referral.id}")
     return _hotline_action(
         referral.ticket,
         form,
@@ -349,7 +349,9 @@ def progress(referral_id: int):
         referral,
         "progress",
         form,
-        lambda: service.add_progress(referral, actor=current_user, now=utcnow(), text=form.text.data),
+        lambda: service.add_progress(
+            referral, actor=current_user, now=utcnow(), text=form.text.data, contacted=form.contacted.data
+        ),
         _("Progress noted."),
     )
 

@@ -202,12 +202,12 @@ def test_referral_from_dispatch_through_return_to_resolution_and_close(page, tab
     decide = medins_item.locator("details.action", has=page.locator("form[action$='/return-decision']"))
     expect(decide).to_have_attribute("open", "")  # the operator's move: the form waits open
     screenshot(page, "referral-ticket-return-requested")
-    decide.locator("input[name=decision][value=accept]").check()
-    decide.locator("select[name=redispatch_to]").select_option(label=HOUSING)
-    asked = decide.locator("textarea[name=redispatch_instructions]")
+    decide.locator("input[name$='-decision'][value=accept]").check()
+    decide.locator("select[name$='-redispatch_to']").select_option(label=HOUSING)
+    asked = decide.locator("textarea[name$='-redispatch_instructions']")
     expect(asked).to_have_value(re.compile("一站式"))  # what 医保 was asked: the operator rewrites it for 住建
     asked.fill("请核查房屋漏雨情况，符合条件的纳入农村危房改造。")
-    decide.locator("input[name=comment]").fill("同意，转住建局核查危房改造")
+    decide.locator("input[name$='-comment']").fill("同意，转住建局核查危房改造")
     decide.locator("button[type=submit]").click()
     expect(_referral_item(page, MEDINS).locator(".badge.rstatus-returned")).to_be_visible()
     housing_item = _referral_item(page, HOUSING)
