@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -48,3 +48,6 @@ class Interaction(db.Model):
 
     contact = relationship("Contact")
     handled_by = relationship("User")
+
+    #: Reports: inbound calls of a period (answer rate, time to answer or call back).
+    __table_args__ = (Index("ix_interaction_channel_direction_started", "channel", "direction", "started_at"),)

@@ -76,7 +76,12 @@ class Referral(db.Model):
     dispatched_by: Mapped[User | None] = relationship(foreign_keys=[dispatched_by_id])
 
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_referral_department_status", "department_id", "status"),)
+    __table_args__ = (
+        Index("ix_referral_department_status", "department_id", "status"),
+        # Reports count referrals by when they were dispatched, for every unit or for one.
+        Index("ix_referral_dispatched_at", "dispatched_at"),
+        Index("ix_referral_department_dispatched", "department_id", "dispatched_at"),
+    )
 
     @property
     def is_active(self) -> bool:

@@ -105,6 +105,8 @@ class Ticket(db.Model):
     __table_args__ = (
         Index("ix_ticket_status_priority", "status", "priority"),
         Index("ix_ticket_owner_status", "first_contact_owner_id", "status"),
+        # Reports: advance relief whose paperwork is overdue.
+        Index("ix_ticket_paperwork_due_at", "paperwork_due_at"),
     )
 
     @property

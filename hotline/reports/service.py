@@ -127,9 +127,15 @@ def _tickets_in(period: Period):
     return and_(Ticket.created_at >= period.start, Ticket.created_at < period.end, Ticket.status != "merged")
 
 
-def ticket_facts(period: Period, scope: Scope, now: datetime):
-    """One row per ticket created in ``period`` (and referred to the scope's units, for a department)."""
+def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = False):
+    """One row per ticket created in ``period`` (and referred to the scope's units, for a department).
+
+    ``light``: only the ticket's own columns, durations and the clocks that need no event
+    (first contact, advance relief, paperwork): what the response-time tables read.
+    """
     in_period = _tickets_in(period)
+    if light:
+        return _light_ticket_facts(in_period, scope, now)
     referral_filter = [in_period] if scope.everything else [in_period, Referral.department_id.in_(scope.units)]
     refs = (
         select(
@@ -205,6 +211,38 @@ def ticket_facts(period: Period, scope: Scope, now: datetime):
     )
     if not scope.everything:
         stmt = stmt.where(referred)
+    return stmt.subquery("tf")
+
+
+def _light_ticket_facts(in_period, scope: Scope, now: datetime):
+    stmt = (
+        select(
+            Ticket.id.label("id"),
+            Ticket.created_at.label("created_at"),
+            Ticket.channel.label("channel"),
+            Ticket.priority.label("priority"),
+            Ticket.category.label("category"),
+            Contact.township_id.label("township_id"),
+            dialect.seconds_between(Ticket.first_contact_at, Ticket.created_at).label("first_contact_s"),
+            case(
+                (
+                    Ticket.advance_relief_outcome == "granted",
+                    dialect.seconds_between(Ticket.advance_relief_at, Ticket.created_at),
+                )
+            ).label("advance_relief_s"),
+            _state(Ticket.first_contact_due_at, Ticket.first_contact_at, Ticket.closed_at, now).label(
+                "st_first_contact"
+            ),
+            _state(Ticket.advance_relief_due_at, Ticket.advance_relief_at, Ticket.closed_at, now).label(
+                "st_advance_relief"
+            ),
+        )
+        .select_from(Ticket)
+        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .where(in_period)
+    )
+    if not scope.everything:
+        stmt = stmt.where(exists().where(Referral.ticket_id == Ticket.id, Referral.department_id.in_(scope.units)))
     return stmt.subquery("tf")
 
 
@@ -617,7 +655,7 @@ class TimeTable:
     total: TimeRow | None = None
 
 
-def _grouped(population: str, f, dimension: str, scope: Scope):
+def _grouped(population: str, f, dimension: str, period: Period, scope: Scope):
     """(select_from, group expression) of ``f`` by ``dimension``; tickets by unit go once per unit referred to."""
     if dimension in ("day", "week", "month"):
         return f, dialect.local_bucket(f.c.created_at, dimension)
@@ -626,8 +664,12 @@ def _grouped(population: str, f, dimension: str, scope: Scope):
             return f, f.c.department_id
         if population == "calls":
             return f, null()
-        pairs = select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id")).distinct()
-        pairs = pairs.where(Referral.ticket_id.in_(select(f.c.id)))
+        pairs = (
+            select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id"))
+            .distinct()
+            .join(Ticket, Ticket.id == Referral.ticket_id)
+            .where(_tickets_in(period))
+        )
         if not scope.everything:
             pairs = pairs.where(Referral.department_id.in_(scope.units))
         pairs = pairs.subquery("tu")
@@ -667,29 +709,41 @@ def response_times(
 
 
 def _time_rows(measure: Measure, period: Period, scope: Scope, now: datetime, dimension: str | None) -> dict:
-    f = FACTS[measure.population](period, scope, now)
-    if dimension is None:
-        source, group = f, literal(None)
+    """{group: {n, mean, p50, p90, p95, on_time, late, pending}} of one measure; the key is None for the total."""
+    if measure.population == "tickets":
+        f = ticket_facts(period, scope, now, light=True)
     else:
-        source, group = _grouped(measure.population, f, dimension, scope)
-    duration = f.c[measure.column]
-    values = (
-        select(group.label("g"), duration.label("dur")).select_from(source).where(duration.is_not(None)).subquery("v")
-    )
+        f = FACTS[measure.population](period, scope, now)
+    grouped = dimension is not None and not (measure.population == "calls" and dimension == "unit")
+    if grouped:
+        source, group = _grouped(measure.population, f, dimension, period, scope)
+        columns = [group.label("g")]
+    else:  # the total (calls have no unit: their "by unit" is the total)
+        source, columns = f, []
+    duration, st = f.c[measure.column], f.c[f"st_{measure.clock}"]
+    rows = select(*columns, duration.label("dur"), st.label("st")).select_from(source).subquery("v")
+    keys = ["g"] if grouped else []
+    measured = select(rows).where(rows.c.dur.is_not(None)).subquery("m")
     out: dict[object, dict] = {}
-    for row in db.session.execute(dialect.percentile_select(values, ["g"])).mappings():
-        out[row["g"]] = {
+    for row in db.session.execute(dialect.percentile_select(measured, keys)).mappings():
+        if not row["n"]:
+            continue
+        out[row["g"] if grouped else None] = {
             "n": int(row["n"]),
             "mean": _round(row["mean"]),
             "p50": _round(row["p50"]),
             "p90": _round(row["p90"]),
             "p95": _round(row["p95"]),
         }
-    st = f.c[f"st_{measure.clock}"]
-    states = select(group.label("g"), *(func.sum(_flag(st == s)).label(s) for s in STATES)).select_from(source)
-    states = states.where(st.is_not(None)).group_by(group)
+    group_columns = [rows.c.g] if grouped else []
+    states = (
+        select(*group_columns, *(func.sum(_flag(rows.c.st == s)).label(s) for s in STATES))
+        .where(rows.c.st.is_not(None))
+        .group_by(*group_columns)
+    )
     for row in db.session.execute(states).mappings():
-        out.setdefault(row["g"], {}).update({s: int(row[s] or 0) for s in STATES})
+        if grouped or any(row[s] for s in STATES):
+            out.setdefault(row["g"] if grouped else None, {}).update({s: int(row[s] or 0) for s in STATES})
     return out
 
 
