@@ -3,8 +3,8 @@
 from models.audit import AuditLog
 from models.contact import Contact
 from models.department import Department
-from models.escalation import EscalationStep, Heartbeat
 from models.duty import DutyLine
+from models.escalation import EscalationStep, Heartbeat
 from models.interaction import Interaction
 from models.notification import Notification
 from models.outbox import OutboundMessage
@@ -19,9 +19,9 @@ __all__ = [
     "AuditLog",
     "Contact",
     "Department",
+    "DutyLine",
     "EscalationStep",
     "Heartbeat",
-    "DutyLine",
     "Interaction",
     "Notification",
     "OutboundMessage",
