@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, current_app
+from flask.sessions import SecureCookieSessionInterface
 from twilio.request_validator import RequestValidator
 
 from hotline.extensions import csrf
 from hotline.intake.policy import IntakePolicy, load_intake_policy
+from hotline.intake.writelock import WriteTurn, sqlite_path
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,21 @@ class Intake:
     base_url: str
     #: False when ``TWILIO_AUTH_TOKEN`` is unset and only ``flask hotline simulate`` can sign.
     real_token: bool
+    #: Serialises the SMS webhook's short write transactions on SQLite (see ``writelock``).
+    write_turn: WriteTurn
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, except for Twilio's requests: they carry no cookie and get none.
+
+    Twilio never logs in; skipping the session keeps the webhooks (the SMS one
+    is the hot path) from building a signer and answering with cookie headers.
+    """
+
+    def open_session(self, app, request):
+        if request.path.startswith("/twilio/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _webhook_token(app: Flask) -> str:
@@ -55,8 +72,10 @@ def init_intake(app: Flask) -> None:
         validator=RequestValidator(_webhook_token(app)),
         base_url=app.config["PUBLIC_BASE_URL"].rstrip("/"),
         real_token=bool(app.config.get("TWILIO_AUTH_TOKEN")),
+        write_turn=WriteTurn(sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"])),
     )
     csrf.exempt(twilio_bp)
+    app.session_interface = SessionInterface()
     app.register_blueprint(twilio_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(duty_bp)

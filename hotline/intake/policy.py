@@ -102,7 +102,9 @@ def load_intake_policy(path: Path) -> IntakePolicy:
         raise ValueError(f"{path}: the voice menu needs at least one [[voice.line]]")
     for line in lines:
         if line.priority not in PRIORITIES or line.ring not in RING_MODES:
-            raise ValueError(f"{path}: line {line.code}: priority must be one of {PRIORITIES}, ring one of {RING_MODES}")
+            raise ValueError(
+                f"{path}: line {line.code}: priority must be one of {PRIORITIES}, ring one of {RING_MODES}"
+            )
     for priority in callback:
         if priority not in PRIORITIES:
             raise ValueError(f"{path}: [callback] {priority} is not a priority")

@@ -12,18 +12,25 @@ Nothing here calls out of the process: outbound messages go to the outbox.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.intake.policy import IntakePolicy, Line
 from hotline.privacy import normalize_phone
-from hotline.tickets.service import add_event, get_or_create_contact, open_unclaimed_ticket
+from hotline.tickets.service import (
+    add_event,
+    build_unclaimed_ticket,
+    get_or_create_contact,
+    next_ticket_number,
+    open_unclaimed_ticket,
+)
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
-from models.ticket import OPEN_STATUSES, Ticket
+from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 
 #: Twilio call statuses that end a call.
 CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
@@ -31,6 +38,8 @@ CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
 RAW_NUMBER_MAX = 64
 #: Twilio sends at most 10 media items with one message.
 MEDIA_MAX = 10
+#: Priority of a ticket opened by a text message until an operator triages it.
+DEFAULT_PRIORITY = "P3"
 
 
 def _insert(table):
@@ -74,63 +83,139 @@ class InboundMessage:
     media_urls: tuple[str, ...] = ()
 
 
+# The SMS webhook is the hot path: these statements are built once and run as plain Core
+# (no ORM unit of work, no reload): one read, then the writes of one short transaction.
+#: The sender's contact and their newest open ticket, in one indexed read. (The statuses are
+#: spelled out as equalities: an IN list would be re-rendered into the SQL on every call.)
+_SMS_SENDER = (
+    select(Contact.id, Contact.is_child, Ticket.id, Ticket.number, Ticket.priority)
+    .select_from(Contact)
+    .outerjoin(Ticket, and_(Ticket.contact_id == Contact.id, or_(*(Ticket.status == s for s in OPEN_STATUSES))))
+    .where(Contact.phone == bindparam("phone"))
+    .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    .limit(1)
+)
+_LOCK_SENDER = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone"))))
+_INSERT_EVENT = insert(TicketEvent.__table__)
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("contact_id"))
+_TICKET_COLUMNS = tuple(c.key for c in Ticket.__table__.columns if c.key != "id")
+
+
+def _by_dialect(build) -> dict:
+    return {"postgresql": build(pg_insert), "sqlite": build(sqlite_insert)}
+
+
+_INTERACTION_BY_SID = _by_dialect(
+    lambda dialect_insert: (
+        dialect_insert(Interaction.__table__)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(Interaction.__table__.c.id)
+    )
+)
+_CONTACT_BY_PHONE = _by_dialect(
+    lambda dialect_insert: (
+        dialect_insert(Contact.__table__)
+        .on_conflict_do_nothing(index_elements=["phone"])
+        .returning(Contact.__table__.c.id)
+    )
+)
+
+
+def _open_sms_ticket(conn, e164: str, contact_id: int | None, is_child: bool, body: str, now: datetime, by: datetime):
+    """A new SMS ticket (and contact) with plain INSERTs; returns (ticket id, contact id, number, priority).
+
+    The ticket is built (clocks and all) by the ticket service before the first write, so the
+    write transaction, which holds SQLite's one write lock, is a handful of short statements.
+    """
+    summary = body.strip().splitlines()[0] if body.strip() else ""
+    ticket = build_unclaimed_ticket(now=now, channel="sms", summary=summary, body=body, contact_by=by)
+    if contact_id is None:
+        contact_id = conn.execute(_CONTACT_BY_PHONE[conn.dialect.name], {"phone": e164, "created_at": now}).scalar()
+        if contact_id is None:  # another request created it a moment ago
+            contact_id = conn.execute(select(Contact.id).where(Contact.phone == e164)).scalar_one()
+    ticket.contact_id = contact_id
+    ticket.sensitive = bool(is_child)
+    ticket.number = next_ticket_number(now)
+    values = {key: value for key in _TICKET_COLUMNS if (value := getattr(ticket, key)) is not None}
+    ticket_id = conn.execute(_INSERT_TICKET, {**values, "version": 1}).scalar_one()
+    payload = {"channel": ticket.channel, "priority": ticket.priority, "category": ticket.category}
+    conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": now})
+    return ticket_id, contact_id, ticket.number, ticket.priority
+
+
 def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy) -> str:
     """Take in one text message and return the words to answer it with.
 
     - ``STOP``/``退订`` (and the other stop words) opts the number out of
       outbound SMS; ``START`` opts it back in. Neither opens a ticket.
     - A number with an open ticket: the message goes on that ticket's timeline.
-    - Any other: a new ticket (channel sms, status new, no owner) that must be
-      answered within the policy's default contact time.
+    - Any other: a new ticket (channel sms, status new, no owner); the answer
+      promises contact within the policy's default time, and the ticket's
+      first-contact deadline is held to that promise.
 
     The message is stored as an inbound Interaction keyed by its MessageSid,
     with the answer; a replay returns that same answer and writes nothing.
     """
+    session = db.session
+    conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
-    # An unparseable number gets its contact (kept as given) with its ticket, never one per lookup.
-    contact = get_or_create_contact(e164, now=now) if e164 else None
-    ticket = open_ticket_of(contact.id if contact else None)
+    # An unparseable number gets its contact (kept as given) with a new ticket, never one per lookup.
+    if e164 and conn.dialect.name == "postgresql":
+        # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
+        conn.execute(_LOCK_SENDER, {"phone": e164})
+    sender = conn.execute(_SMS_SENDER, {"phone": e164}).first() if e164 else None
+    contact_id, is_child, ticket_id, number, priority = sender if sender else (None, False, None, None, None)
     if word in policy.stop_words or word in policy.start_words:
         opted_out = word in policy.stop_words
-        if contact is not None:
-            contact.sms_opt_out = opted_out
-        if ticket is not None:
-            add_event(ticket, None, "sms_opt_out" if opted_out else "sms_opt_in", now)
+        if e164 and contact_id is None:
+            contact_id = get_or_create_contact(e164, now=now).id
+        if contact_id is not None:
+            conn.execute(_SET_OPT_OUT, {"contact_id": contact_id, "sms_opt_out": opted_out})
+        if ticket_id is not None:
+            kind = "sms_opt_out" if opted_out else "sms_opt_in"
+            conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "payload": {}, "at": now})
         reply = policy.opted_out if opted_out else policy.opted_in
-    elif ticket is not None:
-        add_event(ticket, None, "sms_in", now, text=msg.body, media=len(msg.media_urls))
-        reply = policy.sms_open_ticket.format(number=ticket.number, within=policy.within(ticket.priority))
+    elif ticket_id is not None:
+        payload = {"text": msg.body, "media": len(msg.media_urls)}
+        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": now})
+        reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
     else:
-        ticket = open_unclaimed_ticket(
-            now=now, channel="sms", phone=raw, summary=msg.body.strip().splitlines()[0] if word else "", body=msg.body
-        )
-        ticket.next_deadline_at = now + timedelta(minutes=policy.minutes_to_callback(ticket.priority))
-        reply = policy.sms_new_ticket.format(number=ticket.number, within=policy.within(ticket.priority))
-    inserted = db.session.execute(
-        _insert(Interaction.__table__)
-        .values(
-            channel="sms",
-            direction="inbound",
-            provider_sid=msg.sid,
-            from_number=raw,
-            to_number=_raw_number(msg.to_number),
-            number_invalid=bool(raw) and e164 is None,
-            contact_id=ticket.contact_id if ticket else (contact.id if contact else None),
-            ticket_id=ticket.id if ticket else None,
-            status="received",
-            started_at=now,
-            body=msg.body,
-            media_urls=list(msg.media_urls) or None,
-            reply=reply,
-        )
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(Interaction.id)
+        by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
+        if e164 is not None:
+            ticket_id, contact_id, number, priority = _open_sms_ticket(
+                conn, e164, contact_id, is_child, msg.body, now, by
+            )
+        else:  # kept as given on a contact of its own, through the ticket service
+            summary = msg.body.strip().splitlines()[0] if word else ""
+            ticket = open_unclaimed_ticket(
+                now=now, channel="sms", phone=raw, summary=summary, body=msg.body, contact_by=by
+            )
+            ticket_id, contact_id, number, priority = ticket.id, ticket.contact_id, ticket.number, ticket.priority
+        reply = policy.sms_new_ticket.format(number=number, within=policy.within(priority))
+    inserted = conn.execute(
+        _INTERACTION_BY_SID[conn.dialect.name],
+        {
+            "channel": "sms",
+            "direction": "inbound",
+            "provider_sid": msg.sid,
+            "from_number": raw,
+            "to_number": _raw_number(msg.to_number),
+            "number_invalid": bool(raw) and e164 is None,
+            "contact_id": contact_id,
+            "ticket_id": ticket_id,
+            "status": "received",
+            "started_at": now,
+            "body": msg.body,
+            "media_urls": list(msg.media_urls) or None,
+            "reply": reply,
+        },
     ).scalar()
     if inserted is None:  # a replay: undo what this request wrote, answer as the first time
-        db.session.rollback()
-        return db.session.scalar(select(Interaction.reply).where(Interaction.provider_sid == msg.sid)) or ""
+        session.rollback()
+        return session.scalar(select(Interaction.reply).where(Interaction.provider_sid == msg.sid)) or ""
     return reply
 
 
@@ -196,9 +281,7 @@ def choose_line(sid: str, digit: str | None, *, policy: IntakePolicy) -> Line:
 def duty_lines() -> list[DutyLine]:
     """The lines on duty, in ring order."""
     return list(
-        db.session.scalars(
-            select(DutyLine).where(DutyLine.on_duty.is_(True)).order_by(DutyLine.position, DutyLine.id)
-        )
+        db.session.scalars(select(DutyLine).where(DutyLine.on_duty.is_(True)).order_by(DutyLine.position, DutyLine.id))
     )
 
 
@@ -251,14 +334,16 @@ def call_status(sid: str, status: str, *, at: datetime, duration: int | None) ->
 
 
 def mark_missed(sid: str, *, now: datetime, policy: IntakePolicy) -> Ticket | None:
-    """Nobody answered the call: it gets a callback deadline on a ticket, once.
+    """Nobody answered the call: the caller is owed a call-back by a deadline, written once.
 
-    A caller with an open ticket gets a ``missed_call`` event on it and its
-    next deadline moves up to the callback deadline; any other caller gets a
-    new missed-call ticket (status new, no owner). The deadline is the
-    policy's callback time for the line the caller chose (urgent: 30 minutes).
+    A caller with no open ticket gets a missed-call ticket (status new, no
+    owner) whose first-contact deadline is the call-back deadline: the
+    policy's time for the line the caller chose (urgent: 30 minutes). A caller
+    with an open ticket gets a ``missed_call`` event on it, and its
+    first-contact deadline moves up to the call-back deadline while nobody has
+    reached them yet (once reached, the owner has the case in hand).
     The compare-and-set on ``missed_at`` makes the Dial's end, the caller
-    hanging up and their replays write it once between them.
+    hanging up and Twilio's replays write it once between them.
     """
     claimed = db.session.execute(
         update(Interaction)
@@ -268,24 +353,34 @@ def mark_missed(sid: str, *, now: datetime, policy: IntakePolicy) -> Ticket | No
             Interaction.answered_at.is_(None),
         )
         .values(missed_at=now)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         return None
     call = find_call(sid)
     db.session.refresh(call)
     line = policy.line(call.menu_choice)
-    deadline = now + timedelta(minutes=policy.minutes_to_callback(line.priority))
+    minutes = policy.minutes_to_callback(line.priority)
+    deadline = now + timedelta(minutes=minutes)
     ticket = db.session.get(Ticket, call.ticket_id) if call.ticket_id else None
     if ticket is None or not ticket.is_open:
         ticket = open_unclaimed_ticket(
-            now=now, channel="voice", phone=call.from_number, summary=line.missed_summary, priority=line.priority
+            now=now,
+            channel="voice",
+            phone=call.from_number,
+            summary=line.missed_summary,
+            priority=line.priority,
+            contact_by=deadline,
         )
         call.ticket_id = ticket.id
         call.contact_id = ticket.contact_id
-    if ticket.next_deadline_at is None or ticket.next_deadline_at > deadline:
-        ticket.next_deadline_at = deadline
-    ticket.updated_at = now
-    minutes = policy.minutes_to_callback(line.priority)
+    else:
+        ticket.updated_at = now
+        if ticket.first_contact_at is None and (
+            ticket.first_contact_due_at is None or ticket.first_contact_due_at > deadline
+        ):
+            ticket.first_contact_due_at = deadline
+            clocks.sync_ticket(ticket, now)
     add_event(ticket, None, "missed_call", now, line=line.code, minutes=minutes, callback_by=deadline.isoformat())
     return ticket
 

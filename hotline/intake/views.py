@@ -32,9 +32,13 @@ SID_RE = re.compile(r"^[A-Za-z0-9]{2,64}$")
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
-@bp.before_request
-def _limit_body():
-    """A Twilio webhook is a few kilobytes; anything larger is refused with 413 before it is read."""
+@bp.url_value_preprocessor
+def _limit_body(endpoint, values):
+    """A Twilio webhook is a few kilobytes; anything larger is refused with 413 before it is read.
+
+    A URL value preprocessor, because those run before every ``before_request``
+    function (one of which reads the form for every request).
+    """
     request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
 
 
@@ -120,8 +124,10 @@ def sms(form):
         body=form.get("Body", ""),
         media_urls=media,
     )
-    reply = service.receive_sms(message, now=utcnow(), policy=intake().policy)
-    db.session.commit()
+    state = intake()
+    with state.write_turn():
+        reply = service.receive_sms(message, now=utcnow(), policy=state.policy)
+        db.session.commit()
     return _xml(twiml.sms_reply(reply))
 
 
@@ -204,7 +210,10 @@ def _voicemail(sid: str, line: Line, now: datetime) -> Response:
     db.session.commit()
     return _xml(
         twiml.voicemail(
-            policy, priority=line.priority, action_url=_url("twilio.voice_voicemail"), recording_url=_url("twilio.recording")
+            policy,
+            priority=line.priority,
+            action_url=_url("twilio.voice_voicemail"),
+            recording_url=_url("twilio.recording"),
         )
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
-from hotline.escalation import clocks
+from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
@@ -79,6 +79,16 @@ def _touch(ticket: Ticket, now: datetime, expected_version: int | None) -> None:
     ticket.updated_at = now
 
 
+_SEQUENCE = TicketSequence.__table__
+#: The numbering upsert, built once per dialect: it runs on every intake, the SMS webhook's hot path too.
+_NEXT_NUMBER = {
+    name: insert(_SEQUENCE)
+    .on_conflict_do_update(index_elements=["day"], set_={"last_value": _SEQUENCE.c.last_value + 1})
+    .returning(_SEQUENCE.c.last_value)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def next_ticket_number(now: datetime) -> str:
     """Issue the next ``YYYYMMDD`` + 4-digit number for the Asia/Shanghai day of ``now``.
 
@@ -87,15 +97,8 @@ def next_ticket_number(now: datetime) -> str:
     never share a number.
     """
     day = local_date(now)
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(TicketSequence)
-        .values(day=day, last_value=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last_value": TicketSequence.last_value + 1})
-        .returning(TicketSequence.last_value)
-    )
-    seq = db.session.execute(stmt).scalar_one()
+    conn = db.session.connection()
+    seq = conn.execute(_NEXT_NUMBER[conn.dialect.name], {"day": day, "last_value": 1}).scalar_one()
     return f"{day:%Y%m%d}{seq:04d}"
 
 
@@ -526,27 +529,32 @@ def update_contact(
     add_event(ticket, actor, "contact_updated", now, fields=changed)
 
 
-def open_unclaimed_ticket(
+def build_unclaimed_ticket(
     *,
     now: datetime,
     channel: str,
-    phone: str | None,
     summary: str,
     body: str | None = None,
     category: str = "other",
     priority: str = "P3",
+    contact: Contact | None = None,
+    contact_by: datetime | None = None,
 ) -> Ticket:
-    """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
+    """A ticket that arrived with nobody on it, built but not stored: status ``new``, clocks started.
 
-    It waits on the desk until an operator takes it and becomes its first-contact owner.
+    ``contact_by`` is a first contact promised to the person (the SMS answer
+    says when to expect contact, a missed caller hears when the call-back will
+    come): the first-contact clock runs to it when that is sooner. The caller
+    numbers and stores the ticket: ``open_unclaimed_ticket`` through the
+    session, the SMS webhook with one INSERT (its hot path has no time for the
+    ORM's flush). Building it first keeps the clock arithmetic out of the
+    write transaction.
     """
     if channel not in CHANNELS:
         raise DomainError(_l("Unknown channel."))
-    contact = get_or_create_contact(phone, now=now)
     ticket = Ticket(
-        number=next_ticket_number(now),
         channel=channel,
-        contact=contact,
+        contact_id=contact.id if contact else None,
         category=category,
         priority=priority,
         summary=(summary or "").strip()[:200] or "—",
@@ -556,8 +564,45 @@ def open_unclaimed_ticket(
         created_at=now,
         updated_at=now,
     )
+    if contact_by is not None and clocks.has_clock(priority, "first_contact"):
+        # The clock starts now; a sooner promise replaces its deadline (sync keeps a deadline already set).
+        ticket.first_contact_due_at = min(contact_by, sla.deadline(priority, "first_contact", now))
+    clocks.sync_ticket(ticket, now)
+    return ticket
+
+
+def open_unclaimed_ticket(
+    *,
+    now: datetime,
+    channel: str,
+    phone: str | None,
+    summary: str,
+    body: str | None = None,
+    category: str = "other",
+    priority: str = "P3",
+    contact_by: datetime | None = None,
+) -> Ticket:
+    """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
+
+    It waits on the desk until an operator takes it and becomes its first-contact owner.
+    ``contact_by``: see ``build_unclaimed_ticket``.
+    """
+    if channel not in CHANNELS:
+        raise DomainError(_l("Unknown channel."))
+    contact = get_or_create_contact(phone, now=now)
+    ticket = build_unclaimed_ticket(
+        now=now,
+        channel=channel,
+        summary=summary,
+        body=body,
+        category=category,
+        priority=priority,
+        contact=contact,
+        contact_by=contact_by,
+    )
+    ticket.contact = contact
+    ticket.number = next_ticket_number(now)
     db.session.add(ticket)
     db.session.flush()
     add_event(ticket, None, "created", now, channel=channel, priority=priority, category=category)
-    clocks.sync_ticket(ticket, now)
     return ticket
