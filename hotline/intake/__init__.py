@@ -33,14 +33,14 @@ class Intake:
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """The signed-cookie session, except for Twilio's requests: they carry no cookie and get none.
+    """The signed-cookie session, except for Twilio's webhook POSTs: they carry no cookie and get none.
 
     Twilio never logs in; skipping the session keeps the webhooks (the SMS one
     is the hot path) from building a signer and answering with cookie headers.
     """
 
     def open_session(self, app, request):
-        if request.path.startswith("/twilio/"):
+        if request.method == "POST" and request.path.startswith("/twilio/"):
             return self.make_null_session(app)
         return super().open_session(app, request)
 

@@ -42,9 +42,17 @@ def _limit_body(endpoint, values):
     request.max_content_length = current_app.config["WEBHOOK_MAX_BYTES"]
 
 
-@bp.errorhandler(HTTPException)
 def _plain_error(exc: HTTPException):
+    """Errors answered in plain text: the application's error pages need a session and a template."""
+    if exc.code >= 500:
+        db.session.rollback()
     return Response(exc.name, status=exc.code, mimetype="text/plain")
+
+
+# By code: the application's own handlers for these codes would otherwise win over a class handler.
+for _code in (400, 403, 404, 405, 413, 500):
+    bp.register_error_handler(_code, _plain_error)
+bp.register_error_handler(HTTPException, _plain_error)
 
 
 def _plain(status: int, text: str) -> Response:

@@ -11,6 +11,7 @@ which has row locks, this is a no-op.
 
 import fcntl
 import os
+import threading
 from contextlib import contextmanager
 
 
@@ -21,6 +22,8 @@ class WriteTurn:
         self.path = f"{database_path}.writelock" if database_path else None
         self._fd: int | None = None
         self._pid: int | None = None
+        # flock excludes other processes; threads of this one share the descriptor, so they queue here.
+        self._threads = threading.Lock()
 
     def _descriptor(self) -> int:
         # A descriptor inherited across fork would be shared by the workers and exclude nobody.
@@ -34,12 +37,13 @@ class WriteTurn:
         if self.path is None:
             yield
             return
-        fd = self._descriptor()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        with self._threads:
+            fd = self._descriptor()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def sqlite_path(uri: str) -> str | None:

@@ -1,0 +1,250 @@
+"""Text messages to the hotline's number: signed, idempotent, onto a ticket, answered in Chinese."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hotline.extensions import db
+from models.contact import Contact
+from models.interaction import Interaction
+from models.ticket import Ticket, TicketEvent
+from tests.helpers import count, event_kinds, log_call, reload
+from tests.twilio_helpers import BASE, CALLER, signature, sms_form, twilio_post
+
+
+def _only_ticket() -> Ticket:
+    tickets = db.session.scalars(select(Ticket)).all()
+    assert len(tickets) == 1
+    return tickets[0]
+
+
+def _nothing_written():
+    return count(Interaction) == 0 and count(Ticket) == 0 and count(Contact) == 0 and count(TicketEvent) == 0
+
+
+# --- signature ------------------------------------------------------------------------------
+
+
+def test_unsigned_request_is_refused_and_writes_nothing(client):
+    r = client.post("/twilio/sms", data=sms_form())
+    assert r.status_code == 403
+    assert _nothing_written()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"token": "another-token"},
+        {"signed_url": "https://evil.example/twilio/sms"},
+        {"signed_url": BASE + "/twilio/voice"},
+    ],
+)
+def test_wrong_signature_is_refused_and_writes_nothing(client, how):
+    r = twilio_post(client, "/twilio/sms", sms_form(), **how)
+    assert r.status_code == 403
+    assert _nothing_written()
+
+
+def test_a_form_changed_after_signing_is_refused(client):
+    form = sms_form()
+    sig = signature(BASE + "/twilio/sms", form)
+    r = client.post("/twilio/sms", data={**form, "Body": "改过的内容"}, headers={"X-Twilio-Signature": sig})
+    assert r.status_code == 403
+    assert _nothing_written()
+
+
+def test_twilio_requests_get_no_session_cookie(client):
+    r = twilio_post(client, "/twilio/sms", sms_form())
+    assert r.status_code == 200
+    assert "Set-Cookie" not in r.headers
+    assert "Cookie" not in r.headers.get("Vary", "")
+
+
+def test_only_the_twilio_webhooks_are_csrf_exempt(app):
+    csrf = app.extensions["csrf"]
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
+    assert any(rule.rule.startswith("/twilio/") for rule in posts)
+    for rule in posts:
+        view = app.view_functions[rule.endpoint]
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        exempt = blueprint in csrf._exempt_blueprints or f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+        assert exempt == rule.rule.startswith("/twilio/"), rule.rule
+
+
+def test_a_browser_post_without_csrf_token_is_still_refused(client, logged_in, operator):
+    logged_in(operator)
+    r = client.post("/tickets/new", data={"phone": CALLER, "summary": "x"})
+    assert r.status_code == 400
+
+
+# --- a new message ----------------------------------------------------------------------------
+
+
+def test_a_first_message_opens_an_unclaimed_sms_ticket_and_answers_with_its_number(client):
+    r = twilio_post(client, "/twilio/sms", sms_form())
+    assert r.status_code == 200
+    assert r.mimetype == "application/xml"
+    ticket = _only_ticket()
+    assert (ticket.channel, ticket.status, ticket.first_contact_owner_id) == ("sms", "new", None)
+    assert ticket.contact.phone == CALLER
+    assert ticket.description == "我父亲突发脑溢血住院，请帮帮我们"
+    answer = r.get_data(as_text=True)
+    assert f"<Message>您好，救助热线已收到您的信息，求助编号{ticket.number}。工作人员将在2小时内与您联系" in answer
+    # The promise in the answer is the ticket's first-contact deadline.
+    assert ticket.first_contact_due_at == ticket.created_at + timedelta(hours=2)
+    assert ticket.next_deadline_at is not None and ticket.next_deadline_at <= ticket.first_contact_due_at
+    message = db.session.scalar(select(Interaction))
+    assert (message.channel, message.direction, message.status) == ("sms", "inbound", "received")
+    assert (message.ticket_id, message.contact_id) == (ticket.id, ticket.contact_id)
+    assert message.provider_sid == "SM" + "1" * 32
+    assert event_kinds(ticket) == ["created"]
+
+
+def test_a_replayed_message_gets_the_same_answer_and_writes_nothing(client):
+    first = twilio_post(client, "/twilio/sms", sms_form())
+    before = (count(Interaction), count(Ticket), count(TicketEvent), count(Contact))
+    again = twilio_post(client, "/twilio/sms", sms_form())
+    assert again.status_code == 200
+    assert again.get_data() == first.get_data()
+    assert (count(Interaction), count(Ticket), count(TicketEvent), count(Contact)) == before
+
+
+def test_a_replayed_follow_up_gets_the_same_answer(client):
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32))
+    first = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="还有，孩子也病了"))
+    events = count(TicketEvent)
+    again = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="还有，孩子也病了"))
+    assert again.get_data() == first.get_data()
+    assert count(TicketEvent) == events
+
+
+def test_the_sid_is_unique_in_the_database_not_only_looked_up(app, now):
+    db.session.add(Interaction(channel="sms", provider_sid="SMdup", started_at=now))
+    db.session.commit()
+    db.session.add(Interaction(channel="sms", provider_sid="SMdup", started_at=now))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+# --- a caller with an open ticket -------------------------------------------------------------
+
+
+def test_a_message_from_a_caller_with_an_open_ticket_lands_on_its_timeline(client):
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32))
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, sender="138 1234 1234", body="孩子也发烧了"))
+    ticket = _only_ticket()
+    assert f"已记入求助编号{ticket.number}" in r.get_data(as_text=True)
+    assert event_kinds(ticket) == ["created", "sms_in"]
+    note = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "sms_in"))
+    assert note.payload == {"text": "孩子也发烧了", "media": 0}
+    assert count(Interaction, Interaction.ticket_id == ticket.id) == 2
+
+
+def test_a_message_joins_the_ticket_an_operator_logged_for_that_caller(client, operator, now):
+    ticket = log_call(operator, now, phone="13812341234")
+    twilio_post(client, "/twilio/sms", sms_form(body="我是刚才打电话的王秀英"))
+    assert count(Ticket) == 1
+    assert event_kinds(ticket)[-1] == "sms_in"
+
+
+def test_a_message_after_the_ticket_closed_opens_a_new_one(client):
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32))
+    first = _only_ticket()
+    first.status = "closed"
+    db.session.commit()
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32))
+    assert count(Ticket) == 2
+    assert count(Contact) == 1
+
+
+# --- opting out, media, odd input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop", " 退订 ", "TD"])
+def test_stop_opts_the_number_out_of_outbound_sms_and_opens_no_ticket(client, word):
+    r = twilio_post(client, "/twilio/sms", sms_form(body=word))
+    assert r.status_code == 200
+    assert "您已退订" in r.get_data(as_text=True)
+    contact = db.session.scalar(select(Contact))
+    assert contact.phone == CALLER and contact.sms_opt_out is True
+    assert count(Ticket) == 0
+    assert db.session.scalar(select(Interaction.body)) == word
+
+
+def test_stop_on_an_open_ticket_is_on_its_timeline_and_start_opts_back_in(client):
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32))
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="退订"))
+    ticket = _only_ticket()
+    assert reload(ticket.contact).sms_opt_out is True
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "3" * 32, body="START"))
+    assert "恢复" in r.get_data(as_text=True)
+    assert reload(ticket.contact).sms_opt_out is False
+    assert event_kinds(ticket) == ["created", "sms_opt_out", "sms_opt_in"]
+
+
+def test_media_urls_are_kept(client):
+    urls = [f"https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME{i}" for i in range(2)]
+    form = sms_form(body="", NumMedia="2", MediaUrl0=urls[0], MediaUrl1=urls[1], MediaContentType0="image/jpeg")
+    assert twilio_post(client, "/twilio/sms", form).status_code == 200
+    message = db.session.scalar(select(Interaction))
+    assert message.media_urls == urls
+    assert _only_ticket().summary == "—"
+
+
+@pytest.mark.parametrize("sender", ["not-a-number", "+1", "12345", "x" * 200])
+def test_a_malformed_sender_is_stored_as_given_and_flagged(client, sender):
+    r = twilio_post(client, "/twilio/sms", sms_form(sender=sender))
+    assert r.status_code == 200
+    message = db.session.scalar(select(Interaction))
+    assert message.number_invalid is True
+    assert message.from_number == sender[:64]
+    ticket = _only_ticket()
+    assert ticket.contact.phone is None and ticket.contact.phone_raw == sender[:64]
+
+
+@pytest.mark.parametrize("missing", ["MessageSid", "From"])
+def test_missing_fields_give_400_and_write_nothing(client, missing):
+    form = sms_form()
+    del form[missing]
+    r = twilio_post(client, "/twilio/sms", form)
+    assert r.status_code == 400
+    assert _nothing_written()
+
+
+def test_a_malformed_sid_gives_400(client):
+    assert twilio_post(client, "/twilio/sms", sms_form(sid="SM'; drop table--")).status_code == 400
+    assert _nothing_written()
+
+
+def test_an_oversized_body_gives_413_and_writes_nothing(client, app):
+    body = "字" * (app.config["WEBHOOK_MAX_BYTES"] // 2)
+    r = twilio_post(client, "/twilio/sms", sms_form(body=body))
+    assert r.status_code == 413
+    assert _nothing_written()
+
+
+def test_a_nul_character_is_refused_not_a_500(client):
+    assert twilio_post(client, "/twilio/sms", sms_form(body="a\x00b")).status_code == 400
+    assert _nothing_written()
+
+
+def test_get_is_not_allowed(client):
+    assert client.get("/twilio/sms").status_code == 405
+
+
+# --- delivery status of what we sent -------------------------------------------------------------
+
+
+def test_status_for_an_unknown_message_is_accepted_and_changes_nothing(client):
+    r = twilio_post(client, "/twilio/sms/status", {"MessageSid": "SM" + "7" * 32, "MessageStatus": "delivered"})
+    assert r.status_code == 200
+    assert count(Interaction) == 0
+
+
+def test_status_callback_needs_a_signature_and_its_fields(client):
+    form = {"MessageSid": "SM" + "7" * 32, "MessageStatus": "delivered"}
+    assert client.post("/twilio/sms/status", data=form).status_code == 403
+    assert twilio_post(client, "/twilio/sms/status", {"MessageSid": "SM" + "7" * 32}).status_code == 400

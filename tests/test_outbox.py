@@ -1,0 +1,204 @@
+"""The SMS outbox: sent through twilio.rest.Client (a fake http_client here), retried, given up, never to opt-outs."""
+
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select, update
+from twilio.rest import Client
+
+from hotline.extensions import db
+from hotline.notify import service
+from hotline.notify.sender import send_outbox, twilio_client
+from models.contact import Contact
+from models.ticket import Ticket
+from tests.conftest import post_form
+from tests.helpers import audit_kinds, event_kinds, reload
+from tests.twilio_helpers import CALLER, FakeHttp, message_created, sms_form, twilio_post
+
+HOTLINE = "+8657100012345"
+CALLBACK = "http://hotline.test/twilio/sms/status"
+
+
+def client_with(*answers) -> tuple[Client, FakeHttp]:
+    http = FakeHttp(*answers)
+    return Client("AC" + "0" * 32, "auth-token", http_client=http), http
+
+
+def send(now, client, **overrides):
+    values = {
+        "now": now,
+        "client": client,
+        "from_number": HOTLINE,
+        "status_callback": CALLBACK,
+        "max_attempts": 5,
+        "retry_seconds": 60,
+    }
+    return service.send_due(**(values | overrides))
+
+
+@pytest.fixture
+def ticket(client):
+    """An SMS ticket from CALLER (its contact may be texted)."""
+    twilio_post(client, "/twilio/sms", sms_form())
+    return db.session.scalar(select(Ticket))
+
+
+@pytest.fixture
+def queued(ticket, operator, now):
+    message = service.text_caller(ticket, actor=operator, now=now, text="您好，我们今天下午上门。")
+    db.session.commit()
+    return message
+
+
+def test_a_queued_message_is_sent_through_the_rest_client(queued, now):
+    rest, http = client_with(message_created("SM" + "9" * 32))
+    report = send(now, rest)
+    assert report.sent == [queued.id]
+    message = reload(queued)
+    assert (message.status, message.provider_sid, message.attempts) == ("sent", "SM" + "9" * 32, 1)
+    assert message.sent_at == now and message.last_error is None
+    assert message.interaction.provider_sid == "SM" + "9" * 32 and message.interaction.status == "sent"
+    [request] = http.requests
+    assert request["method"] == "POST" and request["url"].endswith("/Accounts/AC" + "0" * 32 + "/Messages.json")
+    assert request["data"]["To"] == CALLER and request["data"]["From"] == HOTLINE
+    assert request["data"]["Body"] == "您好，我们今天下午上门。"
+    assert request["data"]["StatusCallback"] == CALLBACK
+    assert send(now, rest).sent == []  # nothing is sent twice
+
+
+def test_a_timeout_is_retried_with_backoff_and_given_up_after_the_last_attempt(queued, ticket, now):
+    rest, http = client_with(requests.Timeout("read timed out"))
+    at = now
+    waits = []
+    for _ in range(4):
+        assert send(at, rest).retrying == [queued.id]
+        message = reload(queued)
+        assert message.status == "queued" and "Timeout" in message.last_error
+        waits.append(message.next_attempt_at - at)
+        assert send(at + waits[-1] - timedelta(seconds=1), rest).retrying == []  # not due yet
+        at = message.next_attempt_at
+    assert waits == [timedelta(seconds=s) for s in (60, 120, 240, 480)]
+    report = send(at, rest)
+    assert report.failed == [queued.id]
+    message = reload(queued)
+    assert (message.status, message.attempts) == ("failed", 5)
+    assert message.last_error.startswith("gave up after 5 attempts")
+    assert len(http.requests) == 5
+    assert event_kinds(ticket)[-1] == "sms_failed"
+    assert send(at + timedelta(days=1), rest).failed == []
+
+
+def test_a_server_error_is_retried(queued, now):
+    rest, _http = client_with((503, {"code": 20503, "message": "Service Unavailable"}), message_created())
+    assert send(now, rest).retrying == [queued.id]
+    assert send(now + timedelta(minutes=1), rest).sent == [queued.id]
+
+
+def test_a_refusal_fails_at_once(queued, now):
+    rest, http = client_with((400, {"code": 21211, "message": "The 'To' number is not a valid phone number."}))
+    assert send(now, rest).failed == [queued.id]
+    message = reload(queued)
+    assert message.status == "failed" and "21211" in message.last_error
+    assert len(http.requests) == 1
+
+
+def test_without_credentials_nothing_is_sent_and_each_message_says_so(app, queued, ticket, now):
+    assert twilio_client(app) is None  # the test settings have no account SID
+    report = send_outbox(app)
+    assert report.not_sent == [queued.id]
+    message = reload(queued)
+    assert (message.status, message.last_error) == ("not_sent", "not sent: no credentials")
+    assert event_kinds(ticket)[-1] == "sms_failed"
+
+
+def test_without_the_hotline_number_nothing_is_sent(queued, now):
+    rest, http = client_with(message_created())
+    assert send(now, rest, from_number=None).not_sent == [queued.id]
+    assert http.requests == []
+
+
+def test_a_number_that_opted_out_after_queueing_is_never_sent_to(queued, now):
+    db.session.execute(update(Contact).values(sms_opt_out=True))
+    db.session.commit()
+    rest, http = client_with(message_created())
+    assert send(now, rest).not_sent == [queued.id]
+    assert reload(queued).last_error == service.OPTED_OUT
+    assert http.requests == []
+
+
+def test_a_message_to_an_opted_out_number_is_recorded_unsent_never_queued(client, ticket, now):
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="STOP"))
+    message = service.enqueue_sms(to=CALLER, body="转介通知", now=now, ticket=ticket)
+    db.session.commit()
+    assert (message.status, message.last_error) == ("not_sent", service.OPTED_OUT)
+    rest, http = client_with(message_created())
+    assert send(now, rest).sent == [] and http.requests == []
+
+
+def test_an_invalid_number_is_recorded_unsent(app, now):
+    message = service.enqueue_sms(to="12345", body="x", now=now)
+    db.session.commit()
+    assert message.status == "not_sent" and "valid" in message.last_error
+
+
+def test_a_claimed_message_is_not_claimed_again_until_its_lease_expires(queued, now):
+    assert service._claim(now, limit=10, lease_seconds=300) == [queued.id]
+    assert service._claim(now, limit=10, lease_seconds=300) == []
+    # The sender died while sending: after the lease the message is tried again.
+    assert service._claim(now + timedelta(seconds=301), limit=10, lease_seconds=300) == [queued.id]
+    assert reload(queued).attempts == 2
+
+
+def test_delivery_status_callbacks_move_forward_only(client, queued, ticket, now):
+    rest, _http = client_with(message_created("SM" + "9" * 32))
+    send(now, rest)
+    status = {"MessageSid": "SM" + "9" * 32, "AccountSid": "AC" + "0" * 32}
+    assert twilio_post(client, "/twilio/sms/status", {**status, "MessageStatus": "delivered"}).status_code == 200
+    twilio_post(client, "/twilio/sms/status", {**status, "MessageStatus": "sent"})
+    message = reload(queued)
+    assert message.delivery_status == "delivered" and message.interaction.status == "delivered"
+
+
+def test_an_undelivered_message_is_on_the_ticket_once(client, queued, ticket, now):
+    rest, _http = client_with(message_created("SM" + "9" * 32))
+    send(now, rest)
+    form = {"MessageSid": "SM" + "9" * 32, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    twilio_post(client, "/twilio/sms/status", form)
+    twilio_post(client, "/twilio/sms/status", form)
+    assert event_kinds(ticket).count("sms_failed") == 1
+    assert reload(queued).delivery_status == "undelivered"
+
+
+def test_admins_see_failed_messages_and_send_them_again(client, logged_in, make_user, queued, now):
+    rest, _http = client_with((400, {"code": 21211, "message": "invalid To"}))
+    send(now, rest)
+    logged_in(make_user("admin"))
+    html = client.get("/admin/outbox").get_data(as_text=True)
+    assert "21211" in html and "138****1234" in html
+    r = post_form(client, f"/admin/outbox/{queued.id}/retry", {}, page="/admin/outbox")
+    assert r.status_code == 302
+    message = reload(queued)
+    assert (message.status, message.attempts, message.last_error) == ("queued", 0, None)
+    assert "sms_requeued" in audit_kinds()
+
+
+def test_the_outbox_page_is_for_admins(client, logged_in, operator):
+    logged_in(operator)
+    assert client.get("/admin/outbox").status_code == 403
+
+
+def test_send_outbox_command_reports_what_it_did(runner, queued):
+    result = runner.invoke(args=["hotline", "send-outbox"])
+    assert result.exit_code == 0, result.output
+    assert "0 sent" in result.output and "1 not sent" in result.output
+    assert reload(queued).last_error == "not sent: no credentials"
+
+
+def test_the_webhook_never_calls_out(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("no outbound call inside a webhook")
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    monkeypatch.setattr(service, "send_due", refuse)
+    assert twilio_post(client, "/twilio/sms", sms_form()).status_code == 200
