@@ -27,6 +27,12 @@ run: $(VENV)/.runtime translations
 	@echo ""
 	@echo "Open http://127.0.0.1:5000 and log in with one of the logins above."
 	@echo "The web server and the scheduler (escalation sweep, SMS outbox) run together; Ctrl-C stops both."
+	@echo ""
+	@echo "No Twilio account needed to see calls and texts arrive: in another terminal, play Twilio with signed webhooks:"
+	@echo "  $(FLASK) hotline simulate sms --from +8613800000000 --body '我父亲突发脑溢血住院，请帮帮我们'"
+	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 1             (nobody on duty: voicemail, missed-call ticket)"
+	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 2 --answer    (the first line on the duty roster answers)"
+	@echo "They appear on the operator's desk without a reload. Put operators on duty at Admin > Duty roster."
 	@$(FLASK) hotline scheduler & sched=$$!; \
 	  trap 'kill $$sched 2>/dev/null; wait $$sched' INT TERM EXIT; \
 	  $(FLASK) run --host 127.0.0.1 --port 5000

@@ -28,20 +28,28 @@ def _sid(prefix: str) -> str:
 
 
 class FakeTwilio:
-    """Posts signed webhooks to one server and prints what it answers."""
+    """Posts signed webhooks to one server and prints what it answers.
 
-    def __init__(self, base_url: str):
-        self.base_url = base_url.rstrip("/")
+    The signature covers ``HOTLINE_PUBLIC_BASE_URL`` + path, as the server
+    checks it (and as Twilio signs the address it calls); the requests go to
+    ``server_url``, which is the same address unless the server is reached
+    another way (a test's live server).
+    """
+
+    def __init__(self, server_url: str | None):
+        self.public = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        self.server = (server_url or self.public).rstrip("/")
         self.validator = intake().validator
         self.to = current_app.config.get("TWILIO_NUMBER") or "+8657100012345"
 
     def post(self, url: str, form: dict) -> ElementTree.Element | None:
-        """POST ``form`` to ``url`` (absolute, or a path on the server) and return the TwiML answer."""
+        """POST ``form`` to ``url`` (a public URL from TwiML, or a path) and return the TwiML answer."""
         if url.startswith("/"):
-            url = self.base_url + url
+            url = self.public + url
+        target = self.server + url.removeprefix(self.public) if url.startswith(self.public) else url
         form = {"AccountSid": ACCOUNT, "ApiVersion": "2010-04-01", **form}
         request = Request(  # noqa: S310  (the URL is the hotline's own server)
-            url,
+            target,
             data=urlencode(form).encode(),
             headers={"X-Twilio-Signature": self.validator.compute_signature(url, form)},
             method="POST",
@@ -52,8 +60,10 @@ class FakeTwilio:
         except HTTPError as exc:
             status, body = exc.code, exc.read().decode(errors="replace")
         except URLError as exc:
-            raise click.ClickException(f"cannot reach {url}: {exc.reason}. Is the server running (make run)?") from exc
-        path = url.removeprefix(self.base_url)
+            raise click.ClickException(
+                f"cannot reach {target}: {exc.reason}. Is the server running (make run)?"
+            ) from exc
+        path = url.removeprefix(self.public)
         click.echo(f"-> {path} {status}")
         if status >= 300:
             raise click.ClickException(f"the server answered {status}: {body[:200]}")
@@ -69,10 +79,6 @@ class FakeTwilio:
         return twiml
 
 
-def _base_url(url: str | None) -> str:
-    return (url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
-
-
 @click.group("simulate")
 def simulate():
     """Post signed Twilio webhooks to the running server, as Twilio would (a demo without an account)."""
@@ -82,10 +88,10 @@ def simulate():
 @click.option("--from", "from_number", required=True, help="The sender's number, e.g. +8613800000000.")
 @click.option("--body", required=True, help="The text of the message.")
 @click.option("--media", multiple=True, help="A media URL (MMS); may be given several times.")
-@click.option("--url", "base_url", help="The server's base URL (default: HOTLINE_PUBLIC_BASE_URL).")
+@click.option("--url", "base_url", help="Where the server runs, if not at HOTLINE_PUBLIC_BASE_URL.")
 def simulate_sms(from_number: str, body: str, media: tuple[str, ...], base_url: str | None):
     """An inbound text message."""
-    twilio = FakeTwilio(_base_url(base_url))
+    twilio = FakeTwilio(base_url)
     sid = _sid("SM")
     form = {
         "MessageSid": sid,
@@ -106,10 +112,10 @@ def simulate_sms(from_number: str, body: str, media: tuple[str, ...], base_url: 
 @click.option("--answer/--no-answer", default=False, help="The first operator on duty answers (else nobody does).")
 @click.option("--seconds", default=90, show_default=True, help="How long the call lasts once answered.")
 @click.option("--voicemail/--no-voicemail", default=True, help="Leave a voicemail when nobody answers.")
-@click.option("--url", "base_url", help="The server's base URL (default: HOTLINE_PUBLIC_BASE_URL).")
+@click.option("--url", "base_url", help="Where the server runs, if not at HOTLINE_PUBLIC_BASE_URL.")
 def simulate_call(from_number, digit, answer, seconds, voicemail, base_url):
     """An inbound call: greeting, menu key, ring the operators on duty, then talk or voicemail."""
-    twilio = FakeTwilio(_base_url(base_url))
+    twilio = FakeTwilio(base_url)
     sid = _sid("CA")
     call = {"CallSid": sid, "From": from_number, "To": twilio.to, "Direction": "inbound"}
     twiml = twilio.post("/twilio/voice", {**call, "CallStatus": "ringing"})
