@@ -128,6 +128,33 @@ def _move_ticket_on(ticket: Ticket, actor: User | None, now: datetime) -> None:
         notify(ticket.first_contact_owner_id, "referrals_none_left", now=now, ticket_id=ticket.id, number=ticket.number)
 
 
+def _new_referral(
+    ticket: Ticket,
+    department: Department,
+    role: str,
+    actor: User,
+    now: datetime,
+    instructions: str | None,
+    parent: Referral | None = None,
+) -> Referral:
+    """A referral just dispatched, with its acknowledge and resolve clocks set."""
+    referral = Referral(
+        ticket=ticket,
+        department=department,
+        role=role,
+        parent=parent,
+        instructions=instructions,
+        status="dispatched",
+        dispatched_by_id=actor.id,
+        dispatched_at=now,
+        extension_state="none",
+        updated_at=now,
+    )
+    db.session.add(referral)
+    _deadlines_for(referral, now)
+    return referral
+
+
 def _deadlines_for(referral: Referral, now: datetime) -> None:
     """Set the acknowledge and resolve clocks from the SLA policy for the ticket's priority."""
     priority = referral.ticket.priority
@@ -174,19 +201,7 @@ def dispatch_referral(
     instructions = _text(instructions, None, required=False)
     if expected_version is not None and ticket.version != expected_version:
         raise StaleError(labels.STALE)
-    referral = Referral(
-        ticket=ticket,
-        department=department,
-        role=role,
-        instructions=instructions,
-        status="dispatched",
-        dispatched_by_id=actor.id,
-        dispatched_at=now,
-        extension_state="none",
-        updated_at=now,
-    )
-    db.session.add(referral)
-    _deadlines_for(referral, now)
+    referral = _new_referral(ticket, department, role, actor, now, instructions)
     clocks.sync_referral(referral, now)
     db.session.flush()
     if ticket.status != "referred":
@@ -467,20 +482,7 @@ def pass_on(
         raise DomainError(_l("%(unit)s already has this case.", unit=department.name))
     instructions = _text(instructions, None, required=False)
     _check_version(referral, expected_version)
-    child = Referral(
-        ticket=referral.ticket,
-        department=department,
-        role=referral.role,
-        parent=referral,
-        instructions=instructions,
-        status="dispatched",
-        dispatched_by_id=actor.id,
-        dispatched_at=now,
-        extension_state="none",
-        updated_at=now,
-    )
-    db.session.add(child)
-    _deadlines_for(child, now)
+    child = _new_referral(referral.ticket, department, referral.role, actor, now, instructions, parent=referral)
     if referral.resolve_due_at and (child.resolve_due_at is None or child.resolve_due_at > referral.resolve_due_at):
         child.resolve_due_at = referral.resolve_due_at  # the village works within the township's time
     clocks.sync_referral(child, now)
