@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import Float, Integer, column, func, literal, select, table, union_all
+from sqlalchemy import Float, Integer, String, func, literal, select, union_all
 
 from hotline.extensions import db
 from hotline.intake import intake
@@ -372,6 +372,7 @@ def test_answer_time_by_township_goes_through_the_calls_ticket(history):
 
 
 def _python_percentile_cont(values: list[float], p: float) -> float:
+    """percentile_cont as the PostgreSQL documentation defines it, written independently."""
     ordered = sorted(values)
     position = (len(ordered) - 1) * p
     lower = int(position)
@@ -379,32 +380,59 @@ def _python_percentile_cont(values: list[float], p: float) -> float:
     return ordered[lower] + (position - lower) * (ordered[upper] - ordered[lower])
 
 
+def _literal_rows(rows):
+    """A subquery of literal (id, g, dur, st) rows, the shape ``dialect.summarize`` reads."""
+    selects = [
+        select(
+            literal(ident, Integer).label("id"),
+            literal(g, Integer).label("g"),
+            literal(dur, Float).label("dur"),
+            literal(st, String).label("st"),
+        )
+        for ident, g, dur, st in rows
+    ]
+    return union_all(*selects).subquery("s")
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_percentiles_match_percentile_cont_on_random_groups(app, seed):
-    """The SQLite window-function method and PostgreSQL's percentile_cont give the same numbers."""
+    """SQLite's method and PostgreSQL's percentile_cont give the same numbers (this runs on both)."""
     rng = random.Random(seed)
-    groups = {g: [round(rng.expovariate(1 / 3600), 3) for _ in range(rng.randint(1, 40))] for g in range(5)}
-    rows = [
-        select(literal(g, Integer).label("g"), literal(v, Float).label("dur"))
-        for g, values in groups.items()
-        for v in values
-    ]
-    source = union_all(*rows).subquery("s")
-    found = {row.g: row for row in db.session.execute(dialect.percentile_select(source, ["g"]))}
-    for g, values in groups.items():
-        row = found[g]
-        assert row.n == len(values)
-        assert float(row.mean) == pytest.approx(statistics.fmean(values), rel=1e-9)
-        for p, got in ((0.5, row.p50), (0.9, row.p90), (0.95, row.p95)):
-            assert got == pytest.approx(_python_percentile_cont(values, p), rel=1e-12, abs=1e-9)
+    rows, ident = [], 0
+    for g in range(5):
+        for _ in range(rng.randint(1, 40)):
+            ident += 1
+            dur = round(rng.expovariate(1 / 3600), 3) if rng.random() < 0.9 else None
+            rows.append((ident, g, dur, rng.choice(["on_time", "late", "pending", None])))
+    groups, total = dialect.summarize(_literal_rows(rows), grouped=True)
+    for g in range(5):
+        values = [dur for _i, group, dur, _s in rows if group == g and dur is not None]
+        found = groups[g]
+        assert found["n"] == len(values)
+        assert found["on_time"] == sum(1 for _i, group, _d, st in rows if group == g and st == "on_time")
+        if not values:
+            assert found["p50"] is None
+            continue
+        assert float(found["mean"]) == pytest.approx(statistics.fmean(values), rel=1e-9)
+        for p, key in ((0.5, "p50"), (0.9, "p90"), (0.95, "p95")):
+            assert found[key] == pytest.approx(_python_percentile_cont(values, p), rel=1e-12, abs=1e-9)
+    everything = [dur for _i, _g, dur, _s in rows if dur is not None]
+    assert total["n"] == len(everything)
+    assert total["p90"] == pytest.approx(_python_percentile_cont(everything, 0.9), rel=1e-12)
 
 
-def test_percentile_of_a_single_value_and_of_an_empty_source(app):
-    one = select(literal(7, Integer).label("g"), literal(42.0, Float).label("dur")).subquery("one")
-    row = db.session.execute(dialect.percentile_select(one, ["g"])).one()
-    assert (row.n, row.p50, row.p90, row.p95) == (1, 42.0, 42.0, 42.0)
-    empty = select(table("ticket", column("id")).c.id.label("dur")).where(literal(False)).subquery("empty")
-    assert db.session.execute(dialect.percentile_select(empty, [])).one().n in (0, None)
+def test_an_item_in_two_groups_counts_once_in_the_total(app):
+    rows = [(1, 10, 100.0, "late"), (1, 20, 100.0, "late"), (2, 20, 300.0, "on_time")]
+    groups, total = dialect.summarize(_literal_rows(rows), grouped=True, distinct_total=True)
+    assert (groups[10]["n"], groups[20]["n"], groups[20]["p50"]) == (1, 2, 200.0)
+    assert (total["n"], total["p50"], total["late"], total["on_time"]) == (2, 200.0, 1, 1)
+
+
+def test_percentile_of_a_single_value_and_of_nothing(app):
+    groups, total = dialect.summarize(_literal_rows([(1, 7, 42.0, None)]), grouped=True)
+    assert (groups[7]["n"], groups[7]["p50"], groups[7]["p90"], groups[7]["p95"]) == (1, 42.0, 42.0, 42.0)
+    groups, total = dialect.summarize(_literal_rows([(1, 7, None, "pending")]), grouped=True)
+    assert (total["n"], total["p50"], total["pending"]) == (0, None, 1)
 
 
 def test_local_buckets_start_weeks_on_monday_and_months_on_the_first(app):

@@ -386,7 +386,7 @@ class Writer:
             ]
         else:
             cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE indexdef NOT LIKE 'CREATE UNIQUE%' "
+                "SELECT indexname, indexdef FROM pg_indexes WHERE indexdef NOT LIKE 'CREATE UNIQUE%%' "
                 "AND tablename = ANY(%s)",
                 (list(TABLE_ORDER),),
             )
@@ -1246,12 +1246,13 @@ HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 4, 7, 10, 11, 11, 10, 8, 9, 10, 10, 9, 8, 7, 6
 def _creation_times(rng: random.Random, n: int, start: int, end: int) -> list[int]:
     """``n`` instants between ``start`` and ``end``, busier by day than by night, sorted."""
     hours = list(range(24))
-    days = (end - start) // DAY
+    first_day = (start + LOCAL_OFFSET) // DAY
+    days = (end + LOCAL_OFFSET) // DAY - first_day + 1  # every local day touched, today included
     out = []
     while len(out) < n:
         day = rng.randrange(days)
         hour = rng.choices(hours, HOUR_WEIGHTS)[0]
-        local_midnight = ((start + LOCAL_OFFSET) // DAY + day) * DAY - LOCAL_OFFSET
+        local_midnight = (first_day + day) * DAY - LOCAL_OFFSET
         at = local_midnight + hour * 3600 + rng.randrange(3600)
         if start <= at < end:
             out.append(at)
@@ -1275,13 +1276,13 @@ def _next_ids() -> Ids:
     )
 
 
-def load_bulk_demo(*, now: datetime, tickets: int, seed: int = 7, years: int = 2, echo=print) -> dict:
-    """Load the demo county and ``tickets`` tickets over the last ``years`` years; commits as it goes."""
+def load_bulk_demo(*, now: datetime, tickets: int, seed: int = 7, days: int = 730, echo=print) -> dict:
+    """Load the demo county and ``tickets`` tickets over the last ``days`` days (two years); commits as it goes."""
     rng = random.Random(seed)
     county = _county(now, echo)
     db.session.commit()
     now_ts = int(now.timestamp())
-    start_ts = now_ts - years * 365 * DAY
+    start_ts = now_ts - days * DAY
     calendar, policy = sla.working_calendar(), sla.sla_policy()
     index = WorkingIndex(
         calendar,
@@ -1293,6 +1294,7 @@ def load_bulk_demo(*, now: datetime, tickets: int, seed: int = 7, years: int = 2
     raw = db.engine.raw_connection()
     writer = Writer(raw, db.engine.dialect.name)
     generator = Generator(writer, county, clocks, _next_ids(), now_ts, rng)
+    db.session.commit()  # no read lock of the session may stand in the way of dropping the indexes
     times = _creation_times(rng, tickets, start_ts, now_ts - 60)
     sequence: dict[str, int] = {}
     try:

@@ -44,27 +44,29 @@ class Chart:
     plot: tuple[float, float, float, float] = (0, 0, 0, 0)
 
 
-def nice_max(value: float) -> float:
-    """The smallest 1/2/5 x 10^n at or above ``value`` (at least 1), for a round axis."""
+def nice_step(value: float) -> int:
+    """The smallest 1/2/5 x 10^n at or above ``value``, at least 1: a tick step people read at a glance."""
     if value <= 1:
         return 1
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+    return next(step * power for step in (1, 2, 5, 10) if value <= step * power)
 
 
-def columns(items: list[dict], *, width: int = 720, height: int = 230, label_every: int = 1) -> Chart:
+def axis(largest: float, ticks: int = 4) -> tuple[int, int]:
+    """(top, step) of a count axis holding ``largest``: whole-number steps, about ``ticks`` of them."""
+    step = nice_step(largest / ticks)
+    return step * max(math.ceil(largest / step), 1), step
+
+
+def columns(items: list[dict], *, width: int = 1100, height: int = 220, label_every: int = 1) -> Chart:
     """Vertical bars: ``items`` have ``value``, ``label``, ``title``, ``href`` and optionally ``line`` (a second
     series drawn as a line over the bars) and ``css``."""
     left, right, top, bottom = 40, 10, 12, 36
     chart = Chart(width, height, plot=(left, top, width - right, height - bottom))
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_max(max([i["value"] for i in items] + [i.get("line", 0) or 0 for i in items] + [0]))
-    for k in range(5):
-        value = top_value * k / 4
-        chart.ticks.append(Tick(top + plot_h - plot_h * k / 4, _number(value)))
+    top_value, step = axis(max([i["value"] for i in items] + [i.get("line", 0) or 0 for i in items] + [0]))
+    for value in range(0, top_value + 1, step):
+        chart.ticks.append(Tick(round(top + plot_h - plot_h * value / top_value, 1), str(value)))
     slot = plot_w / max(len(items), 1)
     gap = min(6, slot * 0.2)
     points = []
@@ -94,8 +96,10 @@ def columns(items: list[dict], *, width: int = 720, height: int = 230, label_eve
     return chart
 
 
-def percent_bars(rows: list[dict], series: list[str], *, width: int = 720, row_height: int = 34) -> Chart:
-    """Horizontal bars 0..100 %, one row per item and one bar per series in it.
+def percent_bars(
+    rows: list[dict], series: list[str], *, width: int = 640, row_height: int = 34, target: float = 90
+) -> Chart:
+    """Horizontal bars 0..100 %, one row per item and one bar per series in it; below ``target`` is marked low.
 
     ``rows`` have ``label`` and, per series name, a dict with ``percent`` (None: nothing counted),
     ``title``, ``href``.
@@ -123,12 +127,8 @@ def percent_bars(rows: list[dict], series: list[str], *, width: int = 720, row_h
                     height=round(bar_h - 2, 1),
                     title=cell["title"],
                     href=cell["href"],
-                    css=f"series-{s} {'low' if cell['percent'] < 80 else ''}",
+                    css=f"series-{s} {'low' if cell['percent'] < target else ''}",
                     text=f"{cell['percent']:.0f}%",
                 )
             )
     return chart
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"

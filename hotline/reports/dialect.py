@@ -3,18 +3,21 @@
 - durations in seconds between two stored instants;
 - the Asia/Shanghai day, week or month an instant falls in (the county has no
   daylight saving time since 1991: local time is UTC + 8 hours);
-- exact percentiles. PostgreSQL has ``percentile_cont``; SQLite has none, so the
-  same linear interpolation is done with window functions: number the rows of
-  each group in order (``ROW_NUMBER``), count them (``COUNT``), and for a
-  fraction ``p`` take the rows at 0-based positions ``floor((n-1)p)`` and the
-  one after, ``first + ((n-1)p - floor((n-1)p)) * (second - first)``, which
-  is how PostgreSQL computes ``percentile_cont``. Both give the same numbers.
+- exact percentiles (:func:`summarize`). PostgreSQL has ``percentile_cont``;
+  SQLite has none, so its rows are selected in SQL and the order statistics
+  picked from them with the same linear interpolation: for a fraction ``p`` of
+  ``n`` sorted values, the values at 0-based positions ``floor((n-1)p)`` and
+  ``ceil((n-1)p)``, ``first + (second - first) * ((n-1)p - floor((n-1)p))``.
+  Both give the same numbers.
 
 SQLite keeps our UTC timestamps as naive text ``YYYY-MM-DD HH:MM:SS.ffffff``,
 which ``julianday`` reads; PostgreSQL keeps ``timestamptz``.
 """
 
-from sqlalchemy import Float, Integer, case, cast, func, literal, select
+import math
+from collections import Counter
+
+from sqlalchemy import Float, case, cast, func, literal, null, select, union_all
 from sqlalchemy.sql import ColumnElement
 
 from hotline.extensions import db
@@ -23,6 +26,8 @@ from hotline.extensions import db
 LOCAL_OFFSET_HOURS = 8
 #: The fractions every response-time table shows.
 PERCENTILES = (0.5, 0.9, 0.95)
+#: What a clock can be as of ``now`` (see hotline.reports.service).
+STATES = ("on_time", "late", "pending")
 GRAINS = ("day", "week", "month")
 
 
@@ -54,42 +59,108 @@ def local_bucket(instant, grain: str = "day") -> ColumnElement:
     return func.date(instant, shift, "start of month")
 
 
-def percentile_select(source, group_columns: list[str], value: str = "dur"):
-    """One row per group of ``source`` (a subquery): the group columns, ``n``, ``mean`` and ``p50``/``p90``/``p95``.
-
-    ``value`` names the column holding the figure (seconds); rows where it is
-    NULL must be filtered out by the caller.
-    """
-    groups = [source.c[g] for g in group_columns]
-    dur = source.c[value]
+def computed_once(stmt, name_: str):
+    """``stmt`` as something a statement reads from: on PostgreSQL a CTE computed once (the
+    summary reads it for the groups and for the total); on SQLite, which reads it once, a subquery."""
     if name() == "postgresql":
-        return select(
-            *groups,
-            func.count().label("n"),
-            func.avg(dur).label("mean"),
-            *(func.percentile_cont(p).within_group(dur).label(_label(p)) for p in PERCENTILES),
-        ).group_by(*groups)
-    ranked = select(
-        *groups,
-        dur.label("dur"),
-        func.row_number().over(partition_by=groups or None, order_by=dur).label("rn"),
-        func.count().over(partition_by=groups or None).label("n"),
-    ).subquery("ranked")
-    rgroups = [ranked.c[g] for g in group_columns]
-    picks = []
+        return stmt.cte(name_).prefix_with("MATERIALIZED")
+    return stmt.subquery(name_)
+
+
+def summarize(rows, *, grouped: bool, distinct_total: bool = False) -> tuple[dict, dict]:
+    """Count, mean, p50/p90/p95 of ``dur`` and the clock states of ``st``, per group and in total.
+
+    ``rows`` is a subquery with columns ``id`` (the item), ``g`` (its group, when
+    ``grouped``), ``dur`` (seconds, NULL when not measured) and ``st`` (on_time,
+    late, pending or NULL). ``distinct_total``: an item may sit in several groups
+    (a ticket referred to two units) and counts once in the total. Returns
+    ({group: figures}, total figures); figures are ``n``, ``mean``, ``p50``,
+    ``p90``, ``p95`` (None when nothing was measured) and the state counts.
+
+    PostgreSQL computes everything in one statement with ``percentile_cont``.
+    SQLite has no ordered-set aggregate, and its sorter makes window-function
+    ranking slow at this volume; so SQL selects the rows (every filter and join
+    stays in SQL) and the order statistics are picked from them here, with the
+    same linear interpolation as ``percentile_cont``: exact, and the same numbers.
+    """
+    if name() == "postgresql":
+        return _summarize_sql(rows, grouped=grouped, distinct_total=distinct_total)
+    columns = [rows.c.id, rows.c.dur, rows.c.st] + ([rows.c.g] if grouped else [])
+    groups: dict[object, tuple[list, Counter]] = {}
+    everything: dict[object, tuple] = {}
+    total_durations: list[float] = []
+    total_states: Counter = Counter()
+    for row in db.session.execute(select(*columns)):
+        ident, dur, st = row[0], row[1], row[2]
+        if grouped:
+            durations, states = groups.setdefault(row[3], ([], Counter()))
+            if dur is not None:
+                durations.append(dur)
+            if st is not None:
+                states[st] += 1
+        if distinct_total:
+            everything[ident] = (dur, st)
+        else:
+            if dur is not None:
+                total_durations.append(dur)
+            if st is not None:
+                total_states[st] += 1
+    if distinct_total:
+        for dur, st in everything.values():
+            if dur is not None:
+                total_durations.append(dur)
+            if st is not None:
+                total_states[st] += 1
+    found = {g: _figures(durations, states) for g, (durations, states) in groups.items()}
+    return found, _figures(total_durations, total_states)
+
+
+def _figures(durations: list[float], states: Counter) -> dict:
+    durations.sort()
+    n = len(durations)
+    out = {"n": n, "mean": math.fsum(durations) / n if n else None}
     for p in PERCENTILES:
-        position = (ranked.c.n - 1) * literal(p, Float)
-        lower = cast(position, Integer)  # positions are never negative: CAST truncates, which is floor
-        first = func.max(case((ranked.c.rn == lower + 1, ranked.c.dur)))
-        second = func.max(case((ranked.c.rn == lower + 2, ranked.c.dur)))
-        fraction = func.max(position - lower)
-        picks.append((first + fraction * (func.coalesce(second, first) - first)).label(_label(p)))
-    return select(
-        *rgroups,
-        func.max(ranked.c.n).label("n"),
-        func.avg(ranked.c.dur).label("mean"),
-        *picks,
-    ).group_by(*rgroups)
+        out[_label(p)] = percentile_cont(durations, p) if n else None
+    out.update({s: states.get(s, 0) for s in STATES})
+    return out
+
+
+def percentile_cont(ordered: list[float], p: float) -> float:
+    """PostgreSQL's ``percentile_cont(p)`` of a sorted non-empty list: linear interpolation between the
+    rows at 0-based positions floor((n-1)p) and ceil((n-1)p), computed as PostgreSQL computes it."""
+    position = p * (len(ordered) - 1)
+    lower = math.floor(position)
+    upper = math.ceil(position)
+    first, second = ordered[lower], ordered[upper]
+    return first + (second - first) * (position - lower)
+
+
+def _summarize_sql(rows, *, grouped: bool, distinct_total: bool) -> tuple[dict, dict]:
+    total_rows = select(rows.c.id, rows.c.dur, rows.c.st)
+    if distinct_total:
+        total_rows = total_rows.distinct()
+    total_rows = total_rows.subquery("t")
+    parts = [select(literal(1).label("tot"), null().label("g"), total_rows.c.dur, total_rows.c.st)]
+    if grouped:
+        parts.insert(0, select(literal(0).label("tot"), rows.c.g, rows.c.dur, rows.c.st))
+    v = union_all(*parts).subquery("v") if grouped else parts[0].subquery("v")
+    stmt = select(
+        v.c.tot,
+        v.c.g,
+        func.count(v.c.dur).label("n"),
+        func.avg(v.c.dur).label("mean"),
+        *(func.percentile_cont(p).within_group(v.c.dur).label(_label(p)) for p in PERCENTILES),
+        *(func.sum(case((v.c.st == s, 1), else_=0)).label(s) for s in STATES),
+    ).group_by(v.c.tot, v.c.g)
+    groups, total = {}, _figures([], Counter())
+    for row in db.session.execute(stmt).mappings():
+        figures = {key: row[key] for key in ("n", "mean", *(_label(p) for p in PERCENTILES))}
+        figures.update({s: int(row[s] or 0) for s in STATES})
+        if row["tot"]:
+            total = figures
+        else:
+            groups[row["g"]] = figures
+    return groups, total
 
 
 def _label(p: float) -> str:

@@ -51,7 +51,7 @@ SATISFIED_FROM = 4
 #: Levels of the ladder that mean a deadline was breached (催办 and above).
 BREACH_LEVELS = ("urge", "supervise", "case_conference")
 PERIODS = ("today", "7d", "30d")
-STATES = ("on_time", "late", "pending")
+STATES = dialect.STATES
 #: Upper bounds (hours) of the bars of the time-to-advance-relief histogram; the last bar is open.
 RELIEF_BUCKET_HOURS = (1, 3, 6, 12, 24, 48)
 
@@ -127,15 +127,16 @@ def _tickets_in(period: Period):
     return and_(Ticket.created_at >= period.start, Ticket.created_at < period.end, Ticket.status != "merged")
 
 
-def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = False):
+def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = False, place: bool = True):
     """One row per ticket created in ``period`` (and referred to the scope's units, for a department).
 
     ``light``: only the ticket's own columns, durations and the clocks that need no event
-    (first contact, advance relief, paperwork): what the response-time tables read.
+    (first contact, advance relief): what the response-time tables read; ``place``: with
+    the caller's township (a join).
     """
     in_period = _tickets_in(period)
     if light:
-        return _light_ticket_facts(in_period, scope, now)
+        return _light_ticket_facts(in_period, scope, now, place).subquery("tf")
     referral_filter = [in_period] if scope.everything else [in_period, Referral.department_id.in_(scope.units)]
     refs = (
         select(
@@ -214,7 +215,7 @@ def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = F
     return stmt.subquery("tf")
 
 
-def _light_ticket_facts(in_period, scope: Scope, now: datetime):
+def _light_ticket_facts(in_period, scope: Scope, now: datetime, place: bool):
     stmt = (
         select(
             Ticket.id.label("id"),
@@ -222,7 +223,7 @@ def _light_ticket_facts(in_period, scope: Scope, now: datetime):
             Ticket.channel.label("channel"),
             Ticket.priority.label("priority"),
             Ticket.category.label("category"),
-            Contact.township_id.label("township_id"),
+            (Contact.township_id if place else null()).label("township_id"),
             dialect.seconds_between(Ticket.first_contact_at, Ticket.created_at).label("first_contact_s"),
             case(
                 (
@@ -238,16 +239,21 @@ def _light_ticket_facts(in_period, scope: Scope, now: datetime):
             ),
         )
         .select_from(Ticket)
-        .outerjoin(Contact, Contact.id == Ticket.contact_id)
         .where(in_period)
     )
+    if place:
+        stmt = stmt.outerjoin(Contact, Contact.id == Ticket.contact_id)
     if not scope.everything:
         stmt = stmt.where(exists().where(Referral.ticket_id == Ticket.id, Referral.department_id.in_(scope.units)))
-    return stmt.subquery("tf")
+    return stmt
 
 
-def referral_facts(period: Period, scope: Scope, now: datetime):
-    """One row per referral dispatched in ``period`` (to the scope's units, for a department)."""
+def referral_facts(period: Period, scope: Scope, now: datetime, *, place: bool = True):
+    """One row per referral dispatched in ``period`` (to the scope's units, for a department).
+
+    ``place``: with the ticket's priority, category, channel and the caller's township (joins).
+    """
+    where = (Ticket.priority, Ticket.category, Ticket.channel, Contact.township_id)
     stmt = (
         select(
             Referral.id.label("id"),
@@ -255,10 +261,7 @@ def referral_facts(period: Period, scope: Scope, now: datetime):
             Referral.department_id.label("department_id"),
             Referral.dispatched_at.label("created_at"),
             Referral.status.label("status"),
-            Ticket.priority.label("priority"),
-            Ticket.category.label("category"),
-            Ticket.channel.label("channel"),
-            Contact.township_id.label("township_id"),
+            *((c if place else null()).label(c.key) for c in where),
             dialect.seconds_between(Referral.acknowledged_at, Referral.dispatched_at).label("acknowledge_s"),
             case(
                 (Referral.status == "resolved", dialect.seconds_between(Referral.resolved_at, Referral.dispatched_at))
@@ -274,10 +277,11 @@ def referral_facts(period: Period, scope: Scope, now: datetime):
             ).label("st_acknowledge"),
             _state(Referral.resolve_due_at, Referral.resolved_at, Referral.closed_at, now).label("st_resolve"),
         )
-        .join(Ticket, Ticket.id == Referral.ticket_id)
-        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .select_from(Referral)
         .where(Referral.dispatched_at >= period.start, Referral.dispatched_at < period.end)
     )
+    if place:
+        stmt = stmt.join(Ticket, Ticket.id == Referral.ticket_id).outerjoin(Contact, Contact.id == Ticket.contact_id)
     if not scope.everything:
         stmt = stmt.where(Referral.department_id.in_(scope.units))
     return stmt.subquery("rf")
@@ -295,7 +299,7 @@ def _callback_window_seconds():
     return case(*whens, else_=default)
 
 
-def call_facts(period: Period, scope: Scope, now: datetime):
+def call_facts(period: Period, scope: Scope, now: datetime, *, place: bool = True):
     """One row per inbound call that reached the line in ``period``. Departments see no calls (empty)."""
     callback_at = (
         select(func.min(TicketEvent.at))
@@ -317,14 +321,13 @@ def call_facts(period: Period, scope: Scope, now: datetime):
             Interaction.missed_at.label("missed_at"),
             case((missed, callback_at)).label("callback_at"),
             _callback_window_seconds().label("window_s"),
-            Ticket.priority.label("priority"),
-            Ticket.category.label("category"),
-            Contact.township_id.label("township_id"),
+            (Ticket.priority if place else null()).label("priority"),
+            (Ticket.category if place else null()).label("category"),
+            (Contact.township_id if place else null()).label("township_id"),
             _flag(answered).label("answered"),
             _flag(missed).label("missed"),
         )
-        .outerjoin(Ticket, Ticket.id == Interaction.ticket_id)
-        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .select_from(Interaction)
         .where(
             Interaction.channel == "voice",
             Interaction.direction == "inbound",
@@ -333,8 +336,12 @@ def call_facts(period: Period, scope: Scope, now: datetime):
             Interaction.started_at < period.end,
             true() if scope.everything else false(),
         )
-        .subquery("ci")
     )
+    if place:
+        inner = inner.outerjoin(Ticket, Ticket.id == Interaction.ticket_id).outerjoin(
+            Contact, Contact.id == Ticket.contact_id
+        )
+    inner = inner.subquery("ci")
     answer_s = dialect.seconds_between(inner.c.answered_at, inner.c.created_at)
     callback_s = dialect.seconds_between(inner.c.callback_at, inner.c.missed_at)
     waited_s = dialect.seconds_between(_instant(now), inner.c.missed_at)
@@ -345,7 +352,7 @@ def call_facts(period: Period, scope: Scope, now: datetime):
         (or_(inner.c.callback_at.is_not(None), waited_s > inner.c.window_s), "late"),
         else_="pending",
     )
-    return select(
+    stmt = select(
         inner.c.id,
         inner.c.ticket_id,
         inner.c.created_at,
@@ -359,7 +366,8 @@ def call_facts(period: Period, scope: Scope, now: datetime):
             (inner.c.callback_at.is_not(None), dialect.seconds_between(inner.c.callback_at, inner.c.created_at)),
         ).label("answer_s"),
         state.label("st_answer"),
-    ).subquery("cf")
+    )
+    return stmt.subquery("cf")
 
 
 FACTS = {"tickets": ticket_facts, "referrals": referral_facts, "calls": call_facts}
@@ -699,51 +707,44 @@ def response_times(
         if measure.population == "calls" and not scope.everything:
             continue
         table = TimeTable(measure, dimension)
-        if dimension is not None:
-            rows = [TimeRow(k, **v) for k, v in _time_rows(measure, period, scope, now, dimension).items()]
-            table.rows = sorted(rows, key=lambda r: (r.group is None, str(r.group)))
-        totals = _time_rows(measure, period, scope, now, None)
-        table.total = TimeRow(None, **totals.get(None, {}))
+        groups, total = _time_rows(measure, period, scope, now, dimension)
+        table.rows = sorted((TimeRow(k, **v) for k, v in groups.items()), key=lambda r: (r.group is None, str(r.group)))
+        table.total = TimeRow(None, **total)
         tables.append(table)
     return tables
 
 
-def _time_rows(measure: Measure, period: Period, scope: Scope, now: datetime, dimension: str | None) -> dict:
-    """{group: {n, mean, p50, p90, p95, on_time, late, pending}} of one measure; the key is None for the total."""
-    if measure.population == "tickets":
-        f = ticket_facts(period, scope, now, light=True)
-    else:
-        f = FACTS[measure.population](period, scope, now)
+def _time_rows(
+    measure: Measure, period: Period, scope: Scope, now: datetime, dimension: str | None
+) -> tuple[dict, dict]:
+    """({group: figures}, total figures) of one measure; figures are n, mean, p50, p90, p95, on_time, late, pending."""
+    place = dimension in ("priority", "category", "township")
+    builder = {"tickets": ticket_facts, "referrals": referral_facts, "calls": call_facts}[measure.population]
+    options = {"light": True} if measure.population == "tickets" else {}
+    facts = builder(period, scope, now, place=place, **options)
+    # Only the columns this measure reads.
+    wanted = {"id", "department_id", "created_at", "priority", "category", "township_id"}
+    wanted |= {measure.column, f"st_{measure.clock}"}
+    f = dialect.computed_once(select(*(col for col in facts.c if col.key in wanted)), "f")
+    item, duration, state = f.c.id.label("id"), f.c[measure.column].label("dur"), f.c[f"st_{measure.clock}"].label("st")
+    # Calls have no unit: their table by unit is the total alone.
     grouped = dimension is not None and not (measure.population == "calls" and dimension == "unit")
     if grouped:
         source, group = _grouped(measure.population, f, dimension, period, scope)
-        columns = [group.label("g")]
-    else:  # the total (calls have no unit: their "by unit" is the total)
-        source, columns = f, []
-    duration, st = f.c[measure.column], f.c[f"st_{measure.clock}"]
-    rows = select(*columns, duration.label("dur"), st.label("st")).select_from(source).subquery("v")
-    keys = ["g"] if grouped else []
-    measured = select(rows).where(rows.c.dur.is_not(None)).subquery("m")
-    out: dict[object, dict] = {}
-    for row in db.session.execute(dialect.percentile_select(measured, keys)).mappings():
-        if not row["n"]:
-            continue
-        out[row["g"] if grouped else None] = {
-            "n": int(row["n"]),
-            "mean": _round(row["mean"]),
-            "p50": _round(row["p50"]),
-            "p90": _round(row["p90"]),
-            "p95": _round(row["p95"]),
-        }
-    group_columns = [rows.c.g] if grouped else []
-    states = (
-        select(*group_columns, *(func.sum(_flag(rows.c.st == s)).label(s) for s in STATES))
-        .where(rows.c.st.is_not(None))
-        .group_by(*group_columns)
-    )
-    for row in db.session.execute(states).mappings():
-        if grouped or any(row[s] for s in STATES):
-            out.setdefault(row["g"] if grouped else None, {}).update({s: int(row[s] or 0) for s in STATES})
+        rows = select(item, group.label("g"), duration, state).select_from(source).subquery("v")
+    else:
+        rows = select(item, duration, state).subquery("v")
+    distinct = grouped and dimension == "unit" and measure.population == "tickets"
+    groups, total = dialect.summarize(rows, grouped=grouped, distinct_total=distinct)
+    keep = {g: _rounded(v) for g, v in groups.items() if v["n"] or any(v[s] for s in STATES)}
+    return keep, _rounded(total)
+
+
+def _rounded(figures: dict) -> dict:
+    out = dict(figures)
+    out["n"] = int(out["n"] or 0)
+    for key in ("mean", "p50", "p90", "p95"):
+        out[key] = _round(out[key])
     return out
 
 

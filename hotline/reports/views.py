@@ -312,7 +312,8 @@ def _charts(data: dict, period_args: dict) -> dict:
             }
             for b in data["histogram"]
         ],
-        width=420,
+        width=600,
+        height=240,
     )
     return {
         "trend": trend_chart,
@@ -384,6 +385,12 @@ def times():
     if dimension not in service.DIMENSIONS:
         abort(404)
     tables = service.response_times(period, scope, now, dimension)
+    names = service.department_names()
+    if dimension in ("unit", "township", "category"):
+        for table in tables:
+            table.rows.sort(
+                key=lambda r, m=table.measure.key: (r.group is None, group_label(dimension, r.group, names, m))
+            )
     return render_template(
         "reports/times.html",
         period=period,
@@ -392,7 +399,7 @@ def times():
         dimension=dimension,
         dimensions=service.DIMENSIONS,
         tables=tables,
-        names=service.department_names(),
+        names=names,
         group_label=group_label,
         group_filters=group_filters,
         items_url=lambda *a, **k: _items_url(period_args, *a, **k),
@@ -528,6 +535,7 @@ def list_rows(population: str, items: list, scope: Scope) -> tuple[list[str], li
             _("Role"),
             _("Status"),
             _("Dispatched"),
+            _("Acknowledge by"),
             _("Acknowledged"),
             _("Resolved"),
             _("Resolve by"),
@@ -541,6 +549,7 @@ def list_rows(population: str, items: list, scope: Scope) -> tuple[list[str], li
             "角色",
             "状态",
             "派单时间",
+            "签收时限",
             "签收时间",
             "办结时间",
             "办结时限",
@@ -563,6 +572,7 @@ def list_rows(population: str, items: list, scope: Scope) -> tuple[list[str], li
                         str(labels.REFERRAL_ROLE.get(r.role, r.role)),
                         str(labels.REFERRAL_STATUS.get(r.status, r.status)),
                         localtime(r.dispatched_at),
+                        localtime(r.acknowledge_due_at),
                         localtime(r.acknowledged_at),
                         localtime(r.resolved_at),
                         localtime(r.resolve_due_at),

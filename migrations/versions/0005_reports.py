@@ -1,4 +1,4 @@
-"""reports: indexes for the figures, response times and lists
+"""reports: indexes for the figures, response times, lists and the desk at a million tickets
 
 Revision ID: 0005_reports
 Revises: 0004_clocks
@@ -25,10 +25,12 @@ def upgrade():
 
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_paperwork_due_at', ['paperwork_due_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_created', ['status', 'created_at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_status_created')
         batch_op.drop_index('ix_ticket_paperwork_due_at')
 
     with op.batch_alter_table('interaction', schema=None) as batch_op:
