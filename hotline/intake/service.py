@@ -42,31 +42,9 @@ MEDIA_MAX = 10
 DEFAULT_PRIORITY = "P3"
 
 
-def _insert(table):
-    """``INSERT`` in the dialect that knows ``ON CONFLICT`` (PostgreSQL or SQLite)."""
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
 def _raw_number(value: str | None) -> str | None:
     value = (value or "").strip()
     return value[:RAW_NUMBER_MAX] or None
-
-
-def open_ticket_of(contact_id: int | None) -> Ticket | None:
-    """The caller's newest open ticket, however old: their calls and replies belong on it.
-
-    Unlike the desk's repeat-call hint (``find_recent_open_ticket``, limited to
-    recent tickets), a conversation by SMS may go on for days; the message
-    still lands on the ticket the operator is texting from.
-    """
-    if contact_id is None:
-        return None
-    return db.session.scalar(
-        select(Ticket)
-        .where(Ticket.contact_id == contact_id, Ticket.status.in_(OPEN_STATUSES))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(1)
-    )
 
 
 # --- SMS -----------------------------------------------------------------------------------
@@ -100,6 +78,17 @@ _INSERT_EVENT = insert(TicketEvent.__table__)
 _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 _SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("contact_id"))
 _TICKET_COLUMNS = tuple(c.key for c in Ticket.__table__.columns if c.key != "id")
+
+
+def _sender(conn, e164: str | None) -> tuple:
+    """(contact id, is a child, open ticket id, its number, its priority) of a phone; Nones when unknown.
+
+    The caller's newest open ticket, however old: their calls and replies
+    belong on it. (The desk's repeat-call hint, ``find_recent_open_ticket``,
+    only offers recent tickets; a conversation by SMS may go on for days.)
+    """
+    row = conn.execute(_SMS_SENDER, {"phone": e164}).first() if e164 else None
+    return tuple(row) if row else (None, False, None, None, None)
 
 
 def _by_dialect(build) -> dict:
@@ -152,7 +141,8 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy) -> 
     - A number with an open ticket: the message goes on that ticket's timeline.
     - Any other: a new ticket (channel sms, status new, no owner); the answer
       promises contact within the policy's default time, and the ticket's
-      first-contact deadline is held to that promise.
+      first-contact deadline is held to that promise. An unparseable number
+      gets its contact (kept as given) with the ticket, never one per message.
 
     The message is stored as an inbound Interaction keyed by its MessageSid,
     with the answer; a replay returns that same answer and writes nothing.
@@ -162,12 +152,10 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy) -> 
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
-    # An unparseable number gets its contact (kept as given) with a new ticket, never one per lookup.
     if e164 and conn.dialect.name == "postgresql":
         # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
         conn.execute(_LOCK_SENDER, {"phone": e164})
-    sender = conn.execute(_SMS_SENDER, {"phone": e164}).first() if e164 else None
-    contact_id, is_child, ticket_id, number, priority = sender if sender else (None, False, None, None, None)
+    contact_id, is_child, ticket_id, number, priority = _sender(conn, e164)
     if word in policy.stop_words or word in policy.start_words:
         opted_out = word in policy.stop_words
         if e164 and contact_id is None:
@@ -234,37 +222,37 @@ def start_call(call: InboundCall, *, now: datetime) -> Interaction:
     """Record a call as it reaches the line (idempotent by CallSid).
 
     A caller with an open ticket is a repeat call: the call is linked to that
-    ticket and a ``repeat_call`` event goes on its timeline, once.
+    ticket and a ``repeat_call`` event goes on its timeline, once. An
+    unparseable number gets its contact (kept as given) only with a
+    missed-call ticket, never one per call.
     """
+    conn = db.session.connection()
     raw = _raw_number(call.from_number)
-    call_id = db.session.execute(
-        _insert(Interaction.__table__)
-        .values(
-            channel="voice",
-            direction="inbound",
-            provider_sid=call.sid,
-            from_number=raw,
-            to_number=_raw_number(call.to_number),
-            number_invalid=bool(raw) and normalize_phone(raw) is None,
-            status=(call.status or "ringing")[:24],
-            started_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(Interaction.id)
+    e164 = normalize_phone(raw) if raw else None
+    contact_id, _child, ticket_id, _number, _priority = _sender(conn, e164)
+    if e164 and contact_id is None:
+        contact_id = get_or_create_contact(e164, now=now).id
+    call_id = conn.execute(
+        _INTERACTION_BY_SID[conn.dialect.name],
+        {
+            "channel": "voice",
+            "direction": "inbound",
+            "provider_sid": call.sid,
+            "from_number": raw,
+            "to_number": _raw_number(call.to_number),
+            "number_invalid": bool(raw) and e164 is None,
+            "contact_id": contact_id,
+            "ticket_id": ticket_id,
+            "status": (call.status or "ringing")[:24],
+            "started_at": now,
+        },
     ).scalar()
     if call_id is None:
         return find_call(call.sid)
-    interaction = db.session.get(Interaction, call_id)
-    e164 = normalize_phone(raw) if raw else None
-    # An unparseable number gets its contact (kept as given) only with a missed-call ticket.
-    contact = get_or_create_contact(e164, now=now) if e164 else None
-    if contact is not None:
-        interaction.contact_id = contact.id
-        ticket = open_ticket_of(contact.id)
-        if ticket is not None:
-            interaction.ticket_id = ticket.id
-            add_event(ticket, None, "repeat_call", now, channel="voice")
-    return interaction
+    if ticket_id is not None:
+        payload = {"channel": "voice"}
+        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "repeat_call", "payload": payload, "at": now})
+    return db.session.get(Interaction, call_id)
 
 
 def find_call(sid: str) -> Interaction | None:
@@ -402,8 +390,3 @@ def attach_recording(sid: str, *, recording_sid: str, url: str, seconds: int | N
         ticket = db.session.get(Ticket, ticket_id)
         add_event(ticket, None, "voicemail", now, url=url[:512], seconds=seconds)
     return True
-
-
-def contact_for(phone: str) -> Contact | None:
-    e164 = normalize_phone(phone)
-    return db.session.scalar(select(Contact).where(Contact.phone == e164)) if e164 else None
