@@ -1,6 +1,6 @@
 """Health check, clock actions on the ticket page, and the manager's supervision list."""
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from hotline.errors import DomainError
+from hotline.actions import run_form_action
 from hotline.escalation import service
 from hotline.escalation.sweep import heartbeat_age
 from hotline.extensions import csrf, db
@@ -60,16 +60,15 @@ def healthz():
 
 def _act(number: str, form, action, message):
     ticket = ticket_views.load_ticket(number)
-    if not form.validate_on_submit():
-        return ticket_views.render_ticket(ticket, status=400, error=_("Give a reason."))
-    try:
-        action(ticket)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return ticket_views.render_ticket(ticket, status=exc.status_code, error=str(exc.message))
-    flash(message, "success")
-    return redirect(url_for("tickets.show", number=ticket.number))
+    return run_form_action(
+        form,
+        lambda: action(ticket),
+        render=lambda status, error: ticket_views.render_ticket(
+            ticket, status=status, error=error or _("Give a reason.")
+        ),
+        done_url=url_for("tickets.show", number=ticket.number),
+        message=message,
+    )
 
 
 @bp.post("/tickets/<number>/pause")

@@ -2,14 +2,13 @@
 
 from datetime import UTC
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
-from hotline import labels
+from hotline.actions import run_form_action
 from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.forms import choices
@@ -80,23 +79,15 @@ def _load_referral(referral_id: int) -> Referral:
 
 def _hotline_action(ticket: Ticket, form, action, message, *, form_key: str):
     """Run a hotline-side referral action; refusals re-render the ticket page with what was typed."""
-    if not form.validate_on_submit():
-        return ticket_views.render_ticket(ticket, status=400, referral_override={form_key: form})
-    try:
-        action()
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        return ticket_views.render_ticket(
-            ticket, status=409, referral_override={form_key: form}, error=str(labels.STALE)
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        return ticket_views.render_ticket(
-            ticket, status=exc.status_code, referral_override={form_key: form}, error=str(exc.message)
-        )
-    flash(message, "success")
-    return redirect(url_for("tickets.show", number=ticket.number) + "#referrals")
+    return run_form_action(
+        form,
+        action,
+        render=lambda status, error: ticket_views.render_ticket(
+            ticket, status=status, referral_override={form_key: form}, error=error
+        ),
+        done_url=url_for("tickets.show", number=ticket.number) + "#referrals",
+        message=message,
+    )
 
 
 @bp.post("/tickets/<number>/referrals")
@@ -311,19 +302,14 @@ def show(referral_id: int):
 
 
 def _unit_action(referral: Referral, name: str, form, action, message):
-    if not form.validate_on_submit():
-        return render_referral(referral, status=400, override={name: form})
-    try:
-        action()
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        return render_referral(referral, status=409, override={name: form}, error=str(labels.STALE))
-    except DomainError as exc:
-        db.session.rollback()
-        return render_referral(referral, status=exc.status_code, override={name: form}, error=str(exc.message))
-    flash(message, "success")
-    return redirect(url_for("referrals.show", referral_id=referral.id))
+    """Run a unit's action on its referral; refusals re-render the referral page with what was typed."""
+    return run_form_action(
+        form,
+        action,
+        render=lambda status, error: render_referral(referral, status=status, override={name: form}, error=error),
+        done_url=url_for("referrals.show", referral_id=referral.id),
+        message=message,
+    )
 
 
 @bp.post("/referrals/<int:referral_id>/acknowledge")

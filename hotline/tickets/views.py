@@ -6,10 +6,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from hotline import labels
-from hotline.errors import DomainError, StaleError
+from hotline.actions import run_form_action
+from hotline.errors import DomainError
 from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.formatting import localtime
@@ -326,28 +326,14 @@ def _department_referral_id(number: str) -> int:
 
 
 def _run(ticket: Ticket, name: str, form, action, success_message: str):
-    """Validate ``form``, run ``action()``, commit and redirect; on refusal re-render with what was typed."""
-    if not form.validate_on_submit():
-        return render_ticket(ticket, status=400, override={name: form})
-    try:
-        action()
-        db.session.commit()
-    except StaleError as exc:
-        db.session.rollback()
-        return render_ticket(ticket, status=409, override={name: form}, error=str(exc.message))
-    except StaleDataError:
-        db.session.rollback()
-        return render_ticket(
-            ticket,
-            status=409,
-            override={name: form},
-            error=str(labels.STALE),
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        return render_ticket(ticket, status=exc.status_code, override={name: form}, error=str(exc.message))
-    flash(success_message, "success")
-    return redirect(url_for("tickets.show", number=ticket.number))
+    """Run a ticket action from its form; a refusal re-renders the ticket page with what was typed."""
+    return run_form_action(
+        form,
+        action,
+        render=lambda status, error: render_ticket(ticket, status=status, override={name: form}, error=error),
+        done_url=url_for("tickets.show", number=ticket.number),
+        message=success_message,
+    )
 
 
 @bp.post("/tickets/<number>/take")
