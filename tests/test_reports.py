@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import Float, Integer, String, func, literal, select, union_all
+from sqlalchemy import Float, Integer, String, cast, func, literal, select, union_all
 
 from hotline.extensions import db
 from hotline.intake import intake
@@ -386,7 +386,7 @@ def _literal_rows(rows):
         select(
             literal(ident, Integer).label("id"),
             literal(g, Integer).label("g"),
-            literal(dur, Float).label("dur"),
+            cast(literal(dur, Float), Float).label("dur"),  # typed even when NULL
             literal(st, String).label("st"),
         )
         for ident, g, dur, st in rows
