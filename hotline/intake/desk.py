@@ -2,14 +2,14 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline import labels
-from hotline.errors import DomainError
+from hotline.actions import run_form_action
 from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.intake.forms import SmsForm
@@ -99,13 +99,10 @@ def sms(number: str):
     """Answer the caller by SMS; it leaves through the outbox, and their replies land on this ticket."""
     ticket = load_ticket(number)
     form = SmsForm()
-    if not form.validate_on_submit():
-        return render_ticket(ticket, status=400, override={"sms": form})
-    try:
-        text_caller(ticket, actor=current_user, now=utcnow(), text=form.text.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return render_ticket(ticket, status=exc.status_code, override={"sms": form}, error=str(exc.message))
-    db.session.commit()
-    flash(_("Text message queued; it leaves within a minute."), "success")
-    return redirect(url_for("tickets.show", number=ticket.number))
+    return run_form_action(
+        form,
+        lambda: text_caller(ticket, actor=current_user, now=utcnow(), text=form.text.data),
+        render=lambda status, error: render_ticket(ticket, status=status, override={"sms": form}, error=error),
+        done_url=url_for("tickets.show", number=ticket.number),
+        message=_("Text message queued; it leaves within a minute."),
+    )
