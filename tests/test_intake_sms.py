@@ -248,3 +248,13 @@ def test_status_callback_needs_a_signature_and_its_fields(client):
     form = {"MessageSid": "SM" + "7" * 32, "MessageStatus": "delivered"}
     assert client.post("/twilio/sms/status", data=form).status_code == 403
     assert twilio_post(client, "/twilio/sms/status", {"MessageSid": "SM" + "7" * 32}).status_code == 400
+
+
+def test_the_webhook_never_loads_a_user(client, app, monkeypatch, logged_in, operator):
+    logged_in(operator)  # even a request that carries a login cookie
+
+    def refuse(user_id):
+        raise AssertionError("the login session was touched")
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", refuse)
+    assert twilio_post(client, "/twilio/sms", sms_form()).status_code == 200

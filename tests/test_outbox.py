@@ -202,3 +202,9 @@ def test_the_webhook_never_calls_out(client, monkeypatch):
     monkeypatch.setattr(requests.Session, "request", refuse)
     monkeypatch.setattr(service, "send_due", refuse)
     assert twilio_post(client, "/twilio/sms", sms_form()).status_code == 200
+
+
+def test_with_credentials_the_rest_client_has_a_timeout(app):
+    app.config.update(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_TIMEOUT=7)
+    rest = twilio_client(app)
+    assert rest.username == "AC" + "1" * 32 and rest.http_client.timeout == 7
