@@ -1,5 +1,6 @@
 """The SMS outbox: sent through twilio.rest.Client (a fake http_client here), retried, given up, never to opt-outs."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -208,3 +209,30 @@ def test_with_credentials_the_rest_client_has_a_timeout(app):
     app.config.update(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_TIMEOUT=7)
     rest = twilio_client(app)
     assert rest.username == "AC" + "1" * 32 and rest.http_client.timeout == 7
+
+
+def test_senders_running_at_once_send_each_message_once(app, now):
+    """Three scheduler processes on one database: each message is claimed by exactly one of them."""
+    for i in range(20):
+        service.enqueue_sms(to=f"+861390000{i:04d}", body=f"通知{i}", now=now)
+    db.session.commit()
+    start = threading.Barrier(3)
+    claimed, errors = [], []
+
+    def sender():
+        try:
+            with app.app_context():
+                start.wait(timeout=30)
+                for _ in range(5):
+                    claimed.extend(service._claim(now, limit=4, lease_seconds=300))
+                db.session.remove()
+        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
