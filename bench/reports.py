@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--keep-postgres", action="store_true", help="keep the scratch database (its name is printed)")
+    parser.add_argument("--postgres-db", help="time an already loaded database of that name instead (kept)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
@@ -149,17 +151,21 @@ def main() -> None:
         import psycopg
 
         base = make_url(args.postgres)
-        name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+        name = args.postgres_db or f"hotline_bench_{uuid.uuid4().hex[:8]}"
         admin = base.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        if not args.postgres_db:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
         print(f"== PostgreSQL {name}", flush=True)
         try:
             run(base.set(database=name).render_as_string(hide_password=False), args)
         finally:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            print(f"  dropped {name}")
+            if args.keep_postgres or args.postgres_db:
+                print(f"  kept {name}")
+            else:
+                with psycopg.connect(admin, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                print(f"  dropped {name}")
 
 
 if __name__ == "__main__":

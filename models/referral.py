@@ -81,6 +81,8 @@ class Referral(db.Model):
         # Reports count referrals by when they were dispatched, for every unit or for one.
         Index("ix_referral_dispatched_at", "dispatched_at"),
         Index("ix_referral_department_dispatched", "department_id", "dispatched_at"),
+        # Reports: active referrals past a deadline, return and extension requests waiting.
+        Index("ix_referral_status_deadline", "status", "next_deadline_at"),
     )
 
     @property

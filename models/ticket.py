@@ -105,8 +105,8 @@ class Ticket(db.Model):
     __table_args__ = (
         Index("ix_ticket_status_priority", "status", "priority"),
         Index("ix_ticket_owner_status", "first_contact_owner_id", "status"),
-        # Reports: advance relief whose paperwork is overdue.
-        Index("ix_ticket_paperwork_due_at", "paperwork_due_at"),
+        # Reports: advance relief whose paperwork is still missing, by deadline.
+        Index("ix_ticket_paperwork_open", "paperwork_done_at", "paperwork_due_at"),
         # The desk's unclaimed tickets, oldest first: without it a million tickets are walked in date order.
         Index("ix_ticket_status_created", "status", "created_at"),
     )

@@ -166,7 +166,9 @@ def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = F
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(
             in_period,
-            TicketEvent.kind.in_(("resolved_directly", "repeat_call", "referral_dispatched", "callback")),
+            dialect.not_indexed(TicketEvent.kind).in_(
+                ("resolved_directly", "repeat_call", "referral_dispatched", "callback")
+            ),
         )
         .group_by(TicketEvent.ticket_id)
         .subquery("ev")
@@ -548,14 +550,35 @@ def count_sets(population: str, period: Period, scope: Scope, now: datetime, nam
     return {n: int(row._mapping[n]) for n in names}
 
 
-def figures(period: Period, scope: Scope, now: datetime) -> list[Rate]:
-    """The managers' figures for ``period``; for a department, the call figures are left out."""
-    needed: dict[str, set[str]] = {}
+def _populations(scope: Scope) -> tuple[str, ...]:
+    return ("calls", "tickets", "referrals") if scope.everything else ("tickets", "referrals")
+
+
+def _relief_bucket_names() -> list[str]:
+    return [f"relief_bucket_{i}" for i in range(len(relief_buckets()))]
+
+
+def dashboard_counts(period: Period, scope: Scope, now: datetime) -> dict[str, dict[str, int]]:
+    """Every set the dashboard counts (figures, clock states, histogram), one pass per population."""
+    needed: dict[str, set[str]] = {population: set() for population in _populations(scope)}
     for fig in FIGURES:
-        if fig.population == "calls" and not scope.everything:
-            continue
-        needed.setdefault(fig.population, set()).update((fig.numerator, fig.denominator))
-    counts = {pop: count_sets(pop, period, scope, now, sorted(names)) for pop, names in needed.items()}
+        if fig.population in needed:
+            needed[fig.population].update((fig.numerator, fig.denominator))
+    for clock in CLOCKS:
+        if CLOCK_POPULATION[clock] in needed:
+            needed[CLOCK_POPULATION[clock]].update(f"{clock}_{state}" for state in STATES)
+    needed["tickets"].update(_relief_bucket_names())
+    return {
+        population: count_sets(population, period, scope, now, sorted(names)) for population, names in needed.items()
+    }
+
+
+def figures(period: Period, scope: Scope, now: datetime, counts: dict | None = None) -> list[Rate]:
+    """The managers' figures for ``period``; for a department, the call figures are left out.
+
+    ``counts``: from :func:`dashboard_counts`, when the caller has them already.
+    """
+    counts = counts or dashboard_counts(period, scope, now)
     return [
         Rate(fig, counts[fig.population][fig.numerator], counts[fig.population][fig.denominator])
         for fig in FIGURES
@@ -563,29 +586,25 @@ def figures(period: Period, scope: Scope, now: datetime) -> list[Rate]:
     ]
 
 
-def clock_compliance(period: Period, scope: Scope, now: datetime) -> dict[str, dict[str, int]]:
+def clock_compliance(period: Period, scope: Scope, now: datetime, counts: dict | None = None) -> dict:
     """Every clock: {on_time, late, pending} counts of the items it ran for, started in ``period``."""
-    out = {}
-    for population in ("calls", "tickets", "referrals"):
-        if population == "calls" and not scope.everything:
-            continue
-        clocks = [c for c in CLOCKS if CLOCK_POPULATION[c] == population]
-        names = [f"{c}_{s}" for c in clocks for s in STATES]
-        counts = count_sets(population, period, scope, now, names)
-        for c in clocks:
-            out[c] = {s: counts[f"{c}_{s}"] for s in STATES}
-    return {c: out[c] for c in CLOCKS if c in out}
+    counts = counts or dashboard_counts(period, scope, now)
+    return {
+        clock: {state: counts[CLOCK_POPULATION[clock]][f"{clock}_{state}"] for state in STATES}
+        for clock in CLOCKS
+        if CLOCK_POPULATION[clock] in counts
+    }
 
 
 def tickets_by_channel(period: Period, scope: Scope, now: datetime) -> dict[str, int]:
-    f = ticket_facts(period, scope, now)
+    f = ticket_facts(period, scope, now, light=True, place=False)
     rows = db.session.execute(select(f.c.channel, func.count()).group_by(f.c.channel)).all()
     return {channel: n for channel, n in rows}
 
 
 def daily_trend(period: Period, scope: Scope, now: datetime) -> list[dict]:
-    """Per local day of ``period``: new tickets, of which P0/P1, and referrals resolved on time / late."""
-    f = ticket_facts(period, scope, now)
+    """Per local day of ``period``: new tickets, and how many of them P0/P1."""
+    f = ticket_facts(period, scope, now, light=True, place=False)
     day = dialect.local_bucket(f.c.created_at, "day").label("day")
     tickets = {
         d: (n, urgent)
@@ -601,13 +620,12 @@ def daily_trend(period: Period, scope: Scope, now: datetime) -> list[dict]:
     return out
 
 
-def relief_histogram(period: Period, scope: Scope, now: datetime) -> list[dict]:
+def relief_histogram(period: Period, scope: Scope, now: datetime, counts: dict | None = None) -> list[dict]:
     """Tickets whose advance relief was granted, by hours from the call to the grant."""
-    names = [f"relief_bucket_{i}" for i in range(len(relief_buckets()))]
-    counts = count_sets("tickets", period, scope, now, names)
+    counts = (counts or dashboard_counts(period, scope, now))["tickets"]
     return [
         {"set": name, "low": low, "high": high, "count": counts[name]}
-        for name, (low, high) in zip(names, relief_buckets(), strict=True)
+        for name, (low, high) in zip(_relief_bucket_names(), relief_buckets(), strict=True)
     ]
 
 

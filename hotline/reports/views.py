@@ -243,10 +243,11 @@ def _percent_filter(value):
 
 def dashboard_data(period: Period, scope: Scope, now) -> dict:
     """Everything the dashboard shows; the export writes the same."""
+    counts = service.dashboard_counts(period, scope, now)
     return {
-        "figures": service.figures(period, scope, now),
+        "figures": service.figures(period, scope, now, counts),
         "channels": service.tickets_by_channel(period, scope, now),
-        "compliance": service.clock_compliance(period, scope, now),
+        "compliance": service.clock_compliance(period, scope, now, counts),
         "times": service.response_times(period, scope, now, None),
         "open_urgent": service.open_urgent(scope),
         "overdue": service.overdue_by_unit(scope, now),
@@ -254,7 +255,7 @@ def dashboard_data(period: Period, scope: Scope, now) -> dict:
         "relief_waiting": service.relief_waiting_approval(scope),
         "trend": service.daily_trend(period, scope, now),
         "units": service.unit_compliance(period, scope, now),
-        "histogram": service.relief_histogram(period, scope, now),
+        "histogram": service.relief_histogram(period, scope, now, counts),
     }
 
 
