@@ -150,6 +150,7 @@ class WorkingCalendar:
             (datetime.combine(date.min, b) - datetime.combine(date.min, a) for a, b in self.periods), _ZERO
         )
         self._unknown_used: set[int] = set()
+        self._package_days: dict[date, bool] = {}
 
     # --- days -----------------------------------------------------------------------------
 
@@ -174,7 +175,11 @@ class WorkingCalendar:
             if day in override.workdays:
                 return True
         if day.year in PACKAGE_YEARS:
-            return chinese_calendar.is_workday(day)
+            # chinese_calendar scans its tables on every call; a day's answer never changes.
+            known = self._package_days.get(day)
+            if known is None:
+                known = self._package_days[day] = chinese_calendar.is_workday(day)
+            return known
         if override is None and day.year not in self._unknown_used:
             self._unknown_used.add(day.year)
             log.warning(unknown_years_message([day.year]))
