@@ -18,6 +18,10 @@ def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+def _env_float(name: str, default: float) -> float:
+    return float(_env(name, str(default)))
+
+
 def _env_bool(name: str, default: bool) -> bool:
     return _env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
 
@@ -40,6 +44,8 @@ class Config:
     SMS_RETRY_SECONDS = _env_int("HOTLINE_SMS_RETRY_SECONDS", 60)
     DESK_POLL_SECONDS = _env_int("HOTLINE_DESK_POLL_SECONDS", 5)
     SWEEP_SECONDS = _env_int("HOTLINE_SWEEP_SECONDS", 30)
+    #: SQLite only: how often each web process checkpoints the WAL in the background (0: never).
+    SQLITE_CHECKPOINT_SECONDS = _env_float("HOTLINE_SQLITE_CHECKPOINT_SECONDS", 0.1)
     LOCKOUT_ATTEMPTS = _env_int("HOTLINE_LOCKOUT_ATTEMPTS", 5)
     LOCKOUT_MINUTES = _env_int("HOTLINE_LOCKOUT_MINUTES", 15)
     PAGE_SIZE = _env_int("HOTLINE_PAGE_SIZE", 25)
@@ -65,3 +71,5 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     TWILIO_AUTH_TOKEN = "test-token"
     PUBLIC_BASE_URL = "http://hotline.test"
+    #: Tests build many applications; the checkpoint thread has a test of its own.
+    SQLITE_CHECKPOINT_SECONDS = 0

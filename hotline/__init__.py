@@ -14,8 +14,10 @@ from sqlalchemy.engine import Engine
 
 from config.settings import ROOT, Config
 from hotline import labels
+from hotline.checkpoint import Checkpointer
 from hotline.extensions import babel, csrf, db, login_manager, migrate
 from hotline.formatting import iso_localtime, localtime, time_left
+from hotline.intake.writelock import sqlite_path
 from hotline.policy import catalogue, category_label, init_policy
 from hotline.privacy import mask_id_number, mask_phone
 from hotline.security import check_request_input, set_security_headers
@@ -64,6 +66,11 @@ def configure_database(app: Flask) -> None:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # A file has no server that could drop the connection: no ping before every request.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+        path = sqlite_path(uri)
+        if path and app.config["SQLITE_CHECKPOINT_SECONDS"] > 0:
+            checkpointer = Checkpointer(path, app.config["SQLITE_CHECKPOINT_SECONDS"])
+            app.extensions["sqlite_checkpoint"] = checkpointer
+            app.before_request(checkpointer.ensure_running)
 
 
 @event.listens_for(Engine, "connect")
@@ -75,8 +82,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoint every ~40 MB of WAL rather than 4 MB: a checkpoint (copy and fsync) runs inside
-        # the committing request, and the SMS webhook commits a few pages per message.
+        # Web processes checkpoint in the background (hotline.checkpoint); this is the safety net, at
+        # ~40 MB of WAL rather than 4 MB, because it runs inside whichever request commits.
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 

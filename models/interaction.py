@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -28,7 +28,7 @@ class Interaction(db.Model):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     #: Provider status: ringing, in-progress, completed, no-answer, received, delivered...
     status: Mapped[str | None] = mapped_column(String(24))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -36,7 +36,7 @@ class Interaction(db.Model):
     recording_url: Mapped[str | None] = mapped_column(String(512))
     recording_seconds: Mapped[int | None] = mapped_column(Integer)
     #: Twilio RecordingSid of the voicemail; unique so a replayed callback attaches nothing twice.
-    recording_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
     #: The line the caller chose in the voice menu: urgent (救急难) or policy (政策咨询).
     menu_choice: Mapped[str | None] = mapped_column(String(16))
     #: The automatic answer texted back (TwiML <Message>), kept so a replayed webhook gets the same one.
@@ -49,5 +49,15 @@ class Interaction(db.Model):
     contact = relationship("Contact")
     handled_by = relationship("User")
 
-    #: Reports: inbound calls of a period (answer rate, time to answer or call back).
-    __table_args__ = (Index("ix_interaction_channel_direction_started", "channel", "direction", "started_at"),)
+    __table_args__ = (
+        #: Reports and the desk's call panel: inbound calls of a period (answer rate, time to answer or call back).
+        Index("ix_interaction_channel_direction_started", "channel", "direction", "started_at"),
+        #: Partial: most interactions have no recording, and every text message would write an entry.
+        Index(
+            "uq_interaction_recording_sid",
+            "recording_sid",
+            unique=True,
+            sqlite_where=text("recording_sid IS NOT NULL"),
+            postgresql_where=text("recording_sid IS NOT NULL"),
+        ),
+    )

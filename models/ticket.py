@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -127,7 +128,7 @@ class TicketEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
     #: The referral it concerns; department staff see only their own referrals' events.
-    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referral.id"))
     #: Who did it; empty for the system (scheduler, webhook).
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     #: What happened: created, note, priority_changed, owner_changed, callback...
@@ -140,6 +141,13 @@ class TicketEvent(db.Model):
     __table_args__ = (
         Index("ix_ticket_event_ticket_at", "ticket_id", "at"),
         Index("ix_ticket_event_kind_at", "kind", "at"),
+        #: Partial: most events concern no referral (every text message writes one).
+        Index(
+            "ix_ticket_event_referral_id",
+            "referral_id",
+            sqlite_where=text("referral_id IS NOT NULL"),
+            postgresql_where=text("referral_id IS NOT NULL"),
+        ),
     )
 
 

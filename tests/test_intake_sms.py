@@ -1,6 +1,6 @@
 """Text messages to the hotline's number: signed, idempotent, onto a ticket, answered in Chinese."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -141,6 +141,26 @@ def test_a_message_from_a_caller_with_an_open_ticket_lands_on_its_timeline(clien
     note = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "sms_in"))
     assert note.payload == {"text": "孩子也发烧了", "media": 0}
     assert count(Interaction, Interaction.ticket_id == ticket.id) == 2
+
+
+def test_a_follow_up_is_stored_as_the_orm_stores_it(client, monkeypatch):
+    """A message on an open ticket is written as plain SQL; it must read back like any other row."""
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32))
+    at = datetime(2026, 1, 5, 7, 30, 15, 123456, tzinfo=UTC)
+    monkeypatch.setattr("hotline.intake.views.utcnow", lambda: at)
+    urls = ["https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM2/Media/ME0"]
+    form = sms_form(sid="SM" + "2" * 32, body="照片<已拍>", NumMedia="1", MediaUrl0=urls[0])
+    r = twilio_post(client, "/twilio/sms", form)
+    ticket = _only_ticket()
+    message = db.session.scalar(select(Interaction).where(Interaction.provider_sid == "SM" + "2" * 32))
+    event = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "sms_in"))
+    assert message.started_at == at and message.started_at.tzinfo is not None
+    assert (message.channel, message.direction, message.status) == ("sms", "inbound", "received")
+    assert message.ticket_id == ticket.id and message.contact_id == ticket.contact_id
+    assert message.number_invalid is False and message.media_urls == urls
+    assert message.reply in r.get_data(as_text=True)
+    assert event.at == at and event.ticket_id == ticket.id
+    assert event.payload == {"text": "照片<已拍>", "media": 1}
 
 
 def test_a_message_joins_the_ticket_an_operator_logged_for_that_caller(client, operator, now):

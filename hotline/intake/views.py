@@ -134,8 +134,7 @@ def sms(form):
     )
     state = intake()
     with state.write_turn():
-        reply = service.receive_sms(message, now=utcnow(), policy=state.policy)
-        db.session.commit()
+        reply = service.receive_sms(message, now=utcnow(), policy=state.policy)  # commits
     return _xml(twiml.sms_reply(reply))
 
 
