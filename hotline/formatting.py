@@ -1,13 +1,30 @@
 """Formatting helpers shared by templates and JSON views."""
 
-from flask_babel import format_datetime
+from datetime import UTC
+
+from flask_babel import format_datetime, get_timezone
+
+#: Patterns made of numbers only need no locale data: they are shown with ``strftime``, which
+#: is many times cheaper than Babel's pattern formatter (a queue page shows a time per row).
+NUMERIC_PATTERNS = {
+    "yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M",
+    "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S",
+    "yyyy-MM-dd": "%Y-%m-%d",
+    "MM-dd HH:mm": "%m-%d %H:%M",
+    "HH:mm": "%H:%M",
+}
 
 
 def localtime(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
-    """A stored UTC time shown in Asia/Shanghai (the Babel timezone)."""
+    """A stored UTC time shown in Asia/Shanghai (the Babel timezone); a naive value is taken as UTC."""
     if value is None:
         return ""
-    return format_datetime(value, fmt)
+    numeric = NUMERIC_PATTERNS.get(fmt)
+    if numeric is None:
+        return format_datetime(value, fmt)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(get_timezone()).strftime(numeric)
 
 
 def time_left(deadline, now) -> str:
