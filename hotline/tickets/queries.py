@@ -25,7 +25,7 @@ class QueueFilters:
 
 
 def queue_select(actor: User, filters: QueueFilters, *, now: datetime):
-    """The queue as one SELECT: overdue first, then P0/P1, then newest.
+    """The queue as one SELECT: overdue first, then P0, then P1, then newest.
 
     ``mine`` is the actor's open tickets, ``new`` the unclaimed ones, ``open``
     everything not closed, ``all`` everything including closed and merged.
@@ -46,7 +46,7 @@ def queue_select(actor: User, filters: QueueFilters, *, now: datetime):
     if filters.q:
         stmt = stmt.where(search_clause(filters.q))
     overdue = case((Ticket.next_deadline_at < now, 0), else_=1)
-    urgent = case((Ticket.priority.in_(("P0", "P1")), 0), else_=1)
+    urgent = case((Ticket.priority == "P0", 0), (Ticket.priority == "P1", 1), else_=2)
     return stmt.options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner)).order_by(
         overdue, urgent, Ticket.created_at.desc(), Ticket.id.desc()
     )
