@@ -655,3 +655,34 @@ def test_merged_and_outside_tickets_stay_out(history):
     assert db.session.scalar(select(func.count(Ticket.id)).where(Ticket.status == "merged")) == 1
     assert db.session.scalar(select(func.count(Referral.id))) == 6
     assert db.session.scalar(select(func.count(Interaction.id)).where(Interaction.provider_sid.is_not(None))) == 5
+
+
+def test_independent_report_queries_run_side_by_side_on_postgresql_in_turn_on_sqlite(app, history):
+    """The populations of a response-time table are read at once on PostgreSQL, each on its own session."""
+    import threading
+
+    def job(value):
+        def run():
+            seen = db.session.scalar(select(func.count(Ticket.id)))
+            return value, seen, threading.current_thread().name, id(db.session())
+
+        return run
+
+    results = dialect.run_concurrently([job(1), job(2), job(3)])
+    assert [value for value, *_ in results] == [1, 2, 3]
+    # Each sees the committed history.
+    assert {seen for _v, seen, *_ in results} == {db.session.scalar(select(func.count(Ticket.id)))} != {0}
+    threads = {thread for _v, _s, thread, _session in results}
+    sessions = {session for *_, session in results}
+    if dialect.name() == "postgresql":
+        assert threading.current_thread().name not in threads and len(sessions) == 3
+    else:
+        assert threads == {threading.current_thread().name} and sessions == {id(db.session())}
+
+
+def test_a_failing_report_query_fails_the_report(app):
+    def broken():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        dialect.run_concurrently([lambda: 1, broken])

@@ -16,13 +16,19 @@ which ``julianday`` reads; PostgreSQL keeps ``timestamptz``.
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-from sqlalchemy import Float, case, cast, func, literal, null, select, union_all
+from flask import current_app
+from sqlalchemy import Float, case, func, literal, null, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from hotline.extensions import db
+
+T = TypeVar("T")
 
 #: Asia/Shanghai is UTC+8 all year.
 LOCAL_OFFSET_HOURS = 8
@@ -72,7 +78,8 @@ def not_indexed(column) -> ColumnElement:
 def seconds_between(later, earlier) -> ColumnElement:
     """``later - earlier`` in seconds, as a float (NULL when either is NULL)."""
     if name() == "postgresql":
-        return cast(func.extract("epoch", later - earlier), Float)
+        # date_part gives a float; EXTRACT gives a numeric (PostgreSQL 14+), slower to compute and to cast.
+        return func.date_part("epoch", later - earlier, type_=Float)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
@@ -92,6 +99,33 @@ def local_bucket(instant, grain: str = "day") -> ColumnElement:
     return func.date(instant, shift, "start of month")
 
 
+def run_concurrently(jobs: list[Callable[[], T]]) -> list[T]:
+    """The results of independent read-only report queries, in order.
+
+    On PostgreSQL they run at once, each in its own application context, so on its
+    own session and connection (they read committed data, as every report page does):
+    the server works on them side by side. SQLite, one file in this process, runs
+    them in turn.
+    """
+    if name() != "postgresql" or len(jobs) < 2:
+        return [job() for job in jobs]
+    app = current_app._get_current_object()
+
+    def run(job):
+        with app.app_context():  # its own session, removed when the context ends
+            return job()
+
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="report") as pool:
+        return list(pool.map(run, jobs))
+
+
+def not_inlined(stmt):
+    """``stmt``, which a query reads as a subquery, kept whole on PostgreSQL (``OFFSET 0``): its columns are
+    computed once per row, where the planner would copy a column's expression (a correlated subquery,
+    say) into every outer expression that reads it. SQLite reads it as it is."""
+    return stmt.offset(0) if name() == "postgresql" else stmt
+
+
 def computed_once(stmt, name_: str):
     """``stmt`` as something a statement reads from: on PostgreSQL a CTE computed once (the
     summary reads it for the groups and for the total); on SQLite, which reads it once, a subquery."""
@@ -100,15 +134,26 @@ def computed_once(stmt, name_: str):
     return stmt.subquery(name_)
 
 
-def summarize(rows, *, grouped: bool, distinct_total: bool = False) -> tuple[dict, dict]:
+def summarize(rows, *, grouped: bool, distinct_total: bool = False, items=None) -> tuple[dict, dict]:
     """Count, mean, p50/p90/p95 of ``dur`` and the clock states of ``st``, per group and in total.
 
     ``rows`` is a subquery with columns ``id`` (the item), ``g`` (its group, when
     ``grouped``), ``dur`` (seconds, NULL when not measured) and ``st`` (on_time,
     late, pending or NULL). ``distinct_total``: an item may sit in several groups
-    (a ticket referred to two units) and counts once in the total. Returns
+    (a ticket referred to two units) and counts once in the total; ``items``, when
+    given, has one row per item (``id``, ``dur``, ``st``) and PostgreSQL totals it
+    rather than de-duplicating the joined rows. Returns
     ({group: figures}, total figures); figures are ``n``, ``mean``, ``p50``,
     ``p90``, ``p95`` (None when nothing was measured) and the state counts.
+    """
+    return summarize_many(rows, [("dur", "st")], grouped=grouped, distinct_total=distinct_total, items=items)[0]
+
+
+def summarize_many(
+    rows, pairs: list[tuple[str, str]], *, grouped: bool, distinct_total: bool = False, items=None
+) -> list[tuple[dict, dict]]:
+    """:func:`summarize` of several measures of the same items in one pass: ``pairs`` names the
+    (duration, state) columns of each in ``rows`` (and ``items``); one result per pair, in order.
 
     PostgreSQL computes everything in one statement with ``percentile_cont``.
     SQLite has no ordered-set aggregate, and its sorter makes window-function
@@ -117,8 +162,8 @@ def summarize(rows, *, grouped: bool, distinct_total: bool = False) -> tuple[dic
     same linear interpolation as ``percentile_cont``: exact, and the same numbers.
     """
     if name() == "postgresql":
-        return _summarize_sql(rows, grouped=grouped, distinct_total=distinct_total)
-    columns = [rows.c.id, rows.c.dur, rows.c.st] + ([rows.c.g] if grouped else [])
+        return _summarize_sql(rows, pairs, grouped=grouped, distinct_total=distinct_total, items=items)
+    columns = [rows.c.id] + [rows.c[c] for pair in pairs for c in pair] + ([rows.c.g] if grouped else [])
     # Tuples straight from the DBAPI cursor: ints, floats and strings need no result processing,
     # and skipping SQLAlchemy's row objects halves the cost at forty thousand rows.
     result = db.session.connection().execute(select(*columns))
@@ -126,17 +171,20 @@ def summarize(rows, *, grouped: bool, distinct_total: bool = False) -> tuple[dic
     result.close()
     groups: dict[object, list] = defaultdict(list)
     if grouped:
+        at = 1 + 2 * len(pairs)
         for row in found:
-            groups[row[3]].append(row)
+            groups[row[at]].append(row)
     if distinct_total:
         found = list({row[0]: row for row in found}.values())
-    return {g: _summary(items) for g, items in groups.items()}, _summary(found)
+    out = []
+    for i in range(len(pairs)):
+        dur, st = 1 + 2 * i, 2 + 2 * i
+        out.append(({g: _summary(members, dur, st) for g, members in groups.items()}, _summary(found, dur, st)))
+    return out
 
 
-def _summary(rows) -> dict:
-    return _figures(
-        [row[1] for row in rows if row[1] is not None], Counter(row[2] for row in rows if row[2] is not None)
-    )
+def _summary(rows, dur: int, st: int) -> dict:
+    return _figures([row[dur] for row in rows if row[dur] is not None], Counter(row[st] for row in rows if row[st]))
 
 
 def _figures(durations: list[float], states: Counter) -> dict:
@@ -159,32 +207,35 @@ def percentile_cont(ordered: list[float], p: float) -> float:
     return first + (second - first) * (position - lower)
 
 
-def _summarize_sql(rows, *, grouped: bool, distinct_total: bool) -> tuple[dict, dict]:
-    total_rows = select(rows.c.id, rows.c.dur, rows.c.st)
-    if distinct_total:
-        total_rows = total_rows.distinct()
-    total_rows = total_rows.subquery("t")
-    parts = [select(literal(1).label("tot"), null().label("g"), total_rows.c.dur, total_rows.c.st)]
+def _summarize_sql(rows, pairs, *, grouped: bool, distinct_total: bool, items=None) -> list[tuple[dict, dict]]:
+    """One statement: an aggregate per group and one over the total, side by side (UNION ALL), so that
+    each ``percentile_cont`` sorts its own group's durations only."""
+
+    def figures(source, tot: int, group):
+        columns = [literal(tot).label("tot"), group.label("g")]
+        for i, (dur, st) in enumerate(pairs):
+            d, t = source.c[dur], source.c[st]
+            columns += [func.count(d).label(f"n_{i}"), func.avg(d).label(f"mean_{i}")]
+            columns += [func.percentile_cont(p).within_group(d).label(f"{_label(p)}_{i}") for p in PERCENTILES]
+            columns += [func.sum(case((t == s, 1), else_=0)).label(f"{s}_{i}") for s in STATES]
+        return select(*columns)
+
+    if items is None:
+        items = select(rows.c.id, *(rows.c[c] for pair in pairs for c in pair))
+        items = (items.distinct() if distinct_total else items).subquery("t")
+    parts = [figures(items, 1, null())]
     if grouped:
-        parts.insert(0, select(literal(0).label("tot"), rows.c.g, rows.c.dur, rows.c.st))
-    v = union_all(*parts).subquery("v") if grouped else parts[0].subquery("v")
-    stmt = select(
-        v.c.tot,
-        v.c.g,
-        func.count(v.c.dur).label("n"),
-        func.avg(v.c.dur).label("mean"),
-        *(func.percentile_cont(p).within_group(v.c.dur).label(_label(p)) for p in PERCENTILES),
-        *(func.sum(case((v.c.st == s, 1), else_=0)).label(s) for s in STATES),
-    ).group_by(v.c.tot, v.c.g)
-    groups, total = {}, _figures([], Counter())
-    for row in db.session.execute(stmt).mappings():
-        figures = {key: row[key] for key in ("n", "mean", *(_label(p) for p in PERCENTILES))}
-        figures.update({s: int(row[s] or 0) for s in STATES})
-        if row["tot"]:
-            total = figures
-        else:
-            groups[row["g"]] = figures
-    return groups, total
+        parts.insert(0, figures(rows, 0, rows.c.g).group_by(rows.c.g))
+    out = [({}, _figures([], Counter())) for _ in pairs]
+    for row in db.session.execute(union_all(*parts)).mappings():
+        for i in range(len(pairs)):
+            found = {key: row[f"{key}_{i}"] for key in ("n", "mean", *(_label(p) for p in PERCENTILES))}
+            found.update({s: int(row[f"{s}_{i}"] or 0) for s in STATES})
+            if row["tot"]:
+                out[i] = (out[i][0], found)
+            else:
+                out[i][0][row["g"]] = found
+    return out
 
 
 def _label(p: float) -> str:

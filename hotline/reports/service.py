@@ -28,6 +28,7 @@ are left out of compliance rates: they are neither kept nor broken yet.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from itertools import pairwise
 
 from sqlalchemy import and_, case, exists, false, func, literal, null, or_, select, true
@@ -343,7 +344,8 @@ def call_facts(period: Period, scope: Scope, now: datetime, *, place: bool = Tru
         inner = inner.outerjoin(Ticket, Ticket.id == Interaction.ticket_id).outerjoin(
             Contact, Contact.id == Ticket.contact_id
         )
-    inner = inner.subquery("ci")
+    # callback_at (a correlated subquery) is read by several expressions below: computed once.
+    inner = dialect.not_inlined(inner).subquery("ci")
     answer_s = dialect.seconds_between(inner.c.answered_at, inner.c.created_at)
     callback_s = dialect.seconds_between(inner.c.callback_at, inner.c.missed_at)
     waited_s = dialect.seconds_between(_instant(now), inner.c.missed_at)
@@ -690,11 +692,13 @@ def _grouped(population: str, f, dimension: str, period: Period, scope: Scope):
             return f, f.c.department_id
         if population == "calls":
             return f, null()
+        # The units each ticket of f was referred to. Joined to f, which holds the period's tickets; a
+        # referral is dispatched from a ticket that exists, never before the period its ticket began in:
+        # said outright, that lets the database read the period's referrals by index, not all of them.
         pairs = (
             select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id"))
             .distinct()
-            .join(Ticket, Ticket.id == Referral.ticket_id)
-            .where(_tickets_in(period))
+            .where(Referral.dispatched_at >= period.start)
         )
         if not scope.everything:
             pairs = pairs.where(Referral.department_id.in_(scope.units))
@@ -720,12 +724,20 @@ def response_times(
     """
     if dimension is not None and dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dimension!r}")
+    wanted = [m for m in measures or MEASURES if scope.everything or m.population != "calls"]
+    # The measures of one population (first contact and advance relief of tickets; acknowledge and
+    # resolve of referrals) read the same items: one pass each, the populations side by side.
+    batches = [[m for m in wanted if m.population == p] for p in dict.fromkeys(m.population for m in wanted)]
+    results = dialect.run_concurrently(
+        [partial(_time_rows, batch[0].population, batch, period, scope, now, dimension) for batch in batches]
+    )
+    figures = {
+        m.key: found for batch, rows in zip(batches, results, strict=True) for m, found in zip(batch, rows, strict=True)
+    }
     tables = []
-    for measure in measures or MEASURES:
-        if measure.population == "calls" and not scope.everything:
-            continue
+    for measure in wanted:
+        groups, total = figures[measure.key]
         table = TimeTable(measure, dimension)
-        groups, total = _time_rows(measure, period, scope, now, dimension)
         table.rows = sorted((TimeRow(k, **v) for k, v in groups.items()), key=lambda r: (r.group is None, str(r.group)))
         table.total = TimeRow(None, **total)
         tables.append(table)
@@ -733,29 +745,41 @@ def response_times(
 
 
 def _time_rows(
-    measure: Measure, period: Period, scope: Scope, now: datetime, dimension: str | None
-) -> tuple[dict, dict]:
-    """({group: figures}, total figures) of one measure; figures are n, mean, p50, p90, p95, on_time, late, pending."""
+    population: str, measures: list[Measure], period: Period, scope: Scope, now: datetime, dimension: str | None
+) -> list[tuple[dict, dict]]:
+    """Per measure of ``population``: ({group: figures}, total figures); figures are n, mean, p50, p90, p95,
+    on_time, late, pending."""
     place = dimension in ("priority", "category", "township")
-    builder = {"tickets": ticket_facts, "referrals": referral_facts, "calls": call_facts}[measure.population]
-    options = {"light": True} if measure.population == "tickets" else {}
+    builder = {"tickets": ticket_facts, "referrals": referral_facts, "calls": call_facts}[population]
+    options = {"light": True} if population == "tickets" else {}
     facts = builder(period, scope, now, place=place, **options)
-    # Only the columns this measure reads.
+    # Only the columns these measures read.
     wanted = {"id", "department_id", "created_at", "priority", "category", "township_id"}
-    wanted |= {measure.column, f"st_{measure.clock}"}
+    for measure in measures:
+        wanted |= {measure.column, f"st_{measure.clock}"}
     f = dialect.computed_once(select(*(col for col in facts.c if col.key in wanted)), "f")
-    item, duration, state = f.c.id.label("id"), f.c[measure.column].label("dur"), f.c[f"st_{measure.clock}"].label("st")
+    pairs = [(f"dur_{i}", f"st_{i}") for i in range(len(measures))]
+    values = [
+        f.c[column].label(label)
+        for measure, (dur, st) in zip(measures, pairs, strict=True)
+        for column, label in ((measure.column, dur), (f"st_{measure.clock}", st))
+    ]
+    item = f.c.id.label("id")
     # Calls have no unit: their table by unit is the total alone.
-    grouped = dimension is not None and not (measure.population == "calls" and dimension == "unit")
+    grouped = dimension is not None and not (population == "calls" and dimension == "unit")
     if grouped:
-        source, group = _grouped(measure.population, f, dimension, period, scope)
-        rows = select(item, group.label("g"), duration, state).select_from(source).subquery("v")
+        source, group = _grouped(population, f, dimension, period, scope)
+        rows = select(item, group.label("g"), *values).select_from(source).subquery("v")
     else:
-        rows = select(item, duration, state).subquery("v")
-    distinct = grouped and dimension == "unit" and measure.population == "tickets"
-    groups, total = dialect.summarize(rows, grouped=grouped, distinct_total=distinct)
-    keep = {g: _rounded(v) for g, v in groups.items() if v["n"] or any(v[s] for s in STATES)}
-    return keep, _rounded(total)
+        rows = select(item, *values).subquery("v")
+    distinct = grouped and dimension == "unit" and population == "tickets"
+    # f has one row per item: the total over all groups, with no item counted twice.
+    items = select(item, *values).subquery("items") if distinct else None
+    out = []
+    for groups, total in dialect.summarize_many(rows, pairs, grouped=grouped, distinct_total=distinct, items=items):
+        keep = {g: _rounded(v) for g, v in groups.items() if v["n"] or any(v[s] for s in STATES)}
+        out.append((keep, _rounded(total)))
+    return out
 
 
 def _rounded(figures: dict) -> dict:
