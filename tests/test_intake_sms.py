@@ -278,3 +278,27 @@ def test_the_webhook_never_loads_a_user(client, app, monkeypatch, logged_in, ope
 
     monkeypatch.setattr(app.login_manager, "_user_callback", refuse)
     assert twilio_post(client, "/twilio/sms", sms_form()).status_code == 200
+
+
+def test_each_write_transaction_holds_the_write_turn(app, now):
+    """SQLite's write turn is held around the writes only; the new ticket's clocks are worked out before."""
+    from contextlib import contextmanager
+
+    from hotline.intake import intake, service
+    from hotline.intake.service import InboundMessage
+
+    held = []
+
+    @contextmanager
+    def turn():
+        held.append(count(Ticket))  # what was stored when the turn began
+        yield
+
+    policy = intake().policy
+    first = InboundMessage(sid="SM" + "1" * 32, from_number=CALLER, to_number=None, body="请帮帮我们")
+    service.receive_sms(first, now=now, policy=policy, turn=turn)
+    # Looked for an open ticket (none), then opened one: two turns, the ticket stored in the second.
+    assert held == [0, 0] and count(Ticket) == 1
+    follow_up = InboundMessage(sid="SM" + "2" * 32, from_number=CALLER, to_number=None, body="孩子也病了")
+    service.receive_sms(follow_up, now=now, policy=policy, turn=turn)
+    assert held == [0, 0, 1] and event_kinds(_only_ticket()) == ["created", "sms_in"]

@@ -10,6 +10,7 @@ Nothing here calls out of the process: outbound messages go to the outbox.
 """
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -112,14 +113,19 @@ _CONTACT_BY_PHONE = _by_dialect(
 )
 
 
-def _open_sms_ticket(conn, e164: str, contact_id: int | None, is_child: bool, body: str, now: datetime, by: datetime):
-    """A new SMS ticket (and contact) with plain INSERTs; returns (ticket id, contact id, number, priority).
-
-    The ticket is built (clocks and all) by the ticket service before the first write, so the
-    write transaction, which holds SQLite's one write lock, is a handful of short statements.
-    """
+def _sms_ticket(body: str, now: datetime, by: datetime) -> Ticket:
+    """The ticket a first message opens, built (clocks and all) by the ticket service, not yet stored."""
     summary = body.strip().splitlines()[0] if body.strip() else ""
-    ticket = build_unclaimed_ticket(now=now, channel="sms", summary=summary, body=body, contact_by=by)
+    return build_unclaimed_ticket(now=now, channel="sms", summary=summary, body=body, contact_by=by)
+
+
+def _open_sms_ticket(conn, e164: str, contact_id: int | None, is_child: bool, ticket: Ticket, now: datetime):
+    """Store ``ticket`` (from ``_sms_ticket``) and its contact with plain INSERTs; returns (ticket id,
+    contact id, number, priority).
+
+    The ticket was built before this request's turn to write, so the write transaction,
+    which holds SQLite's one write lock, is a handful of short statements.
+    """
     if contact_id is None:
         contact_id = conn.execute(_CONTACT_BY_PHONE[conn.dialect.name], {"phone": e164, "created_at": now}).scalar()
         if contact_id is None:  # another request created it a moment ago
@@ -240,7 +246,7 @@ def _append_to_open_ticket(msg: InboundMessage, raw: str, e164: str, now: dateti
         connection.close()
 
 
-def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy) -> str:
+def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, turn=nullcontext) -> str:
     """Take in one text message, commit it, and return the words to answer it with.
 
     - ``STOP``/``退订`` (and the other stop words) opts the number out of
@@ -255,21 +261,30 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy) -> 
     with the answer; a replay returns that same answer and writes nothing.
     Unlike the other services, this one commits: the webhook is the hot path,
     and its common case runs outside the session (``_append_to_open_ticket``).
+    ``turn()`` is held around each write transaction, and only there (the
+    webhook passes SQLite's write turn, ``hotline.intake.writelock``).
     """
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
     stop_or_start = word in policy.stop_words or word in policy.start_words
     if e164 is not None and not stop_or_start:
-        reply = _append_to_open_ticket(msg, raw, e164, now, policy)
+        with turn():
+            reply = _append_to_open_ticket(msg, raw, e164, now, policy)
         if reply is not None:
             return reply
-    reply = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy)
-    db.session.commit()
+    by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
+    # Built while other requests write; used if the sender has no open ticket by the time this one writes.
+    prepared = _sms_ticket(msg.body, now, by) if e164 is not None and not stop_or_start else None
+    with turn():
+        reply = _receive_sms_in_session(msg, raw, e164, word, prepared, now=now, policy=policy)
+        db.session.commit()
     return reply
 
 
-def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy) -> str:
+def _receive_sms_in_session(
+    msg: InboundMessage, raw, e164, word: str, prepared: Ticket | None, *, now: datetime, policy: IntakePolicy
+) -> str:
     """``receive_sms`` for a stop or start word, an unknown or unparseable sender: on the session."""
     session = db.session
     conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
@@ -294,9 +309,8 @@ def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: d
     else:
         by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
         if e164 is not None:
-            ticket_id, contact_id, number, priority = _open_sms_ticket(
-                conn, e164, contact_id, is_child, msg.body, now, by
-            )
+            ticket = prepared or _sms_ticket(msg.body, now, by)
+            ticket_id, contact_id, number, priority = _open_sms_ticket(conn, e164, contact_id, is_child, ticket, now)
         else:  # kept as given on a contact of its own, through the ticket service
             summary = msg.body.strip().splitlines()[0] if word else ""
             ticket = open_unclaimed_ticket(

@@ -133,8 +133,7 @@ def sms(form):
         media_urls=media,
     )
     state = intake()
-    with state.write_turn():
-        reply = service.receive_sms(message, now=utcnow(), policy=state.policy)  # commits
+    reply = service.receive_sms(message, now=utcnow(), policy=state.policy, turn=state.write_turn)  # commits
     return _xml(twiml.sms_reply(reply))
 
 
