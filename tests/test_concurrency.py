@@ -75,3 +75,60 @@ def test_first_calls_from_one_new_number_at_once_share_one_caller(app, make_user
     assert count(Contact) == 1
     contact_ids = set(db.session.scalars(select(Ticket.contact_id)))
     assert contact_ids == {db.session.scalar(select(Contact.id))}
+
+
+def _text_at_once(app, now, senders):
+    """Each sender's first text message reaches the webhook's service at the same moment, in its own thread."""
+    from hotline.intake import intake
+    from hotline.intake import service as intake_service
+
+    start = threading.Barrier(len(senders))
+    replies, errors = [], []
+    lock = threading.Lock()
+
+    def work(index, sender):
+        try:
+            with app.app_context():
+                state = intake()
+                message = intake_service.InboundMessage(
+                    sid=f"SM{index:032d}", from_number=sender, to_number=None, body=f"第{index}条求助短信"
+                )
+                start.wait(timeout=30)
+                reply = intake_service.receive_sms(message, now=now, policy=state.policy, turn=state.write_turn)
+                with lock:
+                    replies.append(reply)
+        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
+            with lock:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    return replies, errors
+
+
+def test_first_messages_from_one_new_number_at_once_open_one_ticket(app, now):
+    from models.interaction import Interaction
+    from models.ticket import TicketEvent
+
+    replies, errors = _text_at_once(app, now, ["+8613812341234"] * THREADS)
+    assert errors == []
+    db.session.expire_all()
+    assert (count(Contact), count(Ticket), count(Interaction)) == (1, 1, THREADS)
+    number = db.session.scalar(select(Ticket.number))
+    assert all(number in reply for reply in replies)
+    kinds = sorted(db.session.scalars(select(TicketEvent.kind)))
+    assert kinds == ["created"] + ["sms_in"] * (THREADS - 1)
+
+
+def test_first_messages_from_new_numbers_at_once_get_consecutive_numbers(app, now):
+    replies, errors = _text_at_once(app, now, [f"+86139{i:04d}1234" for i in range(THREADS)])
+    assert errors == []
+    db.session.expire_all()
+    numbers = sorted(db.session.scalars(select(Ticket.number)))
+    assert numbers == [f"20251009{n:04d}" for n in range(1, THREADS + 1)]
+    assert sorted(n for n in numbers for reply in replies if n in reply) == numbers  # each told its own number
+    assert count(Contact) == THREADS

@@ -302,3 +302,37 @@ def test_each_write_transaction_holds_the_write_turn(app, now):
     follow_up = InboundMessage(sid="SM" + "2" * 32, from_number=CALLER, to_number=None, body="孩子也病了")
     service.receive_sms(follow_up, now=now, policy=policy, turn=turn)
     assert held == [0, 0, 1] and event_kinds(_only_ticket()) == ["created", "sms_in"]
+
+
+def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, monkeypatch):
+    """The webhook writes a first message's ticket as plain SQL: every column as the service built it."""
+    from hotline.intake import intake
+    from hotline.tickets.service import build_unclaimed_ticket
+
+    at = datetime(2026, 1, 5, 7, 30, 15, 123456, tzinfo=UTC)  # a Monday, 15:30 in Shanghai
+    monkeypatch.setattr("hotline.intake.views.utcnow", lambda: at)
+    body = "我父亲突发脑溢血住院\n家里拿不出押金"
+    twilio_post(client, "/twilio/sms", sms_form(body=body))
+    stored = _only_ticket()
+    policy = intake().policy
+    expected = build_unclaimed_ticket(
+        now=at,
+        channel="sms",
+        summary="我父亲突发脑溢血住院",
+        body=body,
+        contact_by=at + timedelta(minutes=policy.minutes_to_callback("P3")),
+    )
+    skip = {"id", "number", "contact_id", "version"}
+    columns = [c for c in Ticket.__table__.columns if c.key not in skip]
+
+    def built(column):  # an unsaved ticket leaves the column default (confidential=False, ...) to the INSERT
+        value = getattr(expected, column.key)
+        return column.default.arg if value is None and column.default is not None else value
+
+    assert {c.key: getattr(stored, c.key) for c in columns} == {c.key: built(c) for c in columns}
+    assert stored.version == 1 and stored.number.startswith("20260105")
+    assert stored.first_contact_due_at is not None and stored.sensitive is False
+    contact = db.session.get(Contact, stored.contact_id)
+    assert contact.phone == CALLER and contact.sms_opt_out is False and contact.created_at == at
+    created = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "created"))
+    assert created.payload == {"channel": "sms", "priority": "P3", "category": "other"} and created.at == at

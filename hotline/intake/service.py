@@ -26,13 +26,14 @@ from hotline.tickets.service import (
     add_event,
     build_unclaimed_ticket,
     get_or_create_contact,
-    next_ticket_number,
     open_unclaimed_ticket,
+    ticket_number,
 )
+from hotline.timeutil import local_date
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
-from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
+from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketSequence
 
 #: Twilio call statuses that end a call.
 CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
@@ -77,9 +78,7 @@ _SMS_SENDER = (
 )
 _LOCK_SENDER = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone"))))
 _INSERT_EVENT = insert(TicketEvent.__table__)
-_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 _SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("contact_id"))
-_TICKET_COLUMNS = tuple(c.key for c in Ticket.__table__.columns if c.key != "id")
 
 
 def _sender(conn, e164: str | None) -> tuple:
@@ -104,13 +103,6 @@ _INTERACTION_BY_SID = _by_dialect(
         .returning(Interaction.__table__.c.id)
     )
 )
-_CONTACT_BY_PHONE = _by_dialect(
-    lambda dialect_insert: (
-        dialect_insert(Contact.__table__)
-        .on_conflict_do_nothing(index_elements=["phone"])
-        .returning(Contact.__table__.c.id)
-    )
-)
 
 
 def _sms_ticket(body: str, now: datetime, by: datetime) -> Ticket:
@@ -119,37 +111,17 @@ def _sms_ticket(body: str, now: datetime, by: datetime) -> Ticket:
     return build_unclaimed_ticket(now=now, channel="sms", summary=summary, body=body, contact_by=by)
 
 
-def _open_sms_ticket(conn, e164: str, contact_id: int | None, is_child: bool, ticket: Ticket, now: datetime):
-    """Store ``ticket`` (from ``_sms_ticket``) and its contact with plain INSERTs; returns (ticket id,
-    contact id, number, priority).
-
-    The ticket was built before this request's turn to write, so the write transaction,
-    which holds SQLite's one write lock, is a handful of short statements.
-    """
-    if contact_id is None:
-        contact_id = conn.execute(_CONTACT_BY_PHONE[conn.dialect.name], {"phone": e164, "created_at": now}).scalar()
-        if contact_id is None:  # another request created it a moment ago
-            contact_id = conn.execute(select(Contact.id).where(Contact.phone == e164)).scalar_one()
-    ticket.contact_id = contact_id
-    ticket.sensitive = bool(is_child)
-    ticket.number = next_ticket_number(now)
-    values = {key: value for key in _TICKET_COLUMNS if (value := getattr(ticket, key)) is not None}
-    ticket_id = conn.execute(_INSERT_TICKET, {**values, "version": 1}).scalar_one()
-    payload = {"channel": ticket.channel, "priority": ticket.priority, "category": ticket.category}
-    conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": now})
-    return ticket_id, contact_id, ticket.number, ticket.priority
-
-
-# The common case, a message continuing a conversation, runs as plain SQL on the driver's own
+# Text messages from a valid number, the webhook's work, run as plain SQL on the driver's own
 # connection: SQLAlchemy's execution layer (Core and session) cost twice the database's own work
 # there (measured with bench/intake.sh). The SQL is written once per dialect; values go through
-# the columns' own bind processors, so they are stored exactly as the ORM stores them.
+# the columns' own defaults and bind processors, so they are stored exactly as the ORM stores them.
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 _RAW_SQL = {
-    # The statuses are the model's constants, not input.
-    "sender": "SELECT c.id, t.id, t.number, t.priority FROM contact c JOIN ticket t ON t.contact_id = c.id"  # noqa: S608
-    f" AND t.status IN ({_OPEN}) WHERE c.phone = :phone ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
-    "event": "INSERT INTO ticket_event (ticket_id, kind, payload, at) VALUES (:ticket_id, 'sms_in', :payload, :at)",
+    # The sender's contact and newest open ticket (the statuses are the model's constants, not input).
+    "sender": "SELECT c.id, c.is_child, t.id, t.number, t.priority FROM contact c LEFT JOIN ticket t"  # noqa: S608
+    f" ON t.contact_id = c.id AND t.status IN ({_OPEN}) WHERE c.phone = :phone"
+    " ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
+    "event": "INSERT INTO ticket_event (ticket_id, kind, payload, at) VALUES (:ticket_id, :kind, :payload, :at)",
     "interaction": (
         "INSERT INTO interaction (channel, direction, provider_sid, from_number, to_number, number_invalid,"
         " contact_id, ticket_id, status, started_at, body, media_urls, reply) VALUES ('sms', 'inbound', :sid,"
@@ -157,6 +129,13 @@ _RAW_SQL = {
         " ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
     ),
     "reply": "SELECT reply FROM interaction WHERE provider_sid = :sid",
+    "contact": "INSERT INTO contact ({columns}) VALUES ({values}) ON CONFLICT (phone) DO NOTHING RETURNING id",
+    "contact_id": "SELECT id FROM contact WHERE phone = :phone",
+    "number": (
+        "INSERT INTO ticket_sequence (day, last_value) VALUES (:day, 1)"
+        " ON CONFLICT (day) DO UPDATE SET last_value = ticket_sequence.last_value + 1 RETURNING last_value"
+    ),
+    "ticket": "INSERT INTO ticket ({columns}) VALUES ({values}) RETURNING id",
 }
 _RAW_PG = {
     **{
@@ -167,17 +146,49 @@ _RAW_PG = {
 }
 
 
+class _RawRow:
+    """Every column of ``table`` but ``id``, for one INSERT: its column list, and the conversion of a row's
+    values as SQLAlchemy would do it (a column's scalar default for a missing value, then its type's bind
+    processor)."""
+
+    def __init__(self, table, dialect):
+        self.columns = [column for column in table.columns if column.key != "id"]
+        self.names = ", ".join(column.name for column in self.columns)
+        self.params = ", ".join(f":{column.key}" for column in self.columns)
+        self.convert = [
+            (
+                column.key,
+                _converter(column.type, dialect),
+                column.default.arg if column.default is not None and column.default.is_scalar else None,
+            )
+            for column in self.columns
+        ]
+
+    def values(self, row: dict) -> dict:
+        out = {}
+        for key, convert, default in self.convert:
+            value = row.get(key)
+            value = default if value is None else value
+            out[key] = None if value is None else convert(value)
+        return out
+
+
 class _RawSms:
-    """The hot path's statements and value converters for one database dialect."""
+    """The webhook's statements and value converters for one database dialect."""
 
     def __init__(self, dialect):
         self.sqlite = dialect.name == "sqlite"
-        sql = _RAW_SQL if self.sqlite else _RAW_PG
+        self.contact = _RawRow(Contact.__table__, dialect)
+        self.ticket = _RawRow(Ticket.__table__, dialect)
+        sql = dict(_RAW_SQL if self.sqlite else _RAW_PG)
+        sql["contact"] = sql["contact"].format(columns=self.contact.names, values=self.contact.params)
+        sql["ticket"] = sql["ticket"].format(columns=self.ticket.names, values=self.ticket.params)
         # sqlite3 takes :name parameters as written; psycopg takes %(name)s.
         self.sql = sql if self.sqlite else {k: re.sub(r"(?<!:):(\w+)", r"%(\1)s", v) for k, v in sql.items()}
         self.stamp = _converter(Interaction.__table__.c.started_at.type, dialect)
         self.json = _converter(TicketEvent.__table__.c.payload.type, dialect)
         self.flag = _converter(Interaction.__table__.c.number_invalid.type, dialect)
+        self.day = _converter(TicketSequence.__table__.c.day.type, dialect)
 
 
 def _converter(type_, dialect):
@@ -188,14 +199,19 @@ def _converter(type_, dialect):
 _RAW: dict[str, _RawSms] = {}
 
 
-def _append_to_open_ticket(msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy):
-    """The message of a sender with an open ticket, on that ticket, committed; None for any other sender.
+def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, new: Ticket | None):
+    """Store the message of a valid number and commit; return the answer, or None to be called again with ``new``.
 
-    One short transaction on a pooled driver connection: the sender's newest
-    open ticket, the ``sms_in`` event, the Interaction keyed by MessageSid
-    (a replay finds it, undoes the event and gets the first answer back).
-    On SQLite the transaction starts with ``BEGIN IMMEDIATE``, so the ticket
-    found open is still open when the message lands on it.
+    One short transaction on a pooled driver connection. A sender with an open
+    ticket: the ``sms_in`` event on its newest one. Any other: ``new`` (built
+    by ``_sms_ticket`` outside the write turn) is numbered and stored, with the
+    contact when the number is new; without ``new``, nothing is written and
+    None comes back. Then the Interaction keyed by MessageSid: a replay finds
+    it, undoes the rest and gets the first answer back. On SQLite the
+    transaction starts with ``BEGIN IMMEDIATE``, so what was found (an open
+    ticket, a contact) is still so when this request writes; on PostgreSQL a
+    lock on the phone number keeps two first messages of one person from
+    opening two tickets.
     """
     engine = db.engine
     sql = _RAW.get(engine.dialect.name) or _RAW.setdefault(engine.dialect.name, _RawSms(engine.dialect))
@@ -204,18 +220,37 @@ def _append_to_open_ticket(msg: InboundMessage, raw: str, e164: str, now: dateti
         cursor = connection.cursor()
         if sql.sqlite:
             cursor.execute("BEGIN IMMEDIATE")
-        else:  # two first messages of one person at once must not open two tickets
+        else:
             cursor.execute(sql.sql["lock"], {"phone": e164})
         cursor.execute(sql.sql["sender"], {"phone": e164})
-        row = cursor.fetchone()
-        if row is None:
+        contact_id, is_child, ticket_id, number, priority = cursor.fetchone() or (None, False, None, None, None)
+        at = sql.stamp(now)
+        if ticket_id is not None:
+            payload = sql.json({"text": msg.body, "media": len(msg.media_urls)})
+            cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": at})
+            reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
+        elif new is None:
             connection.rollback()
             return None
-        contact_id, ticket_id, number, priority = row
-        at = sql.stamp(now)
-        payload = sql.json({"text": msg.body, "media": len(msg.media_urls)})
-        cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "payload": payload, "at": at})
-        reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
+        else:
+            if contact_id is None:
+                cursor.execute(sql.sql["contact"], sql.contact.values({"phone": e164, "created_at": now}))
+                created = cursor.fetchone()
+                if created is None:  # another request created it a moment ago (PostgreSQL)
+                    cursor.execute(sql.sql["contact_id"], {"phone": e164})
+                    created = cursor.fetchone()
+                contact_id = created[0]
+            day = local_date(now)
+            cursor.execute(sql.sql["number"], {"day": sql.day(day)})
+            number = ticket_number(day, cursor.fetchone()[0])
+            row = {column.key: getattr(new, column.key) for column in sql.ticket.columns}
+            row |= {"contact_id": contact_id, "sensitive": bool(is_child), "number": number, "version": 1}
+            cursor.execute(sql.sql["ticket"], sql.ticket.values(row))
+            ticket_id = cursor.fetchone()[0]
+            payload = sql.json({"channel": new.channel, "priority": new.priority, "category": new.category})
+            cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": at})
+            priority = new.priority
+            reply = policy.sms_new_ticket.format(number=number, within=policy.within(priority))
         cursor.execute(
             sql.sql["interaction"],
             {
@@ -260,38 +295,38 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     The message is stored as an inbound Interaction keyed by its MessageSid,
     with the answer; a replay returns that same answer and writes nothing.
     Unlike the other services, this one commits: the webhook is the hot path,
-    and its common case runs outside the session (``_append_to_open_ticket``).
-    ``turn()`` is held around each write transaction, and only there (the
-    webhook passes SQLite's write turn, ``hotline.intake.writelock``).
+    and a valid number's message is written outside the session
+    (``_write_message``). ``turn()`` is held around each write transaction,
+    and only there (the webhook passes SQLite's write turn,
+    ``hotline.intake.writelock``): a first message's ticket is built, clocks
+    and all, between two turns.
     """
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
-    stop_or_start = word in policy.stop_words or word in policy.start_words
-    if e164 is not None and not stop_or_start:
+    if e164 is not None and word not in policy.stop_words and word not in policy.start_words:
         with turn():
-            reply = _append_to_open_ticket(msg, raw, e164, now, policy)
-        if reply is not None:
-            return reply
-    by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
-    # Built while other requests write; used if the sender has no open ticket by the time this one writes.
-    prepared = _sms_ticket(msg.body, now, by) if e164 is not None and not stop_or_start else None
+            reply = _write_message(msg, raw, e164, now, policy, None)
+        if reply is None:  # no open ticket: build one while others write, then store it in a turn of its own
+            by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
+            new = _sms_ticket(msg.body, now, by)
+            with turn():
+                reply = _write_message(msg, raw, e164, now, policy, new)
+        return reply
     with turn():
-        reply = _receive_sms_in_session(msg, raw, e164, word, prepared, now=now, policy=policy)
+        reply = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy)
         db.session.commit()
     return reply
 
 
-def _receive_sms_in_session(
-    msg: InboundMessage, raw, e164, word: str, prepared: Ticket | None, *, now: datetime, policy: IntakePolicy
-) -> str:
-    """``receive_sms`` for a stop or start word, an unknown or unparseable sender: on the session."""
+def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy) -> str:
+    """``receive_sms`` for a stop or start word, or a sender whose number does not parse: on the session."""
     session = db.session
     conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
     if e164 and conn.dialect.name == "postgresql":
         # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
         conn.execute(_LOCK_SENDER, {"phone": e164})
-    contact_id, is_child, ticket_id, number, priority = _sender(conn, e164)
+    contact_id, _child, ticket_id, number, priority = _sender(conn, e164)
     if word in policy.stop_words or word in policy.start_words:
         opted_out = word in policy.stop_words
         if e164 and contact_id is None:
@@ -307,16 +342,11 @@ def _receive_sms_in_session(
         conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": now})
         reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
     else:
+        # An unparseable number, kept as given on a contact of its own, through the ticket service.
         by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
-        if e164 is not None:
-            ticket = prepared or _sms_ticket(msg.body, now, by)
-            ticket_id, contact_id, number, priority = _open_sms_ticket(conn, e164, contact_id, is_child, ticket, now)
-        else:  # kept as given on a contact of its own, through the ticket service
-            summary = msg.body.strip().splitlines()[0] if word else ""
-            ticket = open_unclaimed_ticket(
-                now=now, channel="sms", phone=raw, summary=summary, body=msg.body, contact_by=by
-            )
-            ticket_id, contact_id, number, priority = ticket.id, ticket.contact_id, ticket.number, ticket.priority
+        summary = msg.body.strip().splitlines()[0] if word else ""
+        ticket = open_unclaimed_ticket(now=now, channel="sms", phone=raw, summary=summary, body=msg.body, contact_by=by)
+        ticket_id, contact_id, number, priority = ticket.id, ticket.contact_id, ticket.number, ticket.priority
         reply = policy.sms_new_ticket.format(number=number, within=policy.within(priority))
     inserted = conn.execute(
         _INTERACTION_BY_SID[conn.dialect.name],

@@ -99,6 +99,11 @@ def next_ticket_number(now: datetime) -> str:
     day = local_date(now)
     conn = db.session.connection()
     seq = conn.execute(_NEXT_NUMBER[conn.dialect.name], {"day": day, "last_value": 1}).scalar_one()
+    return ticket_number(day, seq)
+
+
+def ticket_number(day, seq: int) -> str:
+    """The ticket number of the ``seq``-th ticket of the local ``day``: ``YYYYMMDD`` + 4 digits."""
     return f"{day:%Y%m%d}{seq:04d}"
 
 
