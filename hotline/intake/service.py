@@ -153,7 +153,7 @@ class _RawRow:
 
     def __init__(self, table, dialect):
         self.columns = [column for column in table.columns if column.key != "id"]
-        self.names = ", ".join(column.name for column in self.columns)
+        self.names = ", ".join(dialect.identifier_preparer.quote(column.name) for column in self.columns)
         self.params = ", ".join(f":{column.key}" for column in self.columns)
         self.convert = [
             (
