@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -64,19 +64,7 @@ class InboundMessage:
     media_urls: tuple[str, ...] = ()
 
 
-# The SMS webhook is the hot path: these statements are built once and run as plain Core
-# (no ORM unit of work, no reload): one read, then the writes of one short transaction.
-#: The sender's contact and their newest open ticket, in one indexed read. (The statuses are
-#: spelled out as equalities: an IN list would be re-rendered into the SQL on every call.)
-_SMS_SENDER = (
-    select(Contact.id, Contact.is_child, Ticket.id, Ticket.number, Ticket.priority)
-    .select_from(Contact)
-    .outerjoin(Ticket, and_(Ticket.contact_id == Contact.id, or_(*(Ticket.status == s for s in OPEN_STATUSES))))
-    .where(Contact.phone == bindparam("phone"))
-    .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-    .limit(1)
-)
-_LOCK_SENDER = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone"))))
+# Statements built once and run as plain Core (no ORM unit of work, no reload).
 _INSERT_EVENT = insert(TicketEvent.__table__)
 _SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("contact_id"))
 
@@ -88,8 +76,8 @@ def _sender(conn, e164: str | None) -> tuple:
     belong on it. (The desk's repeat-call hint, ``find_recent_open_ticket``,
     only offers recent tickets; a conversation by SMS may go on for days.)
     """
-    row = conn.execute(_SMS_SENDER, {"phone": e164}).first() if e164 else None
-    return tuple(row) if row else (None, False, None, None, None)
+    row = conn.exec_driver_sql(_raw_sms(conn.dialect).sql["sender"], {"phone": e164}).first() if e164 else None
+    return (row[0], bool(row[1]), row[2], row[3], row[4]) if row else (None, False, None, None, None)
 
 
 def _by_dialect(build) -> dict:
@@ -199,6 +187,11 @@ def _converter(type_, dialect):
 _RAW: dict[str, _RawSms] = {}
 
 
+def _raw_sms(dialect) -> _RawSms:
+    """The plain-SQL statements for ``dialect``, built on first use."""
+    return _RAW.get(dialect.name) or _RAW.setdefault(dialect.name, _RawSms(dialect))
+
+
 def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, new: Ticket | None):
     """Store the message of a valid number and commit; return the answer, or None to be called again with ``new``.
 
@@ -214,7 +207,7 @@ def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, poli
     opening two tickets.
     """
     engine = db.engine
-    sql = _RAW.get(engine.dialect.name) or _RAW.setdefault(engine.dialect.name, _RawSms(engine.dialect))
+    sql = _raw_sms(engine.dialect)
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
@@ -325,7 +318,7 @@ def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: d
     conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
     if e164 and conn.dialect.name == "postgresql":
         # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
-        conn.execute(_LOCK_SENDER, {"phone": e164})
+        conn.exec_driver_sql(_raw_sms(conn.dialect).sql["lock"], {"phone": e164})
     contact_id, _child, ticket_id, number, priority = _sender(conn, e164)
     if word in policy.stop_words or word in policy.start_words:
         opted_out = word in policy.stop_words
