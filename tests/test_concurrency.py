@@ -16,41 +16,53 @@ THREADS = 6
 CALLS_EACH = 5
 
 
-def _run_operators(app, operator_ids, now, phone_for):
-    """Each operator logs ``CALLS_EACH`` calls, all starting together; returns numbers and errors."""
-    start = threading.Barrier(len(operator_ids))
-    numbers, errors = [], []
+def _at_once(app, items, work):
+    """``work(index, item, ready)`` for each item, each in its own thread and application context (a
+    request's own session), released together when all call ``ready()``; returns (results, errors)."""
+    start = threading.Barrier(len(items))
+    results, errors = [], []
     lock = threading.Lock()
 
-    def work(index, operator_id):
+    def run(index, item):
         try:
             with app.app_context():
-                actor = db.session.get(User, operator_id)
-                start.wait(timeout=30)
-                for call in range(CALLS_EACH):
-                    ticket = service.log_call(
-                        actor=actor,
-                        now=now + timedelta(seconds=call),
-                        phone=phone_for(index, call),
-                        category="illness_hardship",
-                        priority="P1",
-                        summary=f"第{index}号接线员的第{call}个来电",
-                    )
-                    db.session.commit()
-                    with lock:
-                        numbers.append(ticket.number)
-                db.session.remove()
+                found = work(index, item, lambda: start.wait(timeout=30))
+            with lock:
+                results.extend(found)
         except Exception as exc:  # reported below: a thread's exception would otherwise vanish
             with lock:
                 errors.append(repr(exc))
 
-    threads = [threading.Thread(target=work, args=(i, op)) for i, op in enumerate(operator_ids)]
+    threads = [threading.Thread(target=run, args=(i, item)) for i, item in enumerate(items)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a thread hung"
-    return numbers, errors
+    return results, errors
+
+
+def _run_operators(app, operator_ids, now, phone_for):
+    """Each operator logs ``CALLS_EACH`` calls, all starting together; returns numbers and errors."""
+
+    def work(index, operator_id, ready):
+        actor = db.session.get(User, operator_id)
+        ready()
+        numbers = []
+        for call in range(CALLS_EACH):
+            ticket = service.log_call(
+                actor=actor,
+                now=now + timedelta(seconds=call),
+                phone=phone_for(index, call),
+                category="illness_hardship",
+                priority="P1",
+                summary=f"第{index}号接线员的第{call}个来电",
+            )
+            db.session.commit()
+            numbers.append(ticket.number)
+        return numbers
+
+    return _at_once(app, operator_ids, work)
 
 
 def test_calls_logged_at_once_get_distinct_consecutive_numbers(app, make_user, now):
@@ -82,32 +94,15 @@ def _text_at_once(app, now, senders):
     from hotline.intake import intake
     from hotline.intake import service as intake_service
 
-    start = threading.Barrier(len(senders))
-    replies, errors = [], []
-    lock = threading.Lock()
+    def work(index, sender, ready):
+        state = intake()
+        message = intake_service.InboundMessage(
+            sid=f"SM{index:032d}", from_number=sender, to_number=None, body=f"第{index}条求助短信"
+        )
+        ready()
+        return [intake_service.receive_sms(message, now=now, policy=state.policy, turn=state.write_turn)]
 
-    def work(index, sender):
-        try:
-            with app.app_context():
-                state = intake()
-                message = intake_service.InboundMessage(
-                    sid=f"SM{index:032d}", from_number=sender, to_number=None, body=f"第{index}条求助短信"
-                )
-                start.wait(timeout=30)
-                reply = intake_service.receive_sms(message, now=now, policy=state.policy, turn=state.write_turn)
-                with lock:
-                    replies.append(reply)
-        except Exception as exc:  # reported below: a thread's exception would otherwise vanish
-            with lock:
-                errors.append(repr(exc))
-
-    threads = [threading.Thread(target=work, args=(i, s)) for i, s in enumerate(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return replies, errors
+    return _at_once(app, senders, work)
 
 
 def test_first_messages_from_one_new_number_at_once_open_one_ticket(app, now):
