@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
 from models.audit import AuditLog
+from models.calendar import CalendarDay, CalendarYear
 from models.contact import Contact
 from models.department import Department
 from models.duty import DutyLine
@@ -17,6 +18,8 @@ __all__ = [
     "AdvanceRelief",
     "AdvanceReliefPayment",
     "AuditLog",
+    "CalendarDay",
+    "CalendarYear",
     "Contact",
     "Department",
     "DutyLine",

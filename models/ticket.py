@@ -92,6 +92,14 @@ class Ticket(db.Model):
     escalation_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Highest ladder level reached by any clock of the ticket or its referrals (warn .. case_conference).
     escalation_level: Mapped[str | None] = mapped_column(String(16))
+    #: Triage of the text on arrival (config/policy/triage.toml): the suggested priority and category,
+    #: and the words that matched. An operator confirms or corrects it once; the verdict is kept for reports.
+    triage_priority: Mapped[str | None] = mapped_column(String(2))
+    triage_category: Mapped[str | None] = mapped_column(String(48))
+    triage_reasons: Mapped[list | None] = mapped_column(JSON)
+    #: confirmed or corrected; empty until an operator has looked at the suggestion.
+    triage_verdict: Mapped[str | None] = mapped_column(String(12))
+    triage_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Optimistic lock: bumped on every change, compared with the version a form was built from.
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
@@ -110,6 +118,8 @@ class Ticket(db.Model):
         Index("ix_ticket_paperwork_open", "paperwork_done_at", "paperwork_due_at"),
         # The desk's unclaimed tickets, oldest first: without it a million tickets are walked in date order.
         Index("ix_ticket_status_created", "status", "created_at"),
+        # The unclaimed queue by triaged urgency, then age.
+        Index("ix_ticket_status_priority_created", "status", "priority", "created_at"),
     )
 
     @property
