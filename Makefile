@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test lint format translations demo clean
+.PHONY: run test lint format machine clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-translations: $(VENV)/.runtime
-	$(BIN)/pybabel compile --use-fuzzy -d hotline/translations
+# Debian's chromium and a Chinese font for the browser tests (installed when missing and root).
+machine:
+	@bash tests/machine.sh
 
-run: $(VENV)/.runtime translations
+# The translation catalogues are compiled by the application itself when it starts (hotline/catalogues.py).
+run: $(VENV)/.runtime
 	$(FLASK) hotline init-db
 	$(FLASK) hotline demo
 	@echo ""
@@ -37,7 +39,7 @@ run: $(VENV)/.runtime translations
 	  trap 'kill $$sched 2>/dev/null; wait $$sched' INT TERM EXIT; \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.dev translations
+test: $(VENV)/.dev machine
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
 lint: $(VENV)/.dev

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from config.settings import ROOT, Config
 from hotline import labels
+from hotline.catalogues import compile_stale
 from hotline.checkpoint import Checkpointer
 from hotline.extensions import babel, csrf, db, login_manager, migrate
 from hotline.formatting import iso_localtime, localtime, time_left
@@ -109,6 +110,7 @@ def configure_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    compile_stale(app.config["BABEL_TRANSLATION_DIRECTORIES"])
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -6,9 +6,7 @@ placeholders match. The compiled catalogue is written here when it is missing or
 older than the ``.po`` file, so ``pytest`` works without ``make translations``.
 """
 
-import os
 import re
-import tempfile
 from collections import Counter
 from functools import cache
 
@@ -16,10 +14,11 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import read_mo, write_mo
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from config.settings import ROOT
+from hotline.catalogues import compile_stale
 from tests.conftest import post_form
 
 TRANSLATIONS = ROOT / "hotline" / "translations"
@@ -41,22 +40,8 @@ def _read_po() -> Catalog:
         return read_po(f, locale="zh_CN")
 
 
-def compile_catalogue() -> None:
-    """Write ``messages.mo`` from ``messages.po`` unless it is already newer (atomically: xdist workers race)."""
-    if MO.exists() and MO.stat().st_mtime >= PO.stat().st_mtime:
-        return
-    fd, tmp = tempfile.mkstemp(dir=MO.parent, prefix=".messages-", suffix=".mo")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write_mo(f, _read_po())
-        os.replace(tmp, MO)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-# At collection, before any test of the session renders a page with a stale catalogue.
-compile_catalogue()
+# At collection, before any test reads the compiled catalogue (``create_app`` does the same on every start).
+compile_stale(TRANSLATIONS)
 
 
 @cache
@@ -156,7 +141,7 @@ def test_a_chinese_term_already_in_the_msgid_is_not_repeated():
 
 
 def test_the_compiled_catalogue_carries_every_translation():
-    compile_catalogue()  # again: the .po may have changed since collection
+    compile_stale(TRANSLATIONS)  # again: the .po may have changed since collection
     with MO.open("rb") as f:
         compiled = {m.id: m.string for m in read_mo(f) if m.id}
     expected = {m.id: m.string for m in _read_po() if m.id and m.string and not m.fuzzy}
