@@ -138,6 +138,10 @@ NOTICE = {
     "relief_pending": _l("%(number)s: advance relief of %(amount)s from %(unit)s waits for your approval (一事一议)."),
     "relief_approved": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was approved."),
     "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
+    "ticket_handed_over": _l("%(by)s handed %(number)s over to you: %(reason)s"),
+    "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
+    "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),
+    "ticket_reopened": _l("%(by)s reopened your ticket %(number)s: %(reason)s"),
 }
 
 REFERRAL_ROLE = {"lead": _l("Lead (主办)"), "assist": _l("Assist (协办)")}
@@ -200,6 +204,28 @@ CALL_STATE = {
 CALL_LINE = {
     "urgent": _l("Urgent hardship"),
     "policy": _l("Policy question"),
+}
+
+#: Provider statuses of calls and text messages (Twilio's words) and of the outbox, as kept on an interaction.
+INTERACTION_STATUS = {
+    "queued": _l("Queued"),
+    "ringing": _l("Ringing"),
+    "in-progress": _l("In call"),
+    "completed": _l("Call ended"),
+    "busy": _l("Line busy"),
+    "no-answer": _l("No answer"),
+    "failed": _l("Failed"),
+    "canceled": _l("Caller hung up"),
+    "accepted": _l("Accepted by the provider"),
+    "scheduled": _l("Scheduled"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "undelivered": _l("Not delivered"),
+    "receiving": _l("Receiving"),
+    "received": _l("Message received"),
+    "read": _l("Read by the caller"),
+    "not_sent": _l("Not sent"),
 }
 
 OUTBOX_STATUS = {

@@ -13,6 +13,7 @@ from hotline.actions import run_form_action
 from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.intake.forms import SmsForm
+from hotline.intake.service import CALL_ENDED
 from hotline.notify.service import text_caller
 from hotline.privacy import mask_phone
 from hotline.security import require_role
@@ -31,12 +32,18 @@ CALL_LIMIT = 15
 
 
 def call_state(call: Interaction) -> str:
-    """ringing, in_call, missed or ended: what the operator needs to know at a glance."""
+    """ringing, in_call, missed or ended: what the operator needs to know at a glance.
+
+    A call has ended when its end was recorded or its last provider status is a
+    final one (Twilio's ``completed``, ``busy``...): a call an operator logged by
+    hand is ``completed`` from the start, as are the ones logged before they got
+    an end time.
+    """
     if call.missed_at is not None:
         return "missed"
-    if call.answered_at is None:
-        return "ended" if call.ended_at else "ringing"
-    return "ended" if call.ended_at else "in_call"
+    if call.ended_at is not None or call.status in CALL_ENDED:
+        return "ended"
+    return "ringing" if call.answered_at is None else "in_call"
 
 
 @bp.get("/desk/live")

@@ -20,6 +20,7 @@ from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from hotline.notices import notify
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.timeutil import local_date
@@ -265,6 +266,7 @@ def log_call(
             status="completed",
             started_at=now,
             answered_at=now,
+            ended_at=now,  # logged by hand once the operator has taken the call: it is over
             handled_by_id=actor.id,
         )
         db.session.add(interaction)
@@ -354,6 +356,18 @@ def transfer_owner(
     add_event(
         ticket, actor, "owner_changed", now, old=old, new=new_owner.id, new_name=new_owner.display_name, reason=reason
     )
+    # The new owner answers for the case from now on, the old one no longer: neither may learn it by chance.
+    notify(new_owner.id, "ticket_handed_over", now=now, ticket_id=ticket.id, by=actor.display_name, reason=reason)
+    if old is not None and old != actor.id:
+        notify(
+            old,
+            "ticket_taken_over",
+            now=now,
+            ticket_id=ticket.id,
+            by=actor.display_name,
+            to=new_owner.display_name,
+            reason=reason,
+        )
 
 
 def merge_ticket(
@@ -375,6 +389,17 @@ def merge_ticket(
     add_event(ticket, actor, "merged_into", now, target=target.number, reason=reason)
     clocks.sync_ticket(ticket, now)
     add_event(target, actor, "merged_from", now, source=ticket.number, reason=reason)
+    if target.first_contact_owner_id != actor.id:
+        # The target's owner now answers for the duplicate's caller too.
+        notify(
+            target.first_contact_owner_id,
+            "ticket_merged_in",
+            now=now,
+            ticket_id=target.id,
+            by=actor.display_name,
+            source=ticket.number,
+            reason=reason,
+        )
 
 
 def resolve_directly(
@@ -459,6 +484,16 @@ def reopen_ticket(
     ticket.closed_at = None
     ticket.resolved_at = None
     add_event(ticket, actor, "reopened", now, reason=reason)
+    if ticket.first_contact_owner_id != actor.id:
+        # Anyone on the line may reopen a case; its owner has it back on their desk.
+        notify(
+            ticket.first_contact_owner_id,
+            "ticket_reopened",
+            now=now,
+            ticket_id=ticket.id,
+            by=actor.display_name,
+            reason=reason,
+        )
     clocks.sync_ticket(ticket, now)
 
 
@@ -478,6 +513,7 @@ def log_repeat_call(
         status="completed",
         started_at=now,
         answered_at=now,
+        ended_at=now,
         handled_by_id=actor.id,
     )
     db.session.add(interaction)
