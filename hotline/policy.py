@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
+from hotline.triage import init_triage
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def init_policy(app) -> None:
     policy_dir = Path(app.config["POLICY_DIR"])
     app.extensions["hotline_policy"] = {"catalogue": load_catalogue(policy_dir / "catalogue.toml")}
     init_sla(app)
+    init_triage(app)
 
 
 def category_label(code: str | None) -> str:

@@ -1,0 +1,20 @@
+"""``flask --app app hotline triage [--text TEXT]``: triage one text, or one per line of standard input."""
+
+import json
+
+import click
+
+from hotline.triage.engine import triage_text
+
+
+@click.command("triage")
+@click.option("--text", help="Triage this one text; without it, read one text per line from standard input.")
+def triage_command(text: str | None):
+    """Print the triage of each text as one JSON object per line (priority, category, kind, reasons)."""
+    # Undecodable bytes on standard input become U+FFFD: one bad line must not stop the others.
+    lines = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+    texts = [text] if text is not None else (line.rstrip("\r\n") for line in lines)
+    for item in texts:
+        if text is None and not item.strip():
+            continue
+        click.echo(json.dumps(triage_text(item).as_dict(), ensure_ascii=False))

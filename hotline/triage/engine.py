@@ -1,0 +1,157 @@
+"""Triage of one text: which priority and category its words suggest, and which words they were.
+
+The text is normalised (NFKC, lower case, spaces removed, lone surrogates dropped), every rule's
+precompiled pattern runs over it, and each match is checked against the cues around it (negation,
+hypothetical, topic, resolved). Nothing here reads a file or the clock: the policy comes compiled.
+"""
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from flask import current_app, has_app_context
+
+from hotline.triage.policy import SENTENCE_END, TriagePolicy, load_triage_policy
+
+log = logging.getLogger(__name__)
+
+LEVEL_ORDER = ("P0", "P1", "P2", "P3")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_SPACE = re.compile(r"\s")
+_SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
+#: How far before a match a negation cue with its filler may start.
+NEGATION_REACH = 8
+#: How far before a match a first-person or intent marker counts.
+STATEMENT_REACH = 2
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The suggestion for one text."""
+
+    priority: str
+    category: str
+    #: The words that matched, as written in the text, for "命中：走丢".
+    reasons: tuple[str, ...]
+    #: The matched rule group (``missing_child``, ``suicide``...); None for a routine text.
+    kind: str | None
+
+    @property
+    def urgent(self) -> bool:
+        """P0 or P1: an alert for the operators on duty."""
+        return self.priority in ("P0", "P1")
+
+    def as_dict(self) -> dict:
+        return {"priority": self.priority, "category": self.category, "kind": self.kind, "reasons": list(self.reasons)}
+
+
+def triage_text(text: str, policy: TriagePolicy | None = None) -> Triage:
+    """Triage ``text`` (any string: empty, very long, odd unicode) against ``policy`` (default: the app's)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    return _triage(text, policy or current_policy())
+
+
+def current_policy() -> TriagePolicy:
+    """The policy loaded at application start; outside an application, the configured one (loaded once)."""
+    if has_app_context():
+        loaded = current_app.extensions.get("hotline_policy", {}).get("triage")
+        if loaded is not None:
+            return loaded
+    return _configured_policy()
+
+
+@cache
+def _configured_policy() -> TriagePolicy:
+    from config.settings import Config
+    from hotline.policy import load_catalogue
+
+    policy_dir = Path(Config.POLICY_DIR)
+    codes = {c.code for c in load_catalogue(policy_dir / "catalogue.toml").categories}
+    return load_triage_policy(policy_dir / "triage.toml", codes)
+
+
+def init_triage(app) -> None:
+    """Load ``triage.toml`` once at start-up, checking its categories against the app's catalogue."""
+    policies = app.extensions.setdefault("hotline_policy", {})
+    codes = {c.code for c in policies["catalogue"].categories}
+    policies["triage"] = load_triage_policy(Path(app.config["POLICY_DIR"]) / "triage.toml", codes)
+
+
+def normalise(text: str) -> tuple[str, list[int] | None]:
+    """The text as rules see it, and for each of its characters the index in ``text`` (None: the same)."""
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
+    folded = unicodedata.normalize("NFKC", text).lower()
+    index: list[int] | None = None
+    if len(folded) != len(text):
+        # A character that NFKC or lower() turns into several: map each output character back one by one.
+        chars, index = [], []
+        for n, char in enumerate(text):
+            for out in unicodedata.normalize("NFKC", char).lower():
+                chars.append(out)
+                index.append(n)
+        folded = "".join(chars)
+    if _SPACE.search(folded):
+        kept = [n for n, char in enumerate(folded) if not char.isspace()]
+        index = [index[n] for n in kept] if index is not None else kept
+        folded = "".join(folded[n] for n in kept)
+    return folded, index
+
+
+def _triage(text: str, policy: TriagePolicy) -> Triage:
+    norm, index = normalise(text)
+
+    def original(start: int, end: int) -> str:
+        if index is None:
+            return text[start:end]
+        return text[index[start] : index[end - 1] + 1]
+
+    calm = policy.calm.search(norm) is not None
+    best: str | None = None
+    found: list[tuple[str, str, str, list[str]]] = []  # (level, kind, category, reasons)
+    for rule in policy.rules:
+        for match in rule.pattern.finditer(norm):
+            start, end = match.span()
+            if start == end or _discounted(policy, norm, start, end):
+                continue
+            level = rule.priority
+            if calm and level in ("P0", "P1"):
+                level = LEVEL_ORDER[LEVEL_ORDER.index(level) + 1]
+            words = [original(*match.span(g)) for g in range(1, len(match.groups()) + 1) if match.group(g)]
+            found.append((level, rule.kind, rule.category, words or [original(start, end)]))
+            if best is None or LEVEL_ORDER.index(level) < LEVEL_ORDER.index(best):
+                best = level
+    if best is not None:
+        top = [f for f in found if f[0] == best]
+        reasons: list[str] = []
+        for _level, _kind, _category, words in top:
+            reasons += [w for w in words if w not in reasons]
+        return Triage(best, top[0][2], tuple(reasons), top[0][1])
+    for topic in policy.topics:
+        match = topic.pattern.search(norm)
+        if match:
+            return Triage("P3", topic.category, (original(*match.span()),), None)
+    category = "policy_enquiry" if policy.enquiry.search(norm) else "other"
+    return Triage("P3", category, (), None)
+
+
+def _discounted(policy: TriagePolicy, norm: str, start: int, end: int) -> bool:
+    """Whether the match at ``start:end`` is negated, hypothetical, resolved or a topic of a question."""
+    if policy.negation.search(norm, max(0, start - NEGATION_REACH), start):
+        return True
+    before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
+    if policy.hypothetical.search(before):
+        return True
+    after = _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
+    if policy.resolved.search(after):
+        return True
+    if norm[end - 1 : end + 1].find("了") >= 0:
+        return False  # "房子塌了": a statement of what happened, even if a question about help follows
+    if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
+        return False
+    after = _SENTENCE.split(norm[end : end + policy.topic_window])[0]
+    return policy.topic.search(after) is not None
