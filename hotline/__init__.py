@@ -151,6 +151,8 @@ def configure_blueprints(app: Flask) -> None:
             return redirect(url_for("admin.users"))
         if current_user.role == "department":
             return redirect(url_for("referrals.inbox"))
+        if current_user.role == "manager":  # managers own no tickets: they start where cases wait for them
+            return redirect(url_for("escalation.supervision"))
         return redirect(url_for("tickets.desk"))
 
 

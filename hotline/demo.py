@@ -107,7 +107,6 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             department=units.get(dept) if dept else None,
         )
     operators = [users["operator1"], users["operator2"], users["operator3"]]
-    townships = [units["town_chengguan"], units["town_hekou"], units["town_shiqiao"]]
     villages = [u for u in units.values() if u.level == "village"]
     # Every state: new, open, referred (waiting, in progress, return asked, passed on to a village),
     # pending callback, closed (reached / not), reopened, merged.
@@ -156,8 +155,9 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             channel="walk_in" if i % 11 == 0 else "voice",
         )
         contact = t.contact
-        contact.township_id = townships[i % 3].id
-        contact.village_id = villages[i % len(villages)].id
+        village = villages[i % len(villages)]
+        contact.township_id = village.parent_id
+        contact.village_id = village.id
         contact.is_elderly = category == "elderly_alone"
         contact.is_child = category == "child_protection"
         db.session.flush()

@@ -40,6 +40,21 @@ log = logging.getLogger(__name__)
 
 NO_CREDENTIALS = "not sent: no credentials"
 OPTED_OUT = "not sent: the recipient opted out of text messages"
+#: What admins read for the reasons this module records itself (Twilio's own errors are shown as Twilio gave them).
+ERROR_LABELS = {
+    NO_CREDENTIALS: _l("Not sent: no Twilio credentials are set"),
+    OPTED_OUT: _l("Not sent: the recipient opted out of text messages"),
+}
+#: Twilio's delivery statuses, as admins read them.
+DELIVERY_LABELS = {
+    "accepted": _l("accepted by Twilio"),
+    "queued": _l("queued at Twilio"),
+    "sending": _l("sending"),
+    "sent": _l("sent to the carrier"),
+    "delivered": _l("delivered"),
+    "undelivered": _l("not delivered"),
+    "failed": _l("delivery failed"),
+}
 #: Twilio's limit for one message body (it splits it into segments).
 MAX_BODY = 1600
 #: Longest wait between two attempts, whatever the backoff says.

@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from hotline.errors import DomainError
 from hotline.extensions import db
-from hotline.notify.service import requeue
+from hotline.notify.service import DELIVERY_LABELS, ERROR_LABELS, requeue
 from hotline.security import require_role
 from hotline.timeutil import utcnow
 from models.outbox import STATUSES, OutboundMessage
@@ -38,7 +38,15 @@ def outbox():
     )
     ticket_ids = {m.ticket_id for m in page.items if m.ticket_id}
     numbers = dict(db.session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_(ticket_ids))).all())
-    return render_template("notify/outbox.html", page=page, scope=scope, numbers=numbers, form=FlaskForm())
+    return render_template(
+        "notify/outbox.html",
+        page=page,
+        scope=scope,
+        numbers=numbers,
+        form=FlaskForm(),
+        error_labels=ERROR_LABELS,
+        delivery_labels=DELIVERY_LABELS,
+    )
 
 
 @bp.post("/<int:message_id>/retry")

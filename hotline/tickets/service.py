@@ -25,6 +25,7 @@ from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.timeutil import local_date
 from models.contact import Contact
+from models.department import Department
 from models.interaction import CHANNELS, Interaction
 from models.ticket import EMERGENCY_SERVICES, OPEN_STATUSES, PRIORITIES, Ticket, TicketEvent, TicketSequence
 from models.user import User
@@ -531,6 +532,33 @@ def unmask_contact(ticket: Ticket, *, actor: User, now: datetime, reason: str) -
     add_event(ticket, actor, "unmasked", now, reason=reason)
 
 
+def _place(township_id: int | None, village_id: int | None) -> tuple[int | None, int | None]:
+    """A caller's township and village, checked: the village must belong to the township.
+
+    A village alone brings its township with it; a township that is not one, or
+    a village under another township, is refused with a message for the user.
+    """
+    township = db.session.get(Department, township_id) if township_id else None
+    if township_id and (township is None or township.level != "township"):
+        raise DomainError(_l("Choose a township from the list."))
+    if not village_id:
+        return township_id, None
+    village = db.session.get(Department, village_id)
+    if village is None or village.level != "village":
+        raise DomainError(_l("Choose a village or community from the list."))
+    if township is None:
+        return village.parent_id, village_id
+    if village.parent_id != township.id:
+        raise DomainError(
+            _l(
+                "%(village)s does not belong to %(township)s: choose its own township or another village.",
+                village=village.name,
+                township=township.name,
+            )
+        )
+    return township_id, village_id
+
+
 def update_contact(
     ticket: Ticket,
     *,
@@ -548,6 +576,7 @@ def update_contact(
     contact = ticket.contact
     if contact is None:
         raise DomainError(_l("This ticket has no caller details."))
+    township_id, village_id = _place(township_id, village_id)
     changed = []
     values = {
         "name": _text(name, None, required=False, limit=120),

@@ -1,0 +1,87 @@
+"""What staff hit first (issue 13): where each role lands, and the admin's outbox page in Chinese."""
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from hotline.demo import load_demo
+from hotline.errors import DomainError
+from hotline.extensions import db
+from hotline.notify import service
+from hotline.tickets.service import update_contact
+from models.contact import Contact
+from models.department import Department
+from models.ticket import Ticket
+from tests.conftest import login
+from tests.helpers import log_call, reload
+from tests.twilio_helpers import sms_form, twilio_post
+
+
+def test_a_manager_lands_on_supervision_and_an_operator_on_the_desk(app, manager, operator):
+    for user, start in ((manager, "/supervision"), (operator, "/desk")):
+        browser = app.test_client()
+        assert login(browser, user.username).status_code == 302
+        assert browser.get("/").location == start
+
+
+def test_the_admin_outbox_names_tickets_without_links_and_reasons_in_chinese(
+    client, logged_in, make_user, operator, now
+):
+    twilio_post(client, "/twilio/sms", sms_form(body="家里没米了"))
+    ticket = db.session.scalar(select(Ticket))
+    queued = service.text_caller(ticket, actor=operator, now=now, text="我们马上联系您")
+    db.session.commit()
+    service.send_due(now=now, client=None, from_number=None, status_callback=None, max_attempts=5, retry_seconds=60)
+    db.session.commit()
+    assert reload(queued).last_error == service.NO_CREDENTIALS
+
+    logged_in(make_user("admin"))
+    html = client.get("/admin/outbox?scope=problems").get_data(as_text=True)
+    assert ticket.number in html
+    assert f'href="/tickets/{ticket.number}"' not in html
+    assert "未发送：未配置 Twilio 凭据" in html and "no credentials" not in html
+
+
+# --- a caller's township and village ---------------------------------------------------------
+
+
+def _place(ticket, operator, now, **place):
+    values = {"name": None, "id_number": None, "address": None, "township_id": None, "village_id": None, "flags": {}}
+    update_contact(ticket, actor=operator, now=now, **(values | place))
+
+
+def test_a_village_is_saved_only_under_its_own_township(operator, make_department, now):
+    hekou = make_department("town_hekou", "河口乡", "township", "township")
+    shiqiao = make_department("town_shiqiao", "石桥镇", "township", "township")
+    village = make_department("village_liushu", "柳树村", "village", "village", parent=hekou)
+    ticket = log_call(operator, now)
+
+    with pytest.raises(DomainError) as refused:
+        _place(ticket, operator, now, township_id=shiqiao.id, village_id=village.id)
+    assert "柳树村" in str(refused.value.message) and "石桥镇" in str(refused.value.message)
+    db.session.rollback()
+    assert reload(ticket.contact).village_id is None
+
+    _place(ticket, operator, now, village_id=village.id)  # the village brings its township
+    db.session.commit()
+    assert (reload(ticket.contact).township_id, ticket.contact.village_id) == (hekou.id, village.id)
+
+
+def test_a_township_must_be_a_township(operator, make_department, now):
+    county_unit = make_department()
+    ticket = log_call(operator, now)
+    with pytest.raises(DomainError):
+        _place(ticket, operator, now, township_id=county_unit.id)
+
+
+def test_demo_callers_live_in_villages_of_their_own_township(app, now):
+    load_demo(now=now, tickets=30)
+    db.session.commit()
+    village = aliased(Department)
+    wrong = db.session.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .join(village, Contact.village_id == village.id)
+        .where(Contact.township_id != village.parent_id)
+    )
+    assert wrong == 0
