@@ -40,6 +40,10 @@ class Config:
     TWILIO_NUMBER = _env("HOTLINE_TWILIO_NUMBER")
     TWILIO_TIMEOUT = _env_int("HOTLINE_TWILIO_TIMEOUT", 10)
     WEBHOOK_MAX_BYTES = _env_int("HOTLINE_WEBHOOK_MAX_BYTES", 32 * 1024)
+    #: Where Twilio requests the database could not take wait to be replayed (empty: ``instance/spool``).
+    SPOOL_DIR = _env("HOTLINE_SPOOL_DIR")
+    #: Longest a Twilio webhook waits for the database (SQLite's write lock, busy timeout) before spooling.
+    WEBHOOK_DB_WAIT_SECONDS = _env_float("HOTLINE_WEBHOOK_DB_WAIT_SECONDS", 1.5)
     SMS_MAX_ATTEMPTS = _env_int("HOTLINE_SMS_MAX_ATTEMPTS", 5)
     SMS_RETRY_SECONDS = _env_int("HOTLINE_SMS_RETRY_SECONDS", 60)
     DESK_POLL_SECONDS = _env_int("HOTLINE_DESK_POLL_SECONDS", 5)

@@ -18,7 +18,7 @@ from hotline.catalogues import compile_stale
 from hotline.checkpoint import Checkpointer
 from hotline.extensions import babel, csrf, db, login_manager, migrate
 from hotline.formatting import iso_localtime, localtime, time_left
-from hotline.intake.writelock import sqlite_path
+from hotline.intake.writelock import SQLITE_BUSY_MS, sqlite_path
 from hotline.policy import catalogue, category_label, init_policy
 from hotline.privacy import mask_id_number, mask_phone
 from hotline.security import check_request_input, set_security_headers
@@ -78,7 +78,10 @@ def configure_database(app: Flask) -> None:
         options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
         connect_args = options.get("connect_args", {})
         libpq = " ".join(filter(None, [connect_args.get("options"), "-c jit=off"]))
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": {**connect_args, "options": libpq}}
+        # A server that does not answer at all must not hold a Twilio webhook past its answer time
+        # (libpq's shortest connect timeout is 2 s); the webhook then spools the request.
+        connect_args = {"connect_timeout": 2, **connect_args, "options": libpq}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
 
 @event.listens_for(Engine, "connect")
@@ -87,7 +90,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Web processes checkpoint in the background (hotline.checkpoint); this is the safety net, at
@@ -179,16 +182,19 @@ def configure_templates(app: Flask) -> None:
 
 
 def _manager_warnings() -> list[str]:
-    """What a manager must know on every page: a late scheduler, an unknown calendar year."""
+    """What a manager must know on every page: a late scheduler, an unknown calendar year, a waiting spool."""
     if current_user.role != "manager":
         return []
     from flask_babel import gettext as _
 
     from hotline.escalation.sla import working_calendar
     from hotline.escalation.views import scheduler_health
+    from hotline.intake.replay import spool_warning
     from hotline.timeutil import utcnow
 
     warnings = []
+    if late := spool_warning(utcnow()):
+        warnings.append(late)
     health = scheduler_health(utcnow())
     if health["stale"]:
         age = health["ages"]["sweep"]

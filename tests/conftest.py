@@ -83,8 +83,9 @@ def _empty_all_tables() -> None:
 
 
 @pytest.fixture
-def app(database_url, _schema):
-    application = create_app(app_config(database_url))
+def app(database_url, _schema, tmp_path):
+    # Each test's own intake spool: the repository's instance/spool is the development server's.
+    application = create_app(app_config(database_url) | {"SPOOL_DIR": str(tmp_path / "spool")})
     application.test_client_class = RequestScopedClient
     with application.app_context():
         yield application

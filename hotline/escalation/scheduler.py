@@ -1,9 +1,11 @@
 """The scheduler process: ``flask --app app hotline scheduler``. Never started inside web workers.
 
-APScheduler 3.x runs three jobs, each inside an application context and each
+APScheduler 3.x runs four jobs, each inside an application context and each
 reading the clock only at this edge: the escalation sweep every
-``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender, and a heartbeat. Each job
-coalesces missed runs and never runs twice at once.
+``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender, the replay of the intake
+spool (Twilio requests kept while the database was away) every
+``SPOOL_SECONDS``, and a heartbeat. Each job coalesces missed runs and never
+runs twice at once.
 """
 
 import logging
@@ -17,6 +19,9 @@ from hotline.extensions import db
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+#: How often the intake spool is replayed: a caller waits for their ticket number until then.
+SPOOL_SECONDS = 5
 
 
 def run_sweep(app: Flask) -> dict:
@@ -42,6 +47,12 @@ def run_outbox(app: Flask) -> None:
             db.session.remove()
 
 
+def run_spool(app: Flask) -> None:
+    from hotline.intake.replay import run_spool_replay
+
+    run_spool_replay(app)
+
+
 def run_heartbeat(app: Flask) -> None:
     with app.app_context():
         try:
@@ -58,6 +69,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     )
     scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
     scheduler.add_job(run_outbox, "interval", seconds=10, args=[app], id="outbox", next_run_time=utcnow())
+    scheduler.add_job(run_spool, "interval", seconds=SPOOL_SECONDS, args=[app], id="spool", next_run_time=utcnow())
     scheduler.add_job(run_heartbeat, "interval", seconds=seconds, args=[app], id="heartbeat", next_run_time=utcnow())
     return scheduler
 

@@ -40,17 +40,25 @@ def scheduler_health(now) -> dict:
 @bp.get("/healthz")
 @csrf.exempt
 def healthz():
-    """JSON for load balancers and monitoring: database reachable, heartbeat ages. No personal data."""
+    """JSON for load balancers and monitoring: database reachable, heartbeat ages, the intake spool.
+
+    No personal data. The spool (``spool``: records waiting, the oldest one's
+    age in seconds, records quarantined) is reported also while the database is away.
+    """
+    from hotline.intake import intake
+
     now = utcnow()
+    spool = intake().spool.stats(now)
     try:
         db.session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:
         db.session.rollback()
-        return jsonify(database="error", error=type(exc).__name__), 503
+        return jsonify(database="error", error=type(exc).__name__, spool=spool), 503
     health = scheduler_health(now)
     return jsonify(
         database=database,
+        spool=spool,
         sweep_heartbeat_age_seconds=health["ages"]["sweep"],
         scheduler_heartbeat_age_seconds=health["ages"]["scheduler"],
         outbox_heartbeat_age_seconds=health["ages"]["outbox"],

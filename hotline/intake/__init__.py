@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline.extensions import csrf
 from hotline.intake.policy import IntakePolicy, load_intake_policy
+from hotline.intake.spool import Spool
 from hotline.intake.writelock import WriteTurn, sqlite_path
 
 
@@ -30,6 +31,8 @@ class Intake:
     real_token: bool
     #: Serialises the SMS webhook's short write transactions on SQLite (see ``writelock``).
     write_turn: WriteTurn
+    #: Webhook requests the database could not take, waiting for a replay (``hotline.intake.spool``).
+    spool: Spool
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -65,6 +68,7 @@ def _webhook_token(app: Flask) -> str:
 def init_intake(app: Flask) -> None:
     from hotline.intake.admin import bp as duty_bp
     from hotline.intake.desk import bp as desk_bp
+    from hotline.intake.spool_admin import bp as spool_bp
     from hotline.intake.views import bp as twilio_bp
 
     app.extensions["hotline_intake"] = Intake(
@@ -73,12 +77,14 @@ def init_intake(app: Flask) -> None:
         base_url=app.config["PUBLIC_BASE_URL"].rstrip("/"),
         real_token=bool(app.config.get("TWILIO_AUTH_TOKEN")),
         write_turn=WriteTurn(sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"])),
+        spool=Spool(Path(app.config.get("SPOOL_DIR") or Path(app.instance_path) / "spool")),
     )
     csrf.exempt(twilio_bp)
     app.session_interface = SessionInterface()
     app.register_blueprint(twilio_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(duty_bp)
+    app.register_blueprint(spool_bp)
 
 
 def intake() -> Intake:

@@ -7,12 +7,63 @@ those sleeps than writing (measured with ``bench/intake.sh``: two workers did
 fewer requests than one). A blocking ``flock`` on a file beside the database
 wakes the next writer the moment the previous one commits. On PostgreSQL,
 which has row locks, this is a no-op.
+
+A Twilio webhook must answer within seconds even when another process holds
+the lock for long (a migration, a stuck writer): inside ``bounded(seconds)``
+the turn is waited for until that deadline and no longer (``WriteTurnTimeout``),
+and so is SQLite's own busy handler on every connection checked out
+meanwhile; the webhook then spools the request (``hotline.intake.spool``).
 """
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+#: SQLite's busy timeout outside a bounded webhook: how long a writer waits for the lock.
+SQLITE_BUSY_MS = 10_000
+#: The first and the longest pause between two tries of a bounded turn (seconds).
+_POLL_FIRST, _POLL_MAX = 0.0001, 0.002
+
+_deadline: ContextVar[float | None] = ContextVar("hotline_database_deadline", default=None)
+
+
+class WriteTurnTimeout(Exception):
+    """The write turn was not free before the request's deadline."""
+
+
+@contextmanager
+def bounded(seconds: float):
+    """Within this block, waits for the write turn and SQLite's lock end ``seconds`` from now."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before the current block's deadline; None outside ``bounded``."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _bounded_busy_timeout(dbapi_connection, connection_record, connection_proxy):
+    """SQLite's busy timeout of a connection handed out: what is left of the deadline, else the default."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    left = remaining()
+    busy_ms = SQLITE_BUSY_MS if left is None else max(1, int(left * 1000))
+    if connection_record.info.get("busy_ms") != busy_ms:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+        connection_record.info["busy_ms"] = busy_ms
 
 
 class WriteTurn:
@@ -37,13 +88,42 @@ class WriteTurn:
         if self.path is None:
             yield
             return
-        with self._threads:
+        deadline = _deadline.get()
+        if deadline is None:
+            with self._threads:
+                fd = self._descriptor()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            return
+        if not self._threads.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise WriteTurnTimeout("another thread of this process held the write turn too long")
+        try:
             fd = self._descriptor()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_before(fd, deadline)
             try:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    @staticmethod
+    def _lock_before(fd: int, deadline: float) -> None:
+        """Take the file lock, trying again after short pauses (a blocking flock cannot time out)."""
+        pause = _POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WriteTurnTimeout("another process held SQLite's write turn too long") from None
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, _POLL_MAX)
 
 
 def sqlite_path(uri: str) -> str | None:
