@@ -4,6 +4,7 @@ Every setting is listed with its meaning in the README's settings table.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +51,19 @@ class Config:
     SWEEP_SECONDS = _env_int("HOTLINE_SWEEP_SECONDS", 30)
     #: SQLite only: how often each web process checkpoints the WAL in the background (0: never).
     SQLITE_CHECKPOINT_SECONDS = _env_float("HOTLINE_SQLITE_CHECKPOINT_SECONDS", 0.1)
-    LOCKOUT_ATTEMPTS = _env_int("HOTLINE_LOCKOUT_ATTEMPTS", 5)
-    LOCKOUT_MINUTES = _env_int("HOTLINE_LOCKOUT_MINUTES", 15)
+    #: Login throttling (hotline.auth.service.Throttle): wrong passwords an account takes before each
+    #: further attempt waits 2, 4, 8 ... seconds, at most LOGIN_MAX_DELAY_SECONDS.
+    LOGIN_FREE_FAILURES = _env_int("HOTLINE_LOGIN_FREE_FAILURES", 5)
+    LOGIN_MAX_DELAY_SECONDS = _env_int("HOTLINE_LOGIN_MAX_DELAY_SECONDS", 60)
+    #: Refused logins one client address may have within LOGIN_WINDOW_MINUTES before it is refused unheard.
+    LOGIN_CLIENT_MAX_FAILURES = _env_int("HOTLINE_LOGIN_CLIENT_MAX_FAILURES", 20)
+    LOGIN_WINDOW_MINUTES = _env_int("HOTLINE_LOGIN_WINDOW_MINUTES", 15)
+    #: Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: the socket address is the client).
+    PROXY_HOPS = _env_int("HOTLINE_PROXY_HOPS", 0)
+    #: A session unused this long ends; the cookie lives no longer than that past its last use.
+    SESSION_IDLE_MINUTES = _env_int("HOTLINE_SESSION_IDLE_MINUTES", 480)
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=SESSION_IDLE_MINUTES)
+    REMEMBER_COOKIE_DURATION = PERMANENT_SESSION_LIFETIME
     PAGE_SIZE = _env_int("HOTLINE_PAGE_SIZE", 25)
     REPEAT_CALL_HOURS = _env_int("HOTLINE_REPEAT_CALL_HOURS", 72)
     BABEL_DEFAULT_LOCALE = _env("HOTLINE_DEFAULT_LOCALE", "zh_CN")

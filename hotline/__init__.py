@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import ROOT, Config
 from hotline import labels
@@ -36,6 +37,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     configure_logging(app)
     configure_secret_key(app)
+    if app.config["PROXY_HOPS"] > 0:
+        # The client address (login limits, audit) is then the one the last trusted proxy saw, never a
+        # header the client could write itself: only the last PROXY_HOPS entries of X-Forwarded-For count.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     configure_database(app)
     configure_extensions(app)
     configure_blueprints(app)

@@ -7,6 +7,7 @@ from models.department import Department
 from models.duty import DutyLine
 from models.escalation import EscalationStep, Heartbeat
 from models.interaction import Interaction
+from models.login_attempt import LoginAttempt
 from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.referral import Referral
@@ -26,6 +27,7 @@ __all__ = [
     "EscalationStep",
     "Heartbeat",
     "Interaction",
+    "LoginAttempt",
     "Notification",
     "OutboundMessage",
     "Referral",

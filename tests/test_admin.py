@@ -3,8 +3,6 @@
 Every change an admin makes leaves an audit_log row naming who did it.
 """
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import func, select
 
@@ -186,20 +184,12 @@ def test_admin_cannot_deactivate_themselves_or_change_their_own_role(as_admin, a
     assert admin_changes() == []
 
 
-def test_admin_unlocks_a_locked_user(app, as_admin, operator):
-    operator.locked_until = datetime.now(UTC) + timedelta(minutes=10)
+def test_clear_failed_logins_is_offered_only_for_an_account_with_failures(as_admin, operator):
+    unlock_url = f"/admin/users/{operator.id}/unlock"
+    assert unlock_url not in page(as_admin.get(f"/admin/users/{operator.id}"))
     operator.failed_logins = 3
     db.session.commit()
-    assert 'name="unlock"' in page(as_admin.get(f"/admin/users/{operator.id}"))
-    response = post_form(as_admin, f"/admin/users/{operator.id}", edit_form(operator, unlock="y"))
-    assert response.status_code == 302
-    assert reload(operator).locked_until is None and operator.failed_logins == 0
-    assert audit_entries("user_updated")[0].payload["changes"] == {"unlocked": True}
-    assert login(app.test_client(), "op_zhang").status_code == 302
-
-
-def test_unlock_box_is_only_offered_for_a_locked_user(as_admin, operator):
-    assert 'name="unlock"' not in page(as_admin.get(f"/admin/users/{operator.id}"))
+    assert unlock_url in page(as_admin.get(f"/admin/users/{operator.id}"))
 
 
 def test_deactivating_a_user_ends_their_session_and_their_logins(app, as_admin, operator):

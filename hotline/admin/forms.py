@@ -30,7 +30,6 @@ class UserForm(FlaskForm):
         validators=[Optional(), Length(min=8, max=256, message=_l("A password needs at least 8 characters."))],
     )
     active = BooleanField(_l("Active"), default=True)
-    unlock = BooleanField(_l("Unlock (clear failed logins)"))
 
 
 class DepartmentForm(FlaskForm):

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from hotline import audit
-from hotline.auth.service import set_password
+from hotline.auth.service import new_session_token, set_password
 from hotline.errors import DomainError
 from hotline.extensions import db
 from models.department import KINDS, LEVELS, Department
@@ -70,10 +70,12 @@ def update_user(
     role: str,
     department: Department | None,
     active: bool,
-    unlock: bool = False,
     new_password: str | None = None,
 ) -> None:
-    """Change a user's name, role, unit or active flag; optionally unlock or reset the password."""
+    """Change a user's name, role, unit or active flag; optionally reset the password.
+
+    Deactivation and a change of role end the user's sessions on every browser.
+    """
     _check_user_fields(role, department)
     if user.id == actor.id and (not active or role != user.role):
         raise DomainError(_l("You cannot deactivate yourself or change your own role."))
@@ -88,15 +90,11 @@ def update_user(
         if getattr(user, field) != value:
             changes[field] = [getattr(user, field), value]
             setattr(user, field, value)
-    if unlock and (user.locked_until or user.failed_logins):
-        user.locked_until = None
-        user.failed_logins = 0
-        changes["unlocked"] = True
     if new_password:
         set_password(user, new_password, actor_id=actor.id, now=now)
         changes["password_reset"] = True
     if "active" in changes or "role" in changes:
-        user.session_token = ""  # end the user's sessions at once
+        user.session_token = new_session_token()
     if changes:
         audit.record("user_updated", actor_id=actor.id, now=now, target=user.username, changes=changes)
 

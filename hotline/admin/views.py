@@ -90,7 +90,6 @@ def user_edit(user_id: int):
                 role=form.role.data,
                 department=db.session.get(Department, form.department_id.data) if form.department_id.data else None,
                 active=form.active.data,
-                unlock=form.unlock.data,
                 new_password=form.password.data or None,
             )
         except DomainError as exc:
