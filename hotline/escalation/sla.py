@@ -11,23 +11,31 @@ holidays count. Working-time clocks (P2/P3) count office hours on working
 days, see :mod:`hotline.escalation.calendar`.
 """
 
+import logging
+import threading
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.escalation.calendar import (
     CalendarError,
     WorkingCalendar,
+    YearOverride,
     as_utc,
     load_calendar,
     office_periods,
     unknown_years_message,
 )
+from hotline.extensions import db
 from hotline.timeutil import to_local
+from models.calendar import CalendarDay, CalendarYear
 from models.ticket import PRIORITIES
 
 #: Every clock a ticket or referral can carry, in the order they are shown.
@@ -234,12 +242,79 @@ def _rule(value, where: str) -> ClockRule:
     return ClockRule(unit, amount)
 
 
+class CalendarSource:
+    """The working calendar of one process: ``calendar.toml`` and the package, and the years admins entered.
+
+    An admin saves a year in the database (``models.calendar``) from one web
+    process, while every process -- each web worker, the scheduler -- keeps its
+    calendar in memory. So :meth:`current` asks the database for the
+    ``(year, updated_at)`` pairs of ``calendar_year`` (a handful of rows) at most
+    every ``recheck_seconds``, when a deadline is computed, and reloads the
+    entered days only when those pairs changed: the cost is one tiny query per
+    process every few seconds, not one per deadline. The scheduler computes
+    deadlines in every sweep, so a saved year is in use from the next sweep; a
+    web process that saves calls :meth:`changed` after its commit and uses the
+    year at once. The check runs on a connection of its own, never in the
+    caller's transaction; when the database cannot answer (before the
+    migrations, during an outage) the calendar in hand is kept and asked again
+    at the next check.
+    """
+
+    def __init__(self, base: WorkingCalendar, recheck_seconds: float = 10.0):
+        self.base = base
+        self.recheck_seconds = recheck_seconds
+        self._calendar = base
+        self._signature: tuple | None = None
+        self._checked_at: float | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> WorkingCalendar:
+        if self._due():
+            with self._lock:
+                if self._due():
+                    self._refresh()
+        return self._calendar
+
+    def _due(self) -> bool:
+        return self._checked_at is None or monotonic() - self._checked_at >= self.recheck_seconds
+
+    def changed(self) -> None:
+        """A year was saved by this process: look again at the next use."""
+        self._checked_at = None
+
+    def _refresh(self) -> None:
+        try:
+            with db.engine.connect() as conn:
+                signature = tuple(conn.execute(select(CalendarYear.year, CalendarYear.updated_at).order_by("year")))
+                if signature != self._signature:
+                    days = conn.execute(select(CalendarDay.year, CalendarDay.day, CalendarDay.kind)).all()
+                    self._calendar = self.base.with_years(entered_years([y for y, _ in signature], days))
+                    self._signature = signature
+        except SQLAlchemyError as exc:
+            logging.getLogger(__name__).warning("working calendar: entered years not read, keeping the last: %s", exc)
+        self._checked_at = monotonic()
+
+
+def entered_years(years, days) -> dict[int, YearOverride]:
+    """The admins' years as complete overrides, from ``calendar_year`` years and ``(year, day, kind)`` rows."""
+    holidays: dict[int, set] = {y: set() for y in years}
+    workdays: dict[int, set] = {y: set() for y in years}
+    for year, day, kind in days:
+        if year in holidays:
+            (holidays if kind == "holiday" else workdays)[year].add(day)
+    return {y: YearOverride(frozenset(holidays[y]), frozenset(workdays[y]), complete=True) for y in years}
+
+
 def init_sla(app: Flask) -> None:
-    """Load ``sla.toml`` and ``calendar.toml`` from ``POLICY_DIR`` once; a malformed file stops start-up."""
+    """Load ``sla.toml`` and ``calendar.toml`` from ``POLICY_DIR`` once; a malformed file stops start-up.
+
+    The years admins entered in the database are read on first use (see :class:`CalendarSource`).
+    """
     policy_dir = Path(app.config["POLICY_DIR"])
     policy = load_sla(policy_dir / "sla.toml")
     calendar = load_calendar(policy_dir / "calendar.toml", policy.office_periods)
-    app.extensions.setdefault("hotline_policy", {}).update(sla=policy, calendar=calendar)
+    source = CalendarSource(calendar, app.config.get("CALENDAR_RECHECK_SECONDS", 10.0))
+    app.extensions.setdefault("hotline_policy", {}).update(sla=policy, calendar_source=source)
 
 
 def sla_policy() -> SlaPolicy:
@@ -248,8 +323,13 @@ def sla_policy() -> SlaPolicy:
 
 
 def working_calendar() -> WorkingCalendar:
-    """The working calendar of the current application."""
-    return current_app.extensions["hotline_policy"]["calendar"]
+    """The working calendar of the current application, with the years admins entered (checked every few seconds)."""
+    return current_app.extensions["hotline_policy"]["calendar_source"].current()
+
+
+def calendar_changed() -> None:
+    """Call after committing a year of the working calendar: this process uses it from the next deadline on."""
+    current_app.extensions["hotline_policy"]["calendar_source"].changed()
 
 
 # --- deadlines and the ladder -----------------------------------------------------------------

@@ -111,26 +111,24 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         return text[index[start] : index[end - 1] + 1]
 
     calm = policy.calm.search(norm) is not None
-    best: str | None = None
-    found: list[tuple[str, str, str, list[str]]] = []  # (level, kind, category, reasons)
-    for rule in policy.rules:
-        for match in rule.pattern.finditer(norm):
-            start, end = match.span()
-            if start == end or _discounted(policy, norm, start, end):
-                continue
-            level = rule.priority
-            if calm and level in ("P0", "P1"):
-                level = LEVEL_ORDER[LEVEL_ORDER.index(level) + 1]
-            words = [original(*match.span(g)) for g in range(1, len(match.groups()) + 1) if match.group(g)]
-            found.append((level, rule.kind, rule.category, words or [original(start, end)]))
-            if best is None or LEVEL_ORDER.index(level) < LEVEL_ORDER.index(best):
-                best = level
-    if best is not None:
-        top = [f for f in found if f[0] == best]
+    found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
+    for phrase, spans in _matches(policy, norm):
+        start, end = spans[0][0], spans[-1][1]
+        if _discounted(policy, norm, start, end, single=len(spans) == 1):
+            continue
+        rule = policy.rules[phrase.rule]
+        level = rule.priority
+        if calm and level in ("P0", "P1"):
+            level = LEVEL_ORDER[LEVEL_ORDER.index(level) + 1]
+        found.append((phrase.rule, level, [original(*span) for span in spans]))
+    if found:
+        best = min(LEVEL_ORDER.index(level) for _rule, level, _words in found)
+        top = sorted((f for f in found if LEVEL_ORDER.index(f[1]) == best), key=lambda f: f[0])
         reasons: list[str] = []
-        for _level, _kind, _category, words in top:
+        for _rule, _level, words in top:
             reasons += [w for w in words if w not in reasons]
-        return Triage(best, top[0][2], tuple(reasons), top[0][1])
+        rule = policy.rules[top[0][0]]
+        return Triage(LEVEL_ORDER[best], rule.category, tuple(reasons), rule.kind)
     for topic in policy.topics:
         match = topic.pattern.search(norm)
         if match:
@@ -139,8 +137,48 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     return Triage("P3", category, (), None)
 
 
-def _discounted(policy: TriagePolicy, norm: str, start: int, end: int) -> bool:
-    """Whether the match at ``start:end`` is negated, hypothetical, resolved or a topic of a question."""
+def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, int]]]:
+    """piece id -> the spans where one of its forms occurs (one pass of the automaton; a span inside a
+    longer span of the same piece is left out: "女儿" counts, not the "儿" in it)."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for last, (length, pieces) in policy.automaton.iter(norm):
+        span = (last + 1 - length, last + 1)
+        for piece in pieces:
+            spans.setdefault(piece, []).append(span)
+    for piece, found in spans.items():
+        if len(found) > 1:
+            spans[piece] = [a for a in found if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in found)]
+    return spans
+
+
+def _matches(policy: TriagePolicy, norm: str):
+    """Each phrase that occurs in ``norm``, with the span of each of its pieces."""
+    spans = _occurrences(policy, norm)
+    for first in list(spans):
+        for phrase in policy.phrases_by_first.get(first, ()):
+            if not all(piece in spans for piece in phrase.pieces):
+                continue
+            for start in spans[first]:
+                chain = [start]
+                for piece, gap in zip(phrase.pieces[1:], phrase.gaps, strict=True):
+                    after = chain[-1][1]
+                    nearest = None
+                    for span in spans[piece]:
+                        close = after <= span[0] <= after + gap and (nearest is None or span[0] < nearest[0])
+                        if close and (span[0] == after or not _SENTENCE.search(norm, after, span[0])):
+                            nearest = span
+                    if nearest is None:
+                        break
+                    chain.append(nearest)
+                else:
+                    yield phrase, chain
+
+
+def _discounted(policy: TriagePolicy, norm: str, start: int, end: int, single: bool) -> bool:
+    """Whether the match at ``start:end`` is negated, hypothetical, resolved or a topic of a question.
+
+    Only a ``single`` word can be a topic ("自杀干预"): pieces joined by ``~`` describe a situation.
+    """
     if policy.negation.search(norm, max(0, start - NEGATION_REACH), start):
         return True
     before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
@@ -149,7 +187,7 @@ def _discounted(policy: TriagePolicy, norm: str, start: int, end: int) -> bool:
     after = _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
     if policy.resolved.search(after):
         return True
-    if norm[end - 1 : end + 1].find("了") >= 0:
+    if not single or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False
