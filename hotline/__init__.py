@@ -131,6 +131,7 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
+    from hotline.admin.calendar_views import bp as admin_calendar_bp
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
     from hotline.escalation.views import bp as escalation_bp
@@ -148,6 +149,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(relief_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_calendar_bp)
     init_intake(app)
     init_notify(app)
 
@@ -182,8 +184,10 @@ def configure_templates(app: Flask) -> None:
         if not current_user or not current_user.is_authenticated:
             return {}
         from hotline.notices import unread_count
+        from hotline.timeutil import utcnow
 
-        return {"unread_notices": unread_count(current_user.id), "manager_warnings": _manager_warnings()}
+        warnings = _manager_warnings() + _calendar_warnings(utcnow())
+        return {"unread_notices": unread_count(current_user.id), "manager_warnings": warnings}
 
 
 def _manager_warnings() -> list[str]:
@@ -192,7 +196,6 @@ def _manager_warnings() -> list[str]:
         return []
     from flask_babel import gettext as _
 
-    from hotline.escalation.sla import working_calendar
     from hotline.escalation.views import scheduler_health
     from hotline.intake.replay import spool_warning
     from hotline.timeutil import utcnow
@@ -211,16 +214,38 @@ def _manager_warnings() -> list[str]:
             if age is not None
             else _("The scheduler has never run: start it with `flask --app app hotline scheduler`.")
         )
-    years = sorted(working_calendar().unknown_years_used())
-    if years:
-        warnings.append(
-            _(
-                "The working calendar for %(years)s is not loaded: deadlines count Monday to Friday. "
-                "Add the holiday notice to config/policy/calendar.toml.",
-                years=", ".join(map(str, years)),
-            )
-        )
     return warnings
+
+
+def _calendar_warnings(now) -> list:
+    """The years the working calendar must learn, for those whose deadlines run on it.
+
+    From ``ANNOUNCE_AHEAD`` (60 days) before a year that neither the admins'
+    entries, ``calendar.toml`` nor the package know, and for any year a
+    deadline already counted Monday to Friday: operators and managers are told
+    their P2/P3 deadlines are approximate, admins get the link to enter it.
+    """
+    if current_user.role not in ("operator", "manager", "admin"):
+        return []
+    from flask_babel import gettext as _
+    from markupsafe import Markup
+
+    from hotline.escalation.calendar import years_to_announce
+    from hotline.escalation.sla import working_calendar
+    from hotline.timeutil import local_date
+
+    calendar = working_calendar()
+    years = sorted(set(years_to_announce(calendar, local_date(now))) | calendar.unknown_years_used())
+    if not years:
+        return []
+    text = _(
+        "The working calendar for %(years)s is not loaded: deadlines count Monday to Friday.",
+        years=", ".join(map(str, years)),
+    )
+    if current_user.role == "admin":
+        link = url_for("admin_calendar.edit") + f"?year={years[-1]}"
+        return [Markup('{} <a href="{}">{}</a>').format(text, link, _("Enter the State Council holiday notice"))]
+    return [text + " " + _("An administrator must enter the State Council holiday notice.")]
 
 
 def configure_errors(app: Flask) -> None:

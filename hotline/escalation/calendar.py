@@ -2,6 +2,9 @@
 
 Whether a date is a working day is decided, first match wins, by:
 
+0. a year an admin entered on the working-calendar page (``models.calendar``,
+   loaded by :mod:`hotline.escalation.sla`): its holidays and 调休 working days
+   are the whole year's, and every other date of it follows its weekday;
 1. ``config/policy/calendar.toml``, when its ``[year.YYYY]`` table lists the date
    (the county's corrections and the years published after the package);
 2. the ``chinese-calendar`` package, for the years whose State Council holiday
@@ -45,12 +48,22 @@ class CalendarError(ValueError):
     """A malformed calendar file or office-hours definition; raised at load, never during arithmetic."""
 
 
+#: From how long before a year the calendar must know it: the State Council publishes the notice around
+#: November, and P3 deadlines set in December already count working days of January.
+ANNOUNCE_AHEAD = timedelta(days=60)
+
+
 @dataclass(frozen=True)
 class YearOverride:
-    """One ``[year.YYYY]`` table of ``calendar.toml``: dates that are off work, dates that are worked."""
+    """One ``[year.YYYY]`` table of ``calendar.toml``, or a year entered by an admin: days off, days worked.
+
+    ``complete``: the lists are the whole year's notice (entered by an admin), so
+    the package is not asked about the other dates; they follow their weekday.
+    """
 
     holidays: frozenset[date]
     workdays: frozenset[date]
+    complete: bool = False
 
 
 def office_periods(pairs: Iterable) -> tuple[tuple[time, time], ...]:
@@ -127,8 +140,18 @@ def unknown_years_message(years: Iterable[int]) -> str:
     listed = ", ".join(str(y) for y in sorted(years))
     return (
         f"working calendar for {listed} is not loaded: deadlines count Monday-Friday working time; "
-        f"add the State Council holiday notice to config/policy/calendar.toml or upgrade chinesecalendar"
+        f"enter the State Council holiday notice on the admin page /admin/calendar "
+        f"(or in config/policy/calendar.toml, or upgrade chinesecalendar)"
     )
+
+
+def years_to_announce(calendar: "WorkingCalendar", today: date, ahead: timedelta = ANNOUNCE_AHEAD) -> list[int]:
+    """The years people must be warned about on ``today`` (a local date): this year if the calendar does not
+    know it, and next year from ``ahead`` before its first day if it does not know that one."""
+    years = [today.year]
+    if today >= date(today.year + 1, 1, 1) - ahead:
+        years.append(today.year + 1)
+    return [y for y in years if not calendar.knows_year(y)]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -155,8 +178,12 @@ class WorkingCalendar:
     # --- days -----------------------------------------------------------------------------
 
     def knows_year(self, year: int) -> bool:
-        """True when the package or ``calendar.toml`` has the holiday notice for ``year``."""
+        """True when the package, ``calendar.toml`` or an admin's entry has the holiday notice for ``year``."""
         return year in PACKAGE_YEARS or year in self.overrides
+
+    def with_years(self, entered: Mapping[int, YearOverride]) -> "WorkingCalendar":
+        """A new calendar with the same office periods where each year of ``entered`` replaces this one's."""
+        return WorkingCalendar(self.periods, {**self.overrides, **entered})
 
     def unknown_years(self, first: date, last: date) -> list[int]:
         """The years from ``first`` to ``last`` (local dates) that fall back to Monday–Friday. Logs nothing."""
@@ -174,6 +201,8 @@ class WorkingCalendar:
                 return False
             if day in override.workdays:
                 return True
+            if override.complete:
+                return day.weekday() < 5
         if day.year in PACKAGE_YEARS:
             # chinese_calendar scans its tables on every call; a day's answer never changes.
             known = self._package_days.get(day)
