@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
 from config.settings import TestConfig
-from hotline import create_app
+from hotline import append_only, create_app
 from hotline.extensions import db
 from models.department import Department
 from models.user import User
@@ -72,13 +72,25 @@ def _schema(database_url):
 
 
 def _empty_all_tables() -> None:
+    """Empty every table, append-only ones included, in one transaction.
+
+    The append-only triggers stay in force for the test itself: on PostgreSQL this
+    transaction alone runs as a replica (its triggers do not fire; tests connect as
+    a superuser), on SQLite it drops them and creates them again from the same DDL
+    as the migration.
+    """
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
         db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
+        for statement in append_only.drop_statements("sqlite"):
+            db.session.execute(text(statement))
         for table in tables:
             db.session.execute(table.delete())
+        for statement in append_only.create_statements("sqlite"):
+            db.session.execute(text(statement))
     db.session.commit()
 
 
