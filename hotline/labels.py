@@ -104,7 +104,12 @@ EVENT = {
     "relief_paid": _l("Advance relief paid"),
     "relief_not_needed": _l("No advance relief needed"),
     "paperwork_done": _l("Paperwork completed (补齐手续)"),
+    "triage_reviewed": _l("Triage suggestion reviewed"),
+    "triage_raised": _l("A text came out more urgent than the ticket"),
+    "urgent_alert": _l("Urgent alert sent to the duty phones"),
 }
+
+TRIAGE_VERDICT = {"confirmed": _l("confirmed"), "corrected": _l("corrected")}
 
 CLOCK = {
     "dispatch": _l("dispatch"),
@@ -140,6 +145,7 @@ NOTICE = {
     "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
     "ticket_handed_over": _l("%(by)s handed %(number)s over to you: %(reason)s"),
     "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
+    "caller_replied": _l("The caller replied to %(number)s by text message."),
     "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),
     "ticket_reopened": _l("%(by)s reopened your ticket %(number)s: %(reason)s"),
 }

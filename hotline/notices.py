@@ -1,4 +1,8 @@
-"""In-app notices: a line in someone's notification list, written in the caller's transaction."""
+"""In-app notices: a line in someone's notification list, written in the caller's transaction.
+
+A caller's text on an owned ticket is written by the SMS webhook itself, as one plain INSERT in its own
+transaction (``hotline.intake.service``), with the kind ``CALLER_REPLIED``.
+"""
 
 from datetime import datetime
 
@@ -6,6 +10,9 @@ from sqlalchemy import func, select, update
 
 from hotline.extensions import db
 from models.notification import Notification
+
+#: A caller texted again on a ticket: it shows as unread ("新回复") on the owner's desk until they open it.
+CALLER_REPLIED = "caller_replied"
 
 
 def notify(user_id: int | None, kind: str, *, now: datetime, ticket_id: int | None = None, **payload) -> None:
@@ -25,3 +32,36 @@ def mark_all_read(user_id: int, *, now: datetime) -> None:
     db.session.execute(
         update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None)).values(read_at=now)
     )
+
+
+def unread_replies(user_id: int, ticket_ids: list[int]) -> set[int]:
+    """Which of ``ticket_ids`` have a caller's reply that ``user_id`` has not seen yet."""
+    if not ticket_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Notification.ticket_id)
+            .distinct()
+            .where(
+                Notification.user_id == user_id,
+                Notification.read_at.is_(None),
+                Notification.kind == CALLER_REPLIED,
+                Notification.ticket_id.in_(ticket_ids),
+            )
+        )
+    )
+
+
+def mark_replies_read(user_id: int, ticket_id: int, *, now: datetime) -> int:
+    """``user_id`` opened the ticket: its callers' replies are seen. Returns how many were unread."""
+    return db.session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.read_at.is_(None),
+            Notification.kind == CALLER_REPLIED,
+            Notification.ticket_id == ticket_id,
+        )
+        .values(read_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount

@@ -254,6 +254,12 @@ EXPECTED_FIGURES = {
 
 def test_every_figure_of_the_period(history):
     found = {rate.figure.key: (rate.numerator, rate.denominator) for rate in reports.figures(PERIOD, Scope(), NOW)}
+    # A ticket an operator logged counts as reviewed then: confirmed when the operator chose triage's priority
+    # and category (what triage says of each text is the triage module's test); the others are not reviewed.
+    tickets = [t for t in db.session.scalars(select(Ticket)) if PERIOD.start <= t.created_at < PERIOD.end]
+    counted = [t for t in tickets if t.status != "merged" and t.triage_verdict is not None]
+    assert len(counted) == 4
+    assert found.pop("triage_right") == (sum(t.triage_verdict == "confirmed" for t in counted), len(counted))
     assert found == EXPECTED_FIGURES
 
 

@@ -17,9 +17,9 @@ from hotline.intake.service import CALL_ENDED
 from hotline.notify.service import text_caller
 from hotline.privacy import mask_phone
 from hotline.security import require_role
-from hotline.tickets.queries import unclaimed
+from hotline.tickets.queries import unclaimed, urgent_alerts
 from hotline.tickets.service import can_ticket_call
-from hotline.tickets.views import DESK_ROLES, load_ticket, render_ticket
+from hotline.tickets.views import DESK_ROLES, load_ticket, render_ticket, triage_headline
 from hotline.timeutil import utcnow
 from models.interaction import Interaction
 from models.ticket import Ticket
@@ -49,7 +49,8 @@ def call_state(call: Interaction) -> str:
 @bp.get("/desk/live")
 @require_role(*DESK_ROLES)
 def live():
-    """Incoming and recent calls, and the tickets waiting for an operator, for the desk to poll."""
+    """Incoming and recent calls, the tickets waiting for an operator, and the urgent texts nobody has acted on
+    yet (the alert banner), for the desk to poll."""
     now = utcnow()
     calls = list(
         db.session.scalars(
@@ -95,7 +96,21 @@ def live():
             "summary": ticket.summary,
         }
 
-    response = jsonify(calls=[call_row(c) for c in calls], unclaimed=[ticket_row(t) for t in unclaimed()])
+    def alert_row(ticket: Ticket) -> dict:
+        return {
+            "number": ticket.number,
+            "url": url_for("tickets.show", number=ticket.number),
+            "priority": ticket.triage_priority,
+            "triage": triage_headline(ticket),
+            "created": localtime(ticket.created_at, "MM-dd HH:mm"),
+            "owned": ticket.status != "new",
+        }
+
+    response = jsonify(
+        calls=[call_row(c) for c in calls],
+        unclaimed=[ticket_row(t) for t in unclaimed()],
+        alerts=[alert_row(t) for t in urgent_alerts()],
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

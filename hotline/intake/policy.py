@@ -43,6 +43,12 @@ class IntakePolicy:
     lines: tuple[Line, ...]
     sms_new_ticket: str
     sms_open_ticket: str
+    #: The answer to a text triaged P0: where to call at once.
+    sms_danger: str
+    #: Texted to the on-duty phones when a text is triaged P0 or P1.
+    duty_alert: str
+    #: Answer to a message spooled while the database was away (its number follows by SMS).
+    sms_spooled: str
     stop_words: frozenset[str]
     opted_out: str
     start_words: frozenset[str]
@@ -78,6 +84,29 @@ class IntakePolicy:
 
 def _words(values) -> frozenset[str]:
     return frozenset(str(v).strip().upper() for v in values)
+
+
+#: The placeholders each [sms] text may use; anything else stops start-up.
+SMS_FIELDS = {
+    "new_ticket": ("number", "within"),
+    "open_ticket": ("number", "within"),
+    "danger": ("number", "within"),
+    "duty_alert": ("number", "priority", "category"),
+    "spooled": (),
+}
+
+
+def _sms_text(path: Path, sms: dict, key: str) -> str:
+    """The [sms] text ``key``, checked to use only its placeholders."""
+    fields = SMS_FIELDS[key]
+    if not isinstance(sms.get(key), str) or not sms[key].strip():
+        raise ValueError(f"{path}: [sms] {key} is missing or empty")
+    try:
+        sms[key].format(**dict.fromkeys(fields, ""))
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + field + "}" for field in fields)
+        raise ValueError(f"{path}: [sms] {key} may only use {allowed} ({exc!r})") from exc
+    return sms[key]
 
 
 def load_intake_policy(path: Path) -> IntakePolicy:
@@ -122,8 +151,11 @@ def load_intake_policy(path: Path) -> IntakePolicy:
         voicemail_seconds=int(voice["voicemail_seconds"]),
         goodbye=voice["goodbye"],
         lines=lines,
-        sms_new_ticket=sms["new_ticket"],
-        sms_open_ticket=sms["open_ticket"],
+        sms_new_ticket=_sms_text(path, sms, "new_ticket"),
+        sms_open_ticket=_sms_text(path, sms, "open_ticket"),
+        sms_danger=_sms_text(path, sms, "danger"),
+        duty_alert=_sms_text(path, sms, "duty_alert"),
+        sms_spooled=_sms_text(path, sms, "spooled"),
         stop_words=_words(sms["stop_words"]),
         opted_out=sms["opted_out"],
         start_words=_words(sms.get("start_words", ())),

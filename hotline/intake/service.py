@@ -7,6 +7,12 @@ the provider's SID behind a unique constraint: the first request writes, a
 replay finds the row and writes nothing.
 
 Nothing here calls out of the process: outbound messages go to the outbox.
+
+Every text (but a stop or start word) is triaged (``hotline.triage``) before
+its write transaction: a first message's ticket takes the triaged priority
+and category, kept as the suggestion an operator reviews; a text triaged P0
+is answered with where to call at once; a text triaged P0 or P1 alerts the
+duty phones through the outbox, once per ticket.
 """
 
 import re
@@ -21,6 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.intake.policy import IntakePolicy, Line
+from hotline.notices import CALLER_REPLIED
+from hotline.notify.service import enqueue_sms
+from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.tickets.service import (
     add_event,
@@ -30,6 +39,7 @@ from hotline.tickets.service import (
     ticket_number,
 )
 from hotline.timeutil import local_date
+from hotline.triage import Triage, triage_text
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
@@ -41,8 +51,8 @@ CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
 RAW_NUMBER_MAX = 64
 #: Twilio sends at most 10 media items with one message.
 MEDIA_MAX = 10
-#: Priority of a ticket opened by a text message until an operator triages it.
-DEFAULT_PRIORITY = "P3"
+#: Triaged priorities that alert the duty phones and every operator's desk.
+URGENT = ("P0", "P1")
 
 
 def _raw_number(value: str | None) -> str | None:
@@ -70,14 +80,15 @@ _SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindpar
 
 
 def _sender(conn, e164: str | None) -> tuple:
-    """(contact id, is a child, open ticket id, its number, its priority) of a phone; Nones when unknown.
+    """(contact id, is a child, open ticket id, its number, its priority, its triaged priority, its owner id)
+    of a phone; Nones when unknown.
 
     The caller's newest open ticket, however old: their calls and replies
     belong on it. (The desk's repeat-call hint, ``find_recent_open_ticket``,
     only offers recent tickets; a conversation by SMS may go on for days.)
     """
     row = conn.exec_driver_sql(_raw_sms(conn.dialect).sql["sender"], {"phone": e164}).first() if e164 else None
-    return (row[0], bool(row[1]), row[2], row[3], row[4]) if row else (None, False, None, None, None)
+    return (row[0], bool(row[1]), *row[2:]) if row else (None, False, None, None, None, None, None)
 
 
 def _by_dialect(build) -> dict:
@@ -93,10 +104,39 @@ _INTERACTION_BY_SID = _by_dialect(
 )
 
 
-def _sms_ticket(body: str, now: datetime, by: datetime) -> Ticket:
-    """The ticket a first message opens, built (clocks and all) by the ticket service, not yet stored."""
+def _triaged(body: str) -> tuple[str, str, tuple[str, ...]]:
+    """(priority, category, reasons) of a text: its triage (categories checked against the catalogue at start)."""
+    triage: Triage = triage_text(body)
+    return triage.priority, triage.category, triage.reasons
+
+
+def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -> Ticket:
+    """The ticket a first message opens, built (clocks and all) by the ticket service, not yet stored.
+
+    Its priority and category are the triaged ones, kept as the suggestion; the
+    first contact is promised within the callback time of that priority.
+    """
+    priority, category, reasons = triage
     summary = body.strip().splitlines()[0] if body.strip() else ""
-    return build_unclaimed_ticket(now=now, channel="sms", summary=summary, body=body, contact_by=by)
+    by = now + timedelta(minutes=policy.minutes_to_callback(priority))
+    return build_unclaimed_ticket(
+        now=now,
+        channel="sms",
+        summary=summary,
+        body=body,
+        category=category,
+        priority=priority,
+        contact_by=by,
+        triage_reasons=reasons,
+    )
+
+
+def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> str:
+    """The words a text is answered with: where to call at once when triaged P0, else the ticket's number."""
+    if priority == "P0":
+        return policy.sms_danger.format(number=number, within=policy.within("P0"))
+    text = policy.sms_new_ticket if new else policy.sms_open_ticket
+    return text.format(number=number, within=policy.within(priority))
 
 
 # Text messages from a valid number, the webhook's work, run as plain SQL on the driver's own
@@ -106,10 +146,18 @@ def _sms_ticket(body: str, now: datetime, by: datetime) -> Ticket:
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 _RAW_SQL = {
     # The sender's contact and newest open ticket (the statuses are the model's constants, not input).
-    "sender": "SELECT c.id, c.is_child, t.id, t.number, t.priority FROM contact c LEFT JOIN ticket t"  # noqa: S608
-    f" ON t.contact_id = c.id AND t.status IN ({_OPEN}) WHERE c.phone = :phone"
+    "sender": "SELECT c.id, c.is_child, t.id, t.number, t.priority, t.triage_priority, t.first_contact_owner_id"  # noqa: S608
+    f" FROM contact c LEFT JOIN ticket t ON t.contact_id = c.id AND t.status IN ({_OPEN}) WHERE c.phone = :phone"
     " ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
     "event": "INSERT INTO ticket_event (ticket_id, kind, payload, at) VALUES (:ticket_id, :kind, :payload, :at)",
+    # Whether a ticket's duty phones were alerted already (once per ticket).
+    "alerted": "SELECT 1 FROM ticket_event WHERE ticket_id = :ticket_id AND kind = 'urgent_alert' LIMIT 1",
+    # A caller's reply on an owned ticket: unread on the owner's desk until they open the ticket.
+    "replied": "INSERT INTO notification (user_id, ticket_id, kind, payload, created_at)"  # noqa: S608
+    f" VALUES (:user_id, :ticket_id, '{CALLER_REPLIED}', :payload, :at)",
+    # A follow-up triaged more urgent than its ticket: the new suggestion, to review (the priority stays).
+    "raise": "UPDATE ticket SET triage_priority = :priority, triage_category = :category, triage_reasons = :reasons,"
+    " triage_verdict = NULL, triage_reviewed_at = NULL, updated_at = :at, version = version + 1 WHERE id = :ticket_id",
     "interaction": (
         "INSERT INTO interaction (channel, direction, provider_sid, from_number, to_number, number_invalid,"
         " contact_id, ticket_id, status, started_at, body, media_urls, reply) VALUES ('sms', 'inbound', :sid,"
@@ -127,7 +175,9 @@ _RAW_SQL = {
 }
 _RAW_PG = {
     **{
-        name: sql.replace(":payload", ":payload::json").replace(":media", ":media::json")
+        name: sql.replace(":payload", ":payload::json")
+        .replace(":media", ":media::json")
+        .replace(":reasons", ":reasons::json")
         for name, sql in _RAW_SQL.items()
     },
     "lock": "SELECT pg_advisory_xact_lock(hashtext(:phone))",
@@ -192,19 +242,40 @@ def _raw_sms(dialect) -> _RawSms:
     return _RAW.get(dialect.name) or _RAW.setdefault(dialect.name, _RawSms(dialect))
 
 
-def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, new: Ticket | None):
-    """Store the message of a valid number and commit; return the answer, or None to be called again with ``new``.
+def _alert_event(cursor, sql: "_RawSms", ticket_id: int, priority: str, at) -> int:
+    """The ``urgent_alert`` event of a ticket, written once in its life: the duty phones are texted after the
+    commit (``_text_duty_phones``). Returns the ticket's id."""
+    payload = sql.json({"priority": priority})
+    cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "urgent_alert", "payload": payload, "at": at})
+    return ticket_id
+
+
+def _write_message(
+    msg: InboundMessage,
+    raw: str,
+    e164: str,
+    now: datetime,
+    policy: IntakePolicy,
+    triage: tuple,
+    new: Ticket | None,
+) -> tuple[str, int | None] | None:
+    """Store the message of a valid number and commit; return (the answer, the id of a ticket whose duty
+    phones are to be alerted, or None), or None to be called again with ``new``.
 
     One short transaction on a pooled driver connection. A sender with an open
-    ticket: the ``sms_in`` event on its newest one. Any other: ``new`` (built
-    by ``_sms_ticket`` outside the write turn) is numbered and stored, with the
-    contact when the number is new; without ``new``, nothing is written and
-    None comes back. Then the Interaction keyed by MessageSid: a replay finds
-    it, undoes the rest and gets the first answer back. On SQLite the
-    transaction starts with ``BEGIN IMMEDIATE``, so what was found (an open
-    ticket, a contact) is still so when this request writes; on PostgreSQL a
-    lock on the phone number keeps two first messages of one person from
-    opening two tickets.
+    ticket: the ``sms_in`` event on its newest one; its owner, if any, gets a
+    ``caller_replied`` notification; when the text was ``triage``d P0/P1, more
+    urgent than the ticket and than its suggestion so far, the suggestion is
+    replaced (a ``triage_raised`` event; the priority stays the operator's).
+    Any other sender: ``new`` (built by ``_sms_ticket`` outside the write
+    turn) is numbered and stored, with the contact when the number is new;
+    without ``new``, nothing is written and None comes back. Then the
+    Interaction keyed by MessageSid: a replay finds it, undoes the rest and
+    gets the first answer back (and alerts nobody). On SQLite the transaction
+    starts with ``BEGIN IMMEDIATE``, so what was found (an open ticket, a
+    contact) is still so when this request writes; on PostgreSQL a lock on the
+    phone number keeps two first messages of one person from opening two
+    tickets.
     """
     engine = db.engine
     sql = _raw_sms(engine.dialect)
@@ -216,12 +287,27 @@ def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, poli
         else:
             cursor.execute(sql.sql["lock"], {"phone": e164})
         cursor.execute(sql.sql["sender"], {"phone": e164})
-        contact_id, is_child, ticket_id, number, priority = cursor.fetchone() or (None, False, None, None, None)
+        row = cursor.fetchone() or (None, False, None, None, None, None, None)
+        contact_id, is_child, ticket_id, number, priority, suggested, owner_id = row
         at = sql.stamp(now)
+        alert = None
         if ticket_id is not None:
             payload = sql.json({"text": msg.body, "media": len(msg.media_urls)})
             cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": at})
-            reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
+            if owner_id is not None:
+                replied = {"user_id": owner_id, "ticket_id": ticket_id, "payload": sql.json({}), "at": at}
+                cursor.execute(sql.sql["replied"], replied)
+            level, category, reasons = triage
+            if level in URGENT and level < priority and (suggested is None or level < suggested):
+                raised = {"priority": level, "category": category, "reasons": sql.json(list(reasons))}
+                cursor.execute(sql.sql["raise"], {**raised, "at": at, "ticket_id": ticket_id})
+                payload = sql.json({**raised, "reasons": list(reasons)})
+                event = {"ticket_id": ticket_id, "kind": "triage_raised", "payload": payload, "at": at}
+                cursor.execute(sql.sql["event"], event)
+                cursor.execute(sql.sql["alerted"], {"ticket_id": ticket_id})
+                if cursor.fetchone() is None:
+                    alert = _alert_event(cursor, sql, ticket_id, level, at)
+            reply = _answer(policy, level, number, new=False)
         elif new is None:
             connection.rollback()
             return None
@@ -242,8 +328,9 @@ def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, poli
             ticket_id = cursor.fetchone()[0]
             payload = sql.json({"channel": new.channel, "priority": new.priority, "category": new.category})
             cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": at})
-            priority = new.priority
-            reply = policy.sms_new_ticket.format(number=number, within=policy.within(priority))
+            if new.triage_priority in URGENT:
+                alert = _alert_event(cursor, sql, ticket_id, new.triage_priority, at)
+            reply = _answer(policy, new.priority, number, new=True)
         cursor.execute(
             sql.sql["interaction"],
             {
@@ -264,9 +351,9 @@ def _write_message(msg: InboundMessage, raw: str, e164: str, now: datetime, poli
             cursor.execute(sql.sql["reply"], {"sid": msg.sid})
             first = cursor.fetchone()
             connection.rollback()
-            return (first[0] if first else None) or ""
+            return (first[0] if first else None) or "", None
         connection.commit()
-        return reply
+        return reply, alert
     except BaseException:
         connection.rollback()
         raise
@@ -279,11 +366,18 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
 
     - ``STOP``/``退订`` (and the other stop words) opts the number out of
       outbound SMS; ``START`` opts it back in. Neither opens a ticket.
-    - A number with an open ticket: the message goes on that ticket's timeline.
-    - Any other: a new ticket (channel sms, status new, no owner); the answer
-      promises contact within the policy's default time, and the ticket's
-      first-contact deadline is held to that promise. An unparseable number
-      gets its contact (kept as given) with the ticket, never one per message.
+    - Any other text is triaged first (outside the write turns).
+    - A number with an open ticket: the message goes on that ticket's
+      timeline, its owner is notified, and a text triaged P0/P1 above the
+      ticket's priority becomes its suggestion (see ``_write_message``).
+    - Any other: a new ticket (channel sms, status new, no owner) with the
+      triaged priority and category; the answer promises contact within the
+      policy's time for that priority, and the ticket's first-contact deadline
+      is held to that promise. An unparseable number gets its contact (kept
+      as given) with the ticket, never one per message.
+    - A text triaged P0 is answered with where to call at once; one triaged
+      P0/P1 that raised an alert texts the duty phones through the outbox,
+      right after it is stored (``_text_duty_phones``).
 
     The message is stored as an inbound Interaction keyed by its MessageSid,
     with the answer; a replay returns that same answer and writes nothing.
@@ -297,29 +391,66 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
-    if e164 is not None and word not in policy.stop_words and word not in policy.start_words:
+    if word in policy.stop_words or word in policy.start_words:
         with turn():
-            reply = _write_message(msg, raw, e164, now, policy, None)
-        if reply is None:  # no open ticket: build one while others write, then store it in a turn of its own
-            by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
-            new = _sms_ticket(msg.body, now, by)
-            with turn():
-                reply = _write_message(msg, raw, e164, now, policy, new)
+            reply, _alert = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=None)
+            db.session.commit()
         return reply
-    with turn():
-        reply = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy)
-        db.session.commit()
+    triage = _triaged(msg.body)
+    if e164 is not None:
+        with turn():
+            written = _write_message(msg, raw, e164, now, policy, triage, None)
+        if written is None:  # no open ticket: build one while others write, then store it in a turn of its own
+            new = _sms_ticket(msg.body, now, policy, triage)
+            with turn():
+                written = _write_message(msg, raw, e164, now, policy, triage, new)
+        reply, alert = written
+    else:
+        with turn():
+            reply, alert = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=triage)
+            db.session.commit()
+    if alert is not None:
+        with turn():
+            _text_duty_phones(alert, now=now, policy=policy)
+            db.session.commit()
     return reply
 
 
-def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy) -> str:
-    """``receive_sms`` for a stop or start word, or a sender whose number does not parse: on the session."""
+def _text_duty_phones(ticket_id: int, *, now: datetime, policy: IntakePolicy) -> None:
+    """Queue the duty alert of an urgent text to every on-duty phone of the roster, in the outbox.
+
+    The caller's words are not in it: the number, priority and category send
+    the operator to the desk, where the text is.
+    """
+    ticket = db.session.get(Ticket, ticket_id)
+    category = catalogue().get(ticket.triage_category)
+    body = policy.duty_alert.format(
+        number=ticket.number,
+        priority=ticket.triage_priority,
+        category=category.zh if category else ticket.triage_category,
+    )
+    phones = db.session.scalars(
+        select(DutyLine.phone)
+        .where(DutyLine.on_duty.is_(True), DutyLine.phone.is_not(None))
+        .distinct()
+        .order_by(DutyLine.phone)
+    )
+    for phone in phones:
+        enqueue_sms(to=phone, body=body, now=now, ticket=ticket)
+
+
+def _receive_sms_in_session(
+    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, triage: tuple | None
+) -> tuple[str, int | None]:
+    """``receive_sms`` for a stop or start word (``triage`` None), or a sender whose number does not parse:
+    on the session. Returns the answer and the id of a ticket whose duty phones are to be alerted, or None."""
     session = db.session
     conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
     if e164 and conn.dialect.name == "postgresql":
         # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
         conn.exec_driver_sql(_raw_sms(conn.dialect).sql["lock"], {"phone": e164})
-    contact_id, _child, ticket_id, number, priority = _sender(conn, e164)
+    contact_id, _child, ticket_id, *_ticket = _sender(conn, e164)
+    alert = None
     if word in policy.stop_words or word in policy.start_words:
         opted_out = word in policy.stop_words
         if e164 and contact_id is None:
@@ -330,17 +461,27 @@ def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: d
             kind = "sms_opt_out" if opted_out else "sms_opt_in"
             conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "payload": {}, "at": now})
         reply = policy.opted_out if opted_out else policy.opted_in
-    elif ticket_id is not None:
-        payload = {"text": msg.body, "media": len(msg.media_urls)}
-        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": now})
-        reply = policy.sms_open_ticket.format(number=number, within=policy.within(priority))
     else:
-        # An unparseable number, kept as given on a contact of its own, through the ticket service.
-        by = now + timedelta(minutes=policy.minutes_to_callback(DEFAULT_PRIORITY))
+        # An unparseable number (it has no open ticket to find), kept as given on a contact of its own,
+        # through the ticket service.
+        priority, category, reasons = triage
         summary = msg.body.strip().splitlines()[0] if word else ""
-        ticket = open_unclaimed_ticket(now=now, channel="sms", phone=raw, summary=summary, body=msg.body, contact_by=by)
-        ticket_id, contact_id, number, priority = ticket.id, ticket.contact_id, ticket.number, ticket.priority
-        reply = policy.sms_new_ticket.format(number=number, within=policy.within(priority))
+        ticket = open_unclaimed_ticket(
+            now=now,
+            channel="sms",
+            phone=raw,
+            summary=summary,
+            body=msg.body,
+            category=category,
+            priority=priority,
+            contact_by=now + timedelta(minutes=policy.minutes_to_callback(priority)),
+            triage_reasons=reasons,
+        )
+        ticket_id, contact_id, number = ticket.id, ticket.contact_id, ticket.number
+        if priority in URGENT:
+            alert = ticket_id
+            add_event(ticket, None, "urgent_alert", now, priority=priority)
+        reply = _answer(policy, priority, number, new=True)
     inserted = conn.execute(
         _INTERACTION_BY_SID[conn.dialect.name],
         {
@@ -361,8 +502,8 @@ def _receive_sms_in_session(msg: InboundMessage, raw, e164, word: str, *, now: d
     ).scalar()
     if inserted is None:  # a replay: undo what this request wrote, answer as the first time
         session.rollback()
-        return session.scalar(select(Interaction.reply).where(Interaction.provider_sid == msg.sid)) or ""
-    return reply
+        return session.scalar(select(Interaction.reply).where(Interaction.provider_sid == msg.sid)) or "", None
+    return reply, alert
 
 
 # --- voice ---------------------------------------------------------------------------------
@@ -387,7 +528,7 @@ def start_call(call: InboundCall, *, now: datetime) -> Interaction:
     conn = db.session.connection()
     raw = _raw_number(call.from_number)
     e164 = normalize_phone(raw) if raw else None
-    contact_id, _child, ticket_id, _number, _priority = _sender(conn, e164)
+    contact_id, _child, ticket_id, *_ticket = _sender(conn, e164)
     if e164 and contact_id is None:
         contact_id = get_or_create_contact(e164, now=now).id
     call_id = conn.execute(

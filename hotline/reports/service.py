@@ -186,6 +186,7 @@ def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = F
             Ticket.status.label("status"),
             Contact.township_id.label("township_id"),
             Ticket.satisfaction.label("satisfaction"),
+            Ticket.triage_verdict.label("triage_verdict"),
             func.coalesce(ev.c.direct, 0).label("direct"),
             func.coalesce(ev.c.repeat, 0).label("repeat"),
             _flag(referred).label("referred"),
@@ -408,6 +409,8 @@ def _sets(population: str, f) -> dict:
             "relief_granted": f.c.relief_granted == 1,
             "first_contact_measured": f.c.first_contact_s.is_not(None),
             "advance_relief_measured": f.c.advance_relief_s.is_not(None),
+            "triage_confirmed": f.c.triage_verdict == "confirmed",
+            "triage_reviewed": f.c.triage_verdict.is_not(None),
         }
         for i, (low, high) in enumerate(relief_buckets()):
             seconds = f.c.advance_relief_s
@@ -528,6 +531,7 @@ FIGURES = (
     Figure("satisfaction", "tickets", "satisfied", "rated", "满意率"),
     Figure("repeat_callers", "tickets", "repeat", "all", "重复来电率"),
     Figure("proactive_share", "tickets", "proactive", "all", "主动发现占比"),
+    Figure("triage_right", "tickets", "triage_confirmed", "triage_reviewed", "研判准确率"),
 )
 
 

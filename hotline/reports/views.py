@@ -48,6 +48,7 @@ FIGURE_LABEL = {
     "satisfaction": _l("Satisfaction"),
     "repeat_callers": _l("Repeat callers"),
     "proactive_share": _l("Found proactively"),
+    "triage_right": _l("Triage right"),
 }
 FIGURE_HINT = {
     "answer_rate": _l("calls answered, of calls answered or missed"),
@@ -62,6 +63,7 @@ FIGURE_HINT = {
     "satisfaction": _l("satisfied or very satisfied (4–5), of callers who rated"),
     "repeat_callers": _l("tickets with a repeat call, of all tickets"),
     "proactive_share": _l("tickets found proactively (主动发现), of all tickets"),
+    "triage_right": _l("triage suggestions the operator confirmed, of those reviewed"),
 }
 CLOCK_LABEL = {
     "answer": _l("Answer or call back"),

@@ -11,6 +11,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -123,6 +124,22 @@ class PriorityForm(VersionedForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.priority.choices = priority_choices()
+        self.emergency_service.choices = emergency_choices()
+
+
+class TriageForm(VersionedForm):
+    """One click on the triage suggestion: "confirm" takes it as it is; "correct" takes the chosen values."""
+
+    priority = SelectField(_l("Priority"), choices=[])
+    category = SelectField(_l("Category"), choices=[])
+    emergency_service = SelectField(_l("Handed over to"), choices=[], default="")
+    confirm = SubmitField(_l("Confirm"))
+    correct = SubmitField(_l("Correct"))
+
+    def __init__(self, *args, catalogue, locale: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.priority.choices = priority_choices()
+        self.category.choices = choices((c.code, c.label(locale)) for c in catalogue.categories)
         self.emergency_service.choices = emergency_choices()
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import joinedload
 
 from hotline.extensions import db
@@ -13,6 +13,9 @@ from models.ticket import OPEN_STATUSES, Ticket
 from models.user import User
 
 SCOPES = ("mine", "new", "open", "all")
+#: Unclaimed work (status ``new``): by priority -- an SMS ticket's is its triaged one -- P0 first, then the
+#: oldest. The codes sort as they rank, so the (status, priority, created_at) index gives this order as it is.
+UNCLAIMED_ORDER = (Ticket.priority, Ticket.created_at, Ticket.id)
 
 
 @dataclass
@@ -27,7 +30,8 @@ class QueueFilters:
 def queue_select(actor: User, filters: QueueFilters, *, now: datetime):
     """The queue as one SELECT: overdue first, then P0, then P1, then newest.
 
-    ``mine`` is the actor's open tickets, ``new`` the unclaimed ones, ``open``
+    ``mine`` is the actor's open tickets, ``new`` the unclaimed ones (ordered
+    like the desk's waiting list: most urgent, then oldest), ``open``
     everything not closed, ``all`` everything including closed and merged.
     """
     stmt = select(Ticket).outerjoin(Contact, Ticket.contact_id == Contact.id)
@@ -45,11 +49,12 @@ def queue_select(actor: User, filters: QueueFilters, *, now: datetime):
         stmt = stmt.where(Ticket.channel == filters.channel)
     if filters.q:
         stmt = stmt.where(search_clause(filters.q))
+    stmt = stmt.options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner))
+    if filters.scope == "new":
+        return stmt.order_by(*UNCLAIMED_ORDER)
     overdue = case((Ticket.next_deadline_at < now, 0), else_=1)
     urgent = case((Ticket.priority == "P0", 0), (Ticket.priority == "P1", 1), else_=2)
-    return stmt.options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner)).order_by(
-        overdue, urgent, Ticket.created_at.desc(), Ticket.id.desc()
-    )
+    return stmt.order_by(overdue, urgent, Ticket.created_at.desc(), Ticket.id.desc())
 
 
 def search_clause(q: str):
@@ -69,13 +74,42 @@ def search_clause(q: str):
 
 
 def unclaimed(limit: int = 10) -> list[Ticket]:
-    """Tickets that arrived without an owner (SMS, missed calls), oldest first: they wait longest."""
+    """Tickets that arrived without an owner (SMS, missed calls): the most urgent first, then the oldest."""
     return list(
         db.session.scalars(
             select(Ticket)
             .where(Ticket.status == "new")
             .options(joinedload(Ticket.contact))
-            .order_by(Ticket.created_at)
+            .order_by(*UNCLAIMED_ORDER)
+            .limit(limit)
+        )
+    )
+
+
+#: Triaged priorities that alert every operator on duty.
+URGENT = ("P0", "P1")
+
+
+def urgent_alerts(limit: int = 20) -> list[Ticket]:
+    """Texts triaged P0/P1 that nobody has acted on yet: the alert banner on every operator's desk.
+
+    An unclaimed ticket stays in it until an operator takes it; an owned
+    ticket whose caller later wrote something more urgent than its priority
+    stays until the suggestion is reviewed (confirmed or corrected). Most
+    urgent first, then the oldest.
+    """
+    unclaimed_urgent = and_(Ticket.status == "new", Ticket.triage_priority.in_(URGENT))
+    raised = and_(
+        Ticket.status.in_(OPEN_STATUSES),
+        Ticket.triage_priority.in_(URGENT),
+        Ticket.triage_verdict.is_(None),
+        Ticket.triage_priority < Ticket.priority,  # the codes sort as they rank: P0 < P1 < P2 < P3
+    )
+    return list(
+        db.session.scalars(
+            select(Ticket)
+            .where(or_(unclaimed_urgent, raised))
+            .order_by(Ticket.triage_priority, Ticket.created_at, Ticket.id)
             .limit(limit)
         )
     )

@@ -24,6 +24,7 @@ from hotline.notices import notify
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.timeutil import local_date
+from hotline.triage import triage_text
 from models.contact import Contact
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
@@ -207,7 +208,10 @@ def log_call(
 
     P0 (danger to life) requires the emergency service the call was handed
     over to. ``answered_on_call`` with an ``answer`` resolves it directly: the
-    ticket then waits for its callback. ``call`` is the Interaction of a call
+    ticket then waits for its callback. The summary and description are
+    triaged: the suggestion is kept beside the operator's own priority and
+    category, which stay theirs, and counts as reviewed then (confirmed when
+    they are the same), so reports compare the two. ``call`` is the Interaction of a call
     that reached the line (the desk's live panel): the ticket takes it over
     instead of recording a new one.
     """
@@ -229,6 +233,7 @@ def log_call(
     if answered_on_call:
         answer = _text(answer, _l("Write what the caller was told when the call was answered directly."))
     caller_name = _text(caller_name, None, required=False, limit=120)
+    triage = triage_text("\n".join(filter(None, (summary, description))))
 
     contact = get_or_create_contact(phone, now=now, name=caller_name)
     ticket = Ticket(
@@ -248,6 +253,11 @@ def log_call(
         emergency_service=emergency_service,
         created_at=now,
         updated_at=now,
+        triage_priority=triage.priority,
+        triage_category=triage.category,
+        triage_reasons=list(triage.reasons),
+        triage_verdict="confirmed" if (triage.priority, triage.category) == (priority, category) else "corrected",
+        triage_reviewed_at=now,
     )
     db.session.add(ticket)
     db.session.flush()
@@ -336,6 +346,64 @@ def change_priority(
         add_event(ticket, actor, "emergency_handover", now, service=service)
     add_event(ticket, actor, "priority_changed", now, old=old, new=priority, reason=reason)
     clocks.restart_for_priority(ticket, now)
+
+
+TRIAGE_VERDICTS = ("confirmed", "corrected")
+
+
+def review_triage(
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    priority: str | None = None,
+    category: str | None = None,
+    emergency_service: str | None = None,
+    expected_version: int | None = None,
+) -> str:
+    """The operator's one look at the triage suggestion: confirm it, or correct priority and category.
+
+    Without ``priority``/``category`` the suggestion's own are taken. The
+    verdict is ``confirmed`` when the decision equals the suggestion and
+    ``corrected`` otherwise; the ticket then takes the decided priority
+    (through ``change_priority``: its rules, its event, clocks restarted) and
+    category. One review per suggestion; returns the verdict.
+    """
+    _require_owner_or_manager(ticket, actor)
+    _require_status(ticket, OPEN_STATUSES, _l("Only an open ticket's triage can be reviewed."))
+    if ticket.triage_priority is None:
+        raise DomainError(_l("This ticket has no triage suggestion to review."))
+    if ticket.triage_verdict is not None:
+        raise DomainError(_l("The triage suggestion of this ticket was already reviewed; change the priority instead."))
+    _check_version(ticket, expected_version)
+    priority = priority or ticket.triage_priority
+    category = category or ticket.triage_category or ticket.category
+    if priority not in PRIORITIES:
+        raise DomainError(_l("Choose a priority."))
+    if catalogue().get(category) is None:
+        raise DomainError(_l("Choose a category from the list."))
+    suggested = {"priority": ticket.triage_priority, "category": ticket.triage_category}
+    decided = {"priority": priority, "category": category}
+    verdict = "confirmed" if decided == suggested else "corrected"
+    before = {"priority": ticket.priority, "category": ticket.category}
+    if priority != ticket.priority:
+        reason = str(_l("Triage reviewed: %(verdict)s", verdict=labels.TRIAGE_VERDICT[verdict]))
+        change_priority(
+            ticket,
+            actor=actor,
+            now=now,
+            priority=priority,
+            reason=reason,
+            emergency_service=emergency_service,
+            expected_version=expected_version,
+        )
+    ticket.category = category
+    ticket.triage_verdict = verdict
+    ticket.triage_reviewed_at = now
+    ticket.updated_at = now
+    moved = {"from": before, "to": decided}
+    add_event(ticket, actor, "triage_reviewed", now, verdict=verdict, suggested=suggested, **moved)
+    return verdict
 
 
 def transfer_owner(
@@ -609,8 +677,13 @@ def build_unclaimed_ticket(
     priority: str = "P3",
     contact: Contact | None = None,
     contact_by: datetime | None = None,
+    triage_reasons: tuple[str, ...] | None = None,
 ) -> Ticket:
     """A ticket that arrived with nobody on it, built but not stored: status ``new``, clocks started.
+
+    ``triage_reasons`` (the words that matched; empty for a routine text)
+    says ``priority`` and ``category`` came from triage of the text: they are
+    kept as the suggestion an operator reviews.
 
     ``contact_by`` is a first contact promised to the person (the SMS answer
     says when to expect contact, a missed caller hears when the call-back will
@@ -634,6 +707,9 @@ def build_unclaimed_ticket(
         created_at=now,
         updated_at=now,
     )
+    if triage_reasons is not None:
+        ticket.triage_priority, ticket.triage_category = priority, category
+        ticket.triage_reasons = list(triage_reasons)
     if contact_by is not None and clocks.has_clock(priority, "first_contact"):
         # The clock starts now; a sooner promise replaces its deadline (sync keeps a deadline already set).
         ticket.first_contact_due_at = min(contact_by, sla.deadline(priority, "first_contact", now))
@@ -651,11 +727,12 @@ def open_unclaimed_ticket(
     category: str = "other",
     priority: str = "P3",
     contact_by: datetime | None = None,
+    triage_reasons: tuple[str, ...] | None = None,
 ) -> Ticket:
     """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
 
     It waits on the desk until an operator takes it and becomes its first-contact owner.
-    ``contact_by``: see ``build_unclaimed_ticket``.
+    ``contact_by``, ``triage_reasons``: see ``build_unclaimed_ticket``.
     """
     if channel not in CHANNELS:
         raise DomainError(_l("Unknown channel."))
@@ -669,6 +746,7 @@ def open_unclaimed_ticket(
         priority=priority,
         contact=contact,
         contact_by=contact_by,
+        triage_reasons=triage_reasons,
     )
     ticket.contact = contact
     ticket.number = next_ticket_number(now)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hotline import labels
+from hotline import labels, notices
 from hotline.actions import run_form_action
 from hotline.errors import DomainError
 from hotline.escalation import clocks
@@ -15,12 +15,12 @@ from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.forms import choices
 from hotline.intake.forms import SmsForm
-from hotline.policy import catalogue
+from hotline.policy import catalogue, category_label
 from hotline.privacy import mask_id_number, mask_phone, normalize_phone
 from hotline.referrals import service as referral_service
 from hotline.security import require_role
 from hotline.tickets import forms, service
-from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed
+from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed, urgent_alerts
 from hotline.timeutil import utcnow
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
@@ -55,6 +55,24 @@ def load_ticket(number: str) -> Ticket:
     return ticket
 
 
+def triage_headline(ticket: Ticket) -> str:
+    """The triage suggestion as operators read it: 系统研判：P0 危及生命 · 走失儿童 — 命中：孩子、走丢."""
+    if ticket.triage_priority is None:
+        return ""
+    values = {
+        "priority": labels.PRIORITY.get(ticket.triage_priority, ticket.triage_priority),
+        "category": category_label(ticket.triage_category),
+    }
+    if not ticket.triage_reasons:
+        return _("Triage: %(priority)s · %(category)s", **values)
+    separator = "、" if _locale().startswith("zh") else ", "
+    return _(
+        "Triage: %(priority)s · %(category)s — matched: %(reasons)s",
+        reasons=separator.join(ticket.triage_reasons),
+        **values,
+    )
+
+
 # --- desk ----------------------------------------------------------------------------------
 
 
@@ -85,6 +103,9 @@ def desk():
         filters=filters,
         now=now,
         unclaimed=unclaimed(),
+        alerts=urgent_alerts(),
+        triage_headline=triage_headline,
+        replied=notices.unread_replies(current_user.id, [t.id for t in page.items]),
         statuses=STATUSES,
         priorities=PRIORITIES,
         channels=CHANNELS,
@@ -222,6 +243,11 @@ def _action_forms(ticket: Ticket) -> dict:
         "repeat_call": forms.RepeatCallForm(),
         "take": forms.TakeForm(data=v),
         "priority": forms.PriorityForm(data=dict(v, priority=ticket.priority)),
+        "triage": forms.TriageForm(
+            data=dict(v, priority=ticket.triage_priority, category=ticket.triage_category),
+            catalogue=catalogue(),
+            locale=_locale(),
+        ),
         "transfer": transfer,
         "merge": forms.MergeForm(data=v),
         "answer": forms.AnswerForm(data=v),
@@ -290,6 +316,7 @@ def render_ticket(
             open_form=next(iter(override)) if override else None,
             can_manage=can_manage,
             unmasked=unmasked,
+            triage=triage_headline(ticket),
             now=utcnow(),
         ),
         status,
@@ -313,6 +340,8 @@ def show(number: str):
     if current_user.role == "department":
         return redirect(url_for("referrals.show", referral_id=_department_referral_id(number)))
     ticket = load_ticket(number)
+    if notices.mark_replies_read(current_user.id, ticket.id, now=utcnow()):
+        db.session.commit()
     return render_ticket(ticket)
 
 
@@ -375,6 +404,30 @@ def repeat_call(number):
         form,
         lambda: service.log_repeat_call(ticket, actor=current_user, now=utcnow(), note=form.note.data),
         _("The call was added to this ticket."),
+    )
+
+
+@bp.post("/tickets/<number>/triage")
+@require_role(*DESK_ROLES, not_found_for=("department",))
+def triage(number):
+    """One click on the triage suggestion: confirm it, or correct priority and category."""
+    ticket = load_ticket(number)
+    form = forms.TriageForm(catalogue=catalogue(), locale=_locale())
+    confirm = bool(form.confirm.data)
+    return _run(
+        ticket,
+        "triage",
+        form,
+        lambda: service.review_triage(
+            ticket,
+            actor=current_user,
+            now=utcnow(),
+            priority=None if confirm else form.priority.data,
+            category=None if confirm else form.category.data,
+            emergency_service=form.emergency_service.data or None,
+            expected_version=form.version.data,
+        ),
+        _("Triage suggestion confirmed.") if confirm else _("Triage suggestion corrected."),
     )
 
 

@@ -1,10 +1,12 @@
-// The desk's live panels: incoming and recent calls, and tickets waiting for an operator
-// (new text messages, missed calls), refreshed every few seconds without reloading the page.
+// The desk's live panels: incoming and recent calls, tickets waiting for an operator
+// (new text messages, missed calls) and the banner of urgent texts nobody has taken yet,
+// refreshed every few seconds without reloading the page.
 (function () {
   "use strict";
 
   var calls = document.getElementById("live-calls");
   var waiting = document.getElementById("unclaimed");
+  var alerts = document.getElementById("urgent-alerts");
   if (!calls || !waiting) { return; }
   var url = calls.getAttribute("data-live-url");
   var every = (parseInt(calls.getAttribute("data-poll-seconds"), 10) || 5) * 1000;
@@ -88,6 +90,25 @@
     fill(waiting, ul);
   }
 
+  // The banner of urgent texts (triaged P0/P1) nobody has taken yet: shown while the list is not empty.
+  function renderAlerts(list) {
+    if (!alerts) { return; }
+    alerts.hidden = !list.length;
+    var ul = el("ul", "plain", "");
+    list.forEach(function (t) {
+      var li = el("li", "", "");
+      li.setAttribute("data-ticket", t.number);
+      li.appendChild(link(t.url, t.number));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("span", "badge prio-" + t.priority.toLowerCase(), t.priority));
+      li.appendChild(document.createTextNode(" " + t.triage + " "));
+      li.appendChild(el("span", "small", t.created));
+      if (t.owned) { li.appendChild(el("span", "small", " " + alerts.getAttribute("data-owned-label"))); }
+      ul.appendChild(li);
+    });
+    fill(alerts, ul);
+  }
+
   function poll() {
     if (document.hidden) { setTimeout(poll, every); return; }
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -98,6 +119,7 @@
         last = text;
         renderCalls(data.calls);
         renderWaiting(data.unclaimed);
+        renderAlerts(data.alerts || []);
       })
       .catch(function () { /* offline or logged out: try again next time */ })
       .then(function () { setTimeout(poll, every); });
