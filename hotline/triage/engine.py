@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 
 LEVEL_ORDER = ("P0", "P1", "P2", "P3")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+#: Latin letters with tone marks or diaeresis to the bare letter ("wǒ bù xiǎng" -> "wo bu xiang"), one for one.
+_TONES = {
+    code: unicodedata.normalize("NFD", chr(code))[0]
+    for code in range(0xC0, 0x250)
+    if len(unicodedata.normalize("NFD", chr(code))) > 1 and unicodedata.normalize("NFD", chr(code))[0].isascii()
+}
+_TONED = re.compile("[" + "".join(chr(code) for code in _TONES) + "]")
 _SPACE = re.compile(r"\s")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
 #: How far before a match a negation cue with its filler may start.
@@ -95,6 +102,8 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
                 chars.append(out)
                 index.append(n)
         folded = "".join(chars)
+    if _TONED.search(folded):
+        folded = folded.translate(_TONES)
     if _SPACE.search(folded):
         kept = [n for n, char in enumerate(folded) if not char.isspace()]
         index = [index[n] for n in kept] if index is not None else kept
@@ -113,20 +122,23 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     calm = policy.calm.search(norm) is not None
     found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
     for phrase, spans in _matches(policy, norm):
-        start, end = spans[0][0], spans[-1][1]
-        if _discounted(policy, norm, start, end, single=len(spans) == 1):
+        if _discounted(policy, norm, spans):
             continue
         rule = policy.rules[phrase.rule]
-        level = rule.priority
-        if calm and level in ("P0", "P1"):
-            level = LEVEL_ORDER[LEVEL_ORDER.index(level) + 1]
+        level = LEVEL_ORDER.index(rule.priority)
+        # A past-time cue before the match or between its pieces: "我爸去年去世了", "以前走丢过".
+        before = _SENTENCE.split(norm[max(0, spans[0][0] - policy.hypothetical_window) : spans[-1][1]])[-1]
+        lower = calm + (policy.past.search(before) is not None)
+        if level < 2:
+            level = min(level + lower, 2)
+        level = LEVEL_ORDER[level]
         found.append((phrase.rule, level, [original(*span) for span in spans]))
     if found:
         best = min(LEVEL_ORDER.index(level) for _rule, level, _words in found)
         top = sorted((f for f in found if LEVEL_ORDER.index(f[1]) == best), key=lambda f: f[0])
-        reasons: list[str] = []
-        for _rule, _level, words in top:
-            reasons += [w for w in words if w not in reasons]
+        words = [w for _rule, _level, match in top for w in match]
+        # Each word once, and not when it is part of a longer one shown ("娃丢了", not also "娃").
+        reasons = [w for n, w in enumerate(words) if w not in words[:n] and not any(w in x and w != x for x in words)]
         rule = policy.rules[top[0][0]]
         return Triage(LEVEL_ORDER[best], rule.category, tuple(reasons), rule.kind)
     for topic in policy.topics:
@@ -138,16 +150,26 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
 
 
 def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, int]]]:
-    """piece id -> the spans where one of its forms occurs (one pass of the automaton; a span inside a
-    longer span of the same piece is left out: "女儿" counts, not the "儿" in it)."""
+    """piece id -> the spans where one of its forms occurs, from one pass of the automaton.
+
+    A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it), and so
+    is any word inside an ordinary word ("救命" in "救命钱", "打" in "打工").
+    """
+    found = sorted(
+        ((last + 1 - length, last + 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm)),
+        key=lambda item: (item[0], -item[1]),
+    )
+    ordinary = [(start, end) for start, end, pieces in found if policy.ordinary_piece in pieces]
     spans: dict[int, list[tuple[int, int]]] = {}
-    for last, (length, pieces) in policy.automaton.iter(norm):
-        span = (last + 1 - length, last + 1)
+    reach: dict[int, int] = {}
+    for start, end, pieces in found:
+        if ordinary and any(a <= start and end <= b and (a, b) != (start, end) for a, b in ordinary):
+            continue
         for piece in pieces:
-            spans.setdefault(piece, []).append(span)
-    for piece, found in spans.items():
-        if len(found) > 1:
-            spans[piece] = [a for a in found if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in found)]
+            if end <= reach.get(piece, -1):
+                continue
+            reach[piece] = end
+            spans.setdefault(piece, []).append((start, end))
     return spans
 
 
@@ -174,20 +196,23 @@ def _matches(policy: TriagePolicy, norm: str):
                     yield phrase, chain
 
 
-def _discounted(policy: TriagePolicy, norm: str, start: int, end: int, single: bool) -> bool:
-    """Whether the match at ``start:end`` is negated, hypothetical, resolved or a topic of a question.
+def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether a match (the spans of its pieces) is negated, hypothetical, resolved or a topic of a question.
 
-    Only a ``single`` word can be a topic ("自杀干预"): pieces joined by ``~`` describe a situation.
+    A negation counts before any piece ("孩子没有走丢"); only a single word can be a topic ("自杀干预"):
+    pieces joined by ``~`` describe a situation.
     """
-    if policy.negation.search(norm, max(0, start - NEGATION_REACH), start):
-        return True
+    start, end = spans[0][0], spans[-1][1]
+    for piece_start, _piece_end in spans:
+        if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH), piece_start):
+            return True
     before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
     if policy.hypothetical.search(before):
         return True
     after = _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
     if policy.resolved.search(after):
         return True
-    if not single or norm[end - 1 : end + 1].find("了") >= 0:
+    if len(spans) > 1 or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False

@@ -27,6 +27,8 @@ CUES = {
     "negation",
     "negation_fillers",
     "hypothetical",
+    "past",
+    "ordinary",
     "topic",
     "statement_before",
     "resolved",
@@ -83,12 +85,16 @@ class TriagePolicy:
     automaton: ahocorasick.Automaton
     #: piece id -> the phrases that start with that piece.
     phrases_by_first: dict[int, tuple[Phrase, ...]]
+    #: The piece id of the ordinary words, which only hide the rule words inside them.
+    ordinary_piece: int
     topics: tuple[Topic, ...]
     #: A negation cue (and optional filler) ending right where a match starts.
     negation: re.Pattern
     #: A hypothetical cue anywhere in the window before a match.
     hypothetical: re.Pattern
     hypothetical_window: int
+    #: A past-time cue in the same window: the match is one level lower (not happening now).
+    past: re.Pattern
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
@@ -168,14 +174,17 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         category = _category(entry.get("category"), categories, here)
         topics.append(Topic(category, compiler.cue(_word_list(entry.get("phrases"), f"{here}: phrases"))))
 
+    ordinary_piece = compiler.ordinary(cue_words["ordinary"])
     fillers = compiler.alternation(cue_words["negation_fillers"])
     return TriagePolicy(
         rules=tuple(rules),
         automaton=compiler.automaton(),
         phrases_by_first={first: tuple(phrases) for first, phrases in compiler.by_first.items()},
+        ordinary_piece=ordinary_piece,
         topics=tuple(topics),
         negation=re.compile(f"(?:{compiler.alternation(cue_words['negation'])})(?:{fillers})?$"),
         hypothetical=compiler.cue(cue_words["hypothetical"]),
+        past=compiler.cue(cue_words["past"]),
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
@@ -254,6 +263,14 @@ class _Compiler:
             for form in self._forms(words, minimum):
                 self.forms.setdefault(form, set()).add(piece)
         return self.piece_ids[key]
+
+    def ordinary(self, words: list[str]) -> int:
+        """Ordinary words that contain a rule word ("打工", "救命钱"): found, so they hide it, and in no phrase."""
+        piece = len(self.piece_ids)
+        self.piece_ids[("ordinary", 0)] = piece
+        for form in self._forms(words, self.min_letters):
+            self.forms.setdefault(form, set()).add(piece)
+        return piece
 
     def phrases(self, value, where: str, rule: int, gap: int) -> None:
         """Add the phrases of ``value`` (a rule's list) for rule number ``rule``."""
