@@ -238,14 +238,18 @@ def _calendar_warnings(now) -> list:
     years = sorted(set(years_to_announce(calendar, local_date(now))) | calendar.unknown_years_used())
     if not years:
         return []
-    text = _(
-        "The working calendar for %(years)s is not loaded: deadlines count Monday to Friday.",
-        years=", ".join(map(str, years)),
-    )
-    if current_user.role == "admin":
-        link = url_for("admin_calendar.edit") + f"?year={years[-1]}"
-        return [Markup('{} <a href="{}">{}</a>').format(text, link, _("Enter the State Council holiday notice"))]
-    return [text + " " + _("An administrator must enter the State Council holiday notice.")]
+    listed = ", ".join(map(str, years))
+    if current_user.role != "admin":
+        return [
+            _(
+                "The working calendar for %(years)s is not loaded: deadlines count Monday to Friday. "
+                "An administrator must enter the State Council holiday notice.",
+                years=listed,
+            )
+        ]
+    text = _("The working calendar for %(years)s is not loaded: deadlines count Monday to Friday.", years=listed)
+    link = url_for("admin_calendar.edit") + f"?year={years[-1]}"
+    return [Markup('{} <a href="{}">{}</a>').format(text, link, _("Enter the State Council holiday notice"))]
 
 
 def configure_errors(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.widgets import TextInput
 
 from hotline.admin import calendar as service
 from hotline.errors import DomainError
@@ -25,6 +26,7 @@ bp = Blueprint("admin_calendar", __name__, url_prefix="/admin/calendar")
 class CalendarYearForm(FlaskForm):
     year = IntegerField(
         _l("Year"),
+        widget=TextInput(),  # styled like the other fields; inputmode="numeric" brings the digits keyboard
         validators=[
             DataRequired(_l("Enter the year.")),
             NumberRange(service.FIRST_YEAR, service.LAST_YEAR, _l("Enter a year from 2000 to 2100.")),
