@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hotline.extensions import db
+from hotline.intake import intake
 from models.contact import Contact
 from models.interaction import Interaction
 from models.ticket import Ticket, TicketEvent
@@ -91,9 +92,14 @@ def test_a_first_message_opens_an_unclaimed_sms_ticket_and_answers_with_its_numb
     assert ticket.contact.phone == CALLER
     assert ticket.description == "我父亲突发脑溢血住院，请帮帮我们"
     answer = r.get_data(as_text=True)
-    assert f"<Message>您好，救助热线已收到您的信息，求助编号{ticket.number}。工作人员将在2小时内与您联系" in answer
-    # The promise in the answer is the ticket's first-contact deadline.
-    assert ticket.first_contact_due_at == ticket.created_at + timedelta(hours=2)
+    # Not urgent enough for an alert (P1 without money trouble named is triaged by its own tests): the promise
+    # is the callback time of the triaged priority, and it is the ticket's first-contact deadline.
+    policy = intake().policy
+    assert ticket.priority == ticket.triage_priority and ticket.priority != "P0"
+    within = policy.within(ticket.priority)
+    assert f"<Message>您好，救助热线已收到您的信息，求助编号{ticket.number}。工作人员将在{within}内与您联系" in answer
+    minutes = policy.minutes_to_callback(ticket.priority)
+    assert ticket.first_contact_due_at == ticket.created_at + timedelta(minutes=minutes)
     assert ticket.next_deadline_at is not None and ticket.next_deadline_at <= ticket.first_contact_due_at
     message = db.session.scalar(select(Interaction))
     assert (message.channel, message.direction, message.status) == ("sms", "inbound", "received")
@@ -161,6 +167,34 @@ def test_a_follow_up_is_stored_as_the_orm_stores_it(client, monkeypatch):
     assert message.reply in r.get_data(as_text=True)
     assert event.at == at and event.ticket_id == ticket.id
     assert event.payload == {"text": "照片<已拍>", "media": 1}
+
+
+def test_an_urgent_follow_up_and_the_owners_notice_are_stored_as_the_orm_stores_them(
+    client, monkeypatch, operator, now
+):
+    """An urgent reply on an owned ticket: the new suggestion (UPDATE) and the owner's notification (INSERT),
+    written as plain SQL in the message's transaction, read back like rows the ORM wrote."""
+    from models.notification import Notification
+
+    ticket = log_call(operator, now, priority="P3", category="policy_enquiry", summary="咨询临时救助")
+    version = ticket.version
+    at = datetime(2026, 1, 5, 7, 30, 15, 123456, tzinfo=UTC)
+    monkeypatch.setattr("hotline.intake.views.utcnow", lambda: at)
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="我家孩子走丢了，在县城汽车站附近"))
+    assert r.status_code == 200 and "110" in r.get_data(as_text=True)
+    ticket = reload(ticket)
+    assert (ticket.priority, ticket.triage_priority, ticket.triage_verdict) == ("P3", "P0", None)
+    assert isinstance(ticket.triage_reasons, list) and ticket.triage_reasons
+    assert ticket.updated_at == at and ticket.version == version + 1
+    notice = db.session.scalar(select(Notification))
+    assert (notice.user_id, notice.ticket_id, notice.kind, notice.payload) == (
+        operator.id,
+        ticket.id,
+        "caller_replied",
+        {},
+    )
+    assert notice.created_at == at and notice.created_at.tzinfo is not None and notice.read_at is None
+    assert event_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
 
 
 def test_a_message_joins_the_ticket_an_operator_logged_for_that_caller(client, operator, now):
@@ -304,23 +338,37 @@ def test_each_write_transaction_holds_the_write_turn(app, now):
     assert held == [0, 0, 1] and event_kinds(_only_ticket()) == ["created", "sms_in"]
 
 
-def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, monkeypatch):
-    """The webhook writes a first message's ticket as plain SQL: every column as the service built it."""
-    from hotline.intake import intake
+@pytest.mark.parametrize(
+    "body",
+    ["我父亲突发脑溢血住院\n家里拿不出押金", "我家孩子走丢了，在县城汽车站附近", "请问低保怎么申请"],
+    ids=["P1", "P0", "P3"],
+)
+def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, monkeypatch, body):
+    """The webhook writes a first message's ticket as plain SQL: every column as the service built it,
+    the triage suggestion (a JSON list of the matched words) included."""
     from hotline.tickets.service import build_unclaimed_ticket
+    from hotline.triage import triage_text
 
     at = datetime(2026, 1, 5, 7, 30, 15, 123456, tzinfo=UTC)  # a Monday, 15:30 in Shanghai
     monkeypatch.setattr("hotline.intake.views.utcnow", lambda: at)
-    body = "我父亲突发脑溢血住院\n家里拿不出押金"
     twilio_post(client, "/twilio/sms", sms_form(body=body))
     stored = _only_ticket()
     policy = intake().policy
+    triage = triage_text(body)
     expected = build_unclaimed_ticket(
         now=at,
         channel="sms",
-        summary="我父亲突发脑溢血住院",
+        summary=body.splitlines()[0],
         body=body,
-        contact_by=at + timedelta(minutes=policy.minutes_to_callback("P3")),
+        category=triage.category,
+        priority=triage.priority,
+        contact_by=at + timedelta(minutes=policy.minutes_to_callback(triage.priority)),
+        triage_reasons=triage.reasons,
+    )
+    assert (stored.priority, stored.triage_priority, stored.triage_reasons) == (
+        triage.priority,
+        triage.priority,
+        list(triage.reasons),
     )
     skip = {"id", "number", "contact_id", "version"}
     columns = [c for c in Ticket.__table__.columns if c.key not in skip]
@@ -335,4 +383,5 @@ def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, mon
     contact = db.session.get(Contact, stored.contact_id)
     assert contact.phone == CALLER and contact.sms_opt_out is False and contact.created_at == at
     created = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "created"))
-    assert created.payload == {"channel": "sms", "priority": "P3", "category": "other"} and created.at == at
+    assert created.payload == {"channel": "sms", "priority": triage.priority, "category": triage.category}
+    assert created.at == at
