@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_login import current_user, login_required
 
 
@@ -34,15 +34,34 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+#: HTTPS only for a year, subdomains included: sent when cookies are marked secure (the site is served over HTTPS).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 def set_security_headers(response):
-    """Headers every HTML answer carries; no inline script or style is ever needed."""
+    """Headers every answer carries; no inline script or style is ever needed.
+
+    Nothing but a static file may be kept by a browser or a proxy: pages, JSON
+    (desk panels, notifications, the phone lookup with the caller's name), exports
+    and webhook answers all carry personal data or depend on who asks, so every
+    other answer is ``Cache-Control: no-store``. With ``HOTLINE_SECURE_COOKIES=1``
+    the site is HTTPS and says so for a year (HSTS).
+    """
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("Cache-Control", "no-store")
+    if not _is_static_file():
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_static_file() -> bool:
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static")
 
 
 #: No list has this many pages; a larger ``?page=`` would overflow the database's OFFSET.

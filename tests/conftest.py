@@ -72,12 +72,11 @@ def _schema(database_url):
 
 
 def _empty_all_tables() -> None:
-    """Empty every table, append-only ones included, in one transaction.
+    """Empty every table, the append-only ones included; their triggers stay in force for every test.
 
-    The append-only triggers stay in force for the test itself: on PostgreSQL this
-    transaction alone runs as a replica (its triggers do not fire; tests connect as
-    a superuser), on SQLite it drops them and creates them again from the same DDL
-    as the migration.
+    On PostgreSQL this transaction alone runs as a replica (its triggers do not
+    fire; tests connect as a superuser); on SQLite the triggers are dropped and
+    created again around the deletes, from the same DDL as the migration.
     """
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
