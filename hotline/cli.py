@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
-from hotline.escalation.commands import scheduler_command, sweep_command
+from hotline.escalation.commands import scheduler_command, sweep_command, sync_clocks_command
 from hotline.extensions import db
 from hotline.intake.cli import send_outbox_command, simulate
 from hotline.intake.replay import spool_cli
@@ -24,6 +24,7 @@ hotline_cli.add_command(send_outbox_command)
 hotline_cli.add_command(sla_cli)
 hotline_cli.add_command(sweep_command)
 hotline_cli.add_command(scheduler_command)
+hotline_cli.add_command(sync_clocks_command)
 hotline_cli.add_command(spool_cli)
 hotline_cli.add_command(triage_command)
 

@@ -112,7 +112,7 @@ EVENT = {
 TRIAGE_VERDICT = {"confirmed": _l("confirmed"), "corrected": _l("corrected")}
 
 CLOCK = {
-    "dispatch": _l("dispatch"),
+    "dispatch": _l("dispatch or answer"),
     "acknowledge": _l("acknowledge"),
     "first_contact": _l("first contact"),
     "advance_relief": _l("advance relief"),
@@ -120,6 +120,8 @@ CLOCK = {
     "paperwork": _l("paperwork"),
     "return_review": _l("return review"),
     "callback": _l("callback"),
+    "close": _l("closing"),
+    "pause_review": _l("pause review"),
     "manual": _l("by hand"),
 }
 

@@ -13,12 +13,21 @@ LEVELS = ("warn", "urge", "supervise", "case_conference")
 
 
 class EscalationStep(db.Model):
-    """One rung of the ladder, written exactly once per (ticket, referral, clock, level).
+    """One rung of the ladder, written exactly once per (ticket, referral, clock, run, level).
 
     ``referral_key`` is the referral id, or 0 for the ticket's own clocks (a
     unique constraint treats NULLs as distinct, so 0 stands for "none").
     Sweepers claim a step by inserting its row: the insert that wins does the
     notifying; a replayed or concurrent sweep's insert conflicts and does nothing.
+
+    A run of a clock is named by the instant it started (``started_at``): a
+    clock that runs again on the same ticket (the hotline's own clock after the
+    last referral came back, the callback after a reopened ticket is resolved
+    again, a second return request) starts at a new instant and climbs the
+    ladder again, while the same run never repeats a level. The start, not the
+    deadline, names the run because a run's deadline moves (a resumed pause, an
+    approved extension, a new priority) and its steps already written must not
+    be written again.
     """
 
     __tablename__ = "escalation_step"
@@ -26,9 +35,11 @@ class EscalationStep(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
     referral_key: Mapped[int] = mapped_column(Integer, default=0)
-    #: acknowledge, resolve, dispatch, first_contact, advance_relief, paperwork, callback,
-    #: return_review; "manual" for a supervision a manager started by hand.
+    #: acknowledge, resolve, dispatch, first_contact, advance_relief, paperwork, callback, close,
+    #: pause_review, return_review; "manual" for a supervision a manager started by hand.
     clock: Mapped[str] = mapped_column(String(24))
+    #: When the run of the clock this step belongs to started (the manual supervision: when it was made).
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     level: Mapped[str] = mapped_column(String(16))
     #: When the step was due by the ladder (the sweep may run later, after downtime).
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -37,7 +48,7 @@ class EscalationStep(db.Model):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
 
     __table_args__ = (
-        UniqueConstraint("ticket_id", "referral_key", "clock", "level", name="uq_escalation_step_once"),
+        UniqueConstraint("ticket_id", "referral_key", "clock", "started_at", "level", name="uq_escalation_step_once"),
         Index("ix_escalation_step_level_written", "level", "written_at"),
     )
 

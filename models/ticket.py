@@ -68,6 +68,10 @@ class Ticket(db.Model):
     #: Clock deadlines of the ticket itself (see config/policy/sla.toml); empty when the clock
     #: does not run for this priority, has not started, or has stopped because its goal was met.
     dispatch_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When the hotline's own clock (派单/答复) last started: the ticket was logged, its last active
+    #: referral ended, or it was reopened. Empty while the clock does not run (a referral is active,
+    #: the ticket was answered, closed or merged); ``dispatch_due_at`` then keeps the last deadline.
+    dispatch_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: When someone first reached the person in difficulty (the first-contact clock's goal).
     first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -81,9 +85,13 @@ class Ticket(db.Model):
     callback_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The last callback attempt (reached or not); one after resolution stops the callback clock.
     last_callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: 结案: after a callback attempt on a ticket awaiting callback, by when it is closed (or called again).
+    close_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: P2/P3 clocks paused while waiting for the caller (never P0/P1); resumed clocks move on.
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pause_reason: Mapped[str | None] = mapped_column(Text)
+    #: While paused: by when the pause is reviewed (暂停复核, ``pause_review`` in sla.toml); it escalates.
+    pause_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Earliest running deadline of the ticket and its referrals: queue order, "time left", overdue.
     next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     #: Next instant a ladder step of the ticket's own clocks falls due: the sweep's index.

@@ -122,8 +122,10 @@ def test_undispatched_p1_ticket_escalates_its_dispatch_clock(app, operator, now)
     report = sweep(now=now + timedelta(minutes=31))
     assert report["by_level"] == {"warn": 1, "urge": 1}
     assert steps(ticket_id=t.id, referral_key=0) == [("dispatch", "urge"), ("dispatch", "warn")]
-    owner_notes = db.session.scalars(select(Notification.kind).where(Notification.user_id == operator.id)).all()
-    assert sorted(owner_notes) == ["escalation_urge", "escalation_warn"]
+    # One sweep, one notification to the owner: the digest of both steps, the highest level first.
+    (note,) = db.session.scalars(select(Notification).where(Notification.user_id == operator.id)).all()
+    assert note.kind == "escalation_urge"
+    assert [(s["clock"], s["level"]) for s in note.payload["steps"]] == [("dispatch", "urge"), ("dispatch", "warn")]
 
 
 def test_sweep_cost_follows_what_is_due_not_what_is_open(app, operator, now):
@@ -149,8 +151,9 @@ def test_pause_moves_p2_deadlines_by_the_paused_working_time(app, operator, civi
     due = r.acknowledge_due_at
     esc.pause_clocks(t, actor=operator, now=now, reason="等来电人补充材料")
     db.session.commit()
-    assert t.next_deadline_at is None and r.next_escalation_at is None
-    assert sweep(now=now + timedelta(days=3))["steps_written"] == 0
+    # Only the pause's own review runs (5 working days for P2): the queue still sees a deadline.
+    assert r.next_escalation_at is None and t.next_deadline_at == t.pause_review_due_at
+    assert sweep(now=now + timedelta(days=3))["by_level"] == {}
     # Resumed Friday 10:00: paused over Thursday 14:00-17:30 and Friday 08:30-10:00 = 5 working hours.
     esc.resume_clocks(t, actor=operator, now=now + timedelta(hours=22))
     db.session.commit()
@@ -224,6 +227,7 @@ def _due_tickets(count: int, now):
             "updated_at": start,
             "first_contact_at": start,
             "advance_relief_at": start,
+            "dispatch_started_at": start,
             "dispatch_due_at": start + timedelta(minutes=30),
             "next_deadline_at": start + timedelta(minutes=30),
             "next_escalation_at": start + timedelta(minutes=22, seconds=30),

@@ -94,6 +94,7 @@ def test_p1_clocks_run_straight_through_the_national_day_holiday():
         "paperwork": "2025-10-05 Sun 16:00",
         "return_review": "2025-10-02 Thu 16:00",
         "callback": "2025-10-01 Wed 16:00",
+        "close": "2025-10-01 Wed 16:00",
     }
 
 
@@ -104,22 +105,29 @@ def test_p0_is_followed_up_on_p1_clocks():
 
 def test_p2_clocks_wait_out_the_national_day_holiday():
     assert due("P2", sh("2025-09-30 16:00")) == {
+        "dispatch": "2025-10-09 Thu 16:00",
         "acknowledge": "2025-10-09 Thu 11:00",
         "first_contact": "2025-10-09 Thu 16:00",
         "resolve": "2025-10-28 Tue 16:00",
         "return_review": "2025-10-10 Fri 16:00",
         "callback": "2025-10-09 Thu 17:30",
+        "close": "2025-10-09 Thu 17:30",
+        # 5 working days: Saturday 10-11 is a 调休 working day.
+        "pause_review": "2025-10-14 Tue 16:00",
     }
 
 
 def test_p3_clocks_across_the_year_end_and_spring_festival():
     assert due("P3", sh("2025-12-31 16:00"))["acknowledge"] == "2026-01-04 Sun 16:00"
     assert due("P3", sh("2026-02-13 16:00")) == {
+        "dispatch": "2026-02-25 Wed 16:00",
         "acknowledge": "2026-02-14 Sat 16:00",
         "first_contact": "2026-02-25 Wed 16:00",
         "resolve": "2026-02-27 Fri 16:00",
         "return_review": "2026-02-24 Tue 16:00",
         "callback": "2026-02-14 Sat 17:30",
+        "close": "2026-02-14 Sat 17:30",
+        "pause_review": "2026-03-05 Thu 16:00",
     }
 
 
@@ -202,6 +210,9 @@ def test_cli_prints_each_deadline_in_shanghai_time(runner):
         "resolve": "2025-10-28T16:00:00+08:00",
         "return_review": "2025-10-10T16:00:00+08:00",
         "callback": "2025-10-09T17:30:00+08:00",
+        "dispatch": "2025-10-09T16:00:00+08:00",
+        "close": "2025-10-09T17:30:00+08:00",
+        "pause_review": "2025-10-14T16:00:00+08:00",
     }
 
 

@@ -4,8 +4,24 @@ A clock's deadline column is set when the state that starts it is entered; when
 its goal is met the clock stops running but the deadline stays (the reports
 compare it with when the goal was met). ``sync_ticket`` (and ``sync_referral``) bring
 every clock of a ticket in line with its state after any change; service
-functions call them last, with their ``now``. They also keep two denormalised,
-indexed columns:
+functions call them last, with their ``now``.
+
+An open ticket always runs a clock, so no case waits unseen:
+
+- ``new`` / ``open`` with no active referral: the hotline's own clock,
+  ``dispatch`` (派单/答复: refer it or answer the caller), from when the ticket
+  came to need it: logged, its last active referral ended, or reopened
+  (``dispatch_started_at``). Taking or handing over the ticket does not restart
+  it: the caller has been waiting since then.
+- ``referred``: the active referrals' clocks (acknowledge, resolve, return review).
+- ``pending_callback``: ``callback`` until a callback attempt is recorded, then
+  ``close`` (结案) from the last attempt until the ticket is closed; each new
+  attempt starts it again.
+- paused (P2/P3): every other clock stands still and ``pause_review`` runs from
+  the pause, so a pause that lasts too long climbs the ladder like a breach.
+
+Besides these, ``first_contact``, ``advance_relief`` and ``paperwork`` run while
+their goal is not met. The functions also keep two denormalised, indexed columns:
 
 - ``next_deadline_at``: the earliest running deadline (the ticket's own and its
   active referrals'): queue order, "time left", overdue;
@@ -24,7 +40,9 @@ from hotline.escalation import sla
 from models.referral import ACTIVE_STATUSES
 from models.ticket import OPEN_STATUSES, Ticket
 
-TICKET_CLOCKS = ("dispatch", "first_contact", "advance_relief", "paperwork", "callback")
+TICKET_CLOCKS = ("dispatch", "first_contact", "advance_relief", "paperwork", "callback", "close", "pause_review")
+#: The ticket clocks a pause stops (and a resume moves on); the pause's own review runs meanwhile.
+PAUSING_CLOCKS = TICKET_CLOCKS[:-1]
 REFERRAL_CLOCKS = ("acknowledge", "resolve", "return_review")
 
 
@@ -48,33 +66,41 @@ def has_clock(priority: str, clock: str) -> bool:
 # --- which clocks run ----------------------------------------------------------------------
 
 
+def needs_own_clock(ticket: Ticket) -> bool:
+    """Whether the hotline's own clock (派单/答复) should run: the ticket is with the hotline, no referral active."""
+    return ticket.status in ("new", "open") and not any(r.status in ACTIVE_STATUSES for r in ticket.referrals)
+
+
 def _ticket_starts(ticket: Ticket) -> dict[str, datetime | None]:
-    """For each ticket clock: when it started if it should be running now, else None."""
+    """For each ticket clock: when it started if it should be running now, else None.
+
+    Reads the ticket's own columns only (not its referrals), so the sweep can
+    ask it of a plain row; ``sync_ticket`` keeps ``dispatch_started_at`` right.
+    """
     is_open = ticket.status in OPEN_STATUSES
     granted = ticket.advance_relief_outcome == "granted"
     called_back = ticket.last_callback_at is not None and (
         ticket.resolved_at is None or ticket.last_callback_at >= ticket.resolved_at
     )
+    awaiting = ticket.status == "pending_callback"
     return {
-        "dispatch": ticket.created_at
-        if ticket.status in ("new", "open") and not ticket.referrals and ticket.resolved_at is None
-        else None,
+        "dispatch": ticket.dispatch_started_at if ticket.status in ("new", "open") else None,
         "first_contact": ticket.created_at if is_open and ticket.first_contact_at is None else None,
         "advance_relief": ticket.created_at if is_open and ticket.advance_relief_at is None else None,
         "paperwork": ticket.advance_relief_at
         if granted and ticket.paperwork_done_at is None and ticket.status != "merged"
         else None,
-        "callback": ticket.resolved_at if ticket.status == "pending_callback" and not called_back else None,
+        "callback": ticket.resolved_at if awaiting and not called_back else None,
+        "close": ticket.last_callback_at if awaiting and called_back else None,
+        "pause_review": ticket.paused_at if is_open else None,
     }
 
 
 def ticket_spans(ticket: Ticket) -> list[Span]:
-    """The ticket's own running clocks (not its referrals'), empty while paused."""
-    if ticket.paused_at is not None:
-        return []
+    """The ticket's own running clocks (not its referrals'); only the pause review while paused."""
     starts = _ticket_starts(ticket)
     spans = []
-    for clock in TICKET_CLOCKS:
+    for clock in ("pause_review",) if ticket.paused_at is not None else PAUSING_CLOCKS:
         due = getattr(ticket, f"{clock}_due_at")
         if due is not None and starts[clock] is not None:
             spans.append(Span(clock, starts[clock], due))
@@ -121,6 +147,12 @@ def sync_referral(referral, now: datetime) -> None:
 def sync_ticket(ticket: Ticket, now: datetime) -> None:
     """Start and stop the ticket's clocks for its current state, and refresh its denormalised columns."""
     priority = ticket.priority
+    if needs_own_clock(ticket):
+        if ticket.dispatch_started_at is None:  # the ticket has just come back to the hotline: a new run
+            ticket.dispatch_started_at = now
+            ticket.dispatch_due_at = None
+    else:
+        ticket.dispatch_started_at = None  # met (or no longer the hotline's): the deadline stays, for the reports
     for clock, start in _ticket_starts(ticket).items():
         column = f"{clock}_due_at"
         if not has_clock(priority, clock):
@@ -128,9 +160,11 @@ def sync_ticket(ticket: Ticket, now: datetime) -> None:
         elif start is not None:
             if getattr(ticket, column) is None:
                 setattr(ticket, column, sla.deadline(priority, clock, start))
-        elif clock == "callback" and ticket.status not in ("pending_callback", "closed"):
-            # Reopened before the callback: the next resolution starts a new callback clock.
-            ticket.callback_due_at = None
+        elif clock in ("callback", "close") and ticket.status not in ("pending_callback", "closed"):
+            # Reopened or referred again: the next resolution (and callback) starts them anew.
+            setattr(ticket, column, None)
+        elif clock == "pause_review":
+            ticket.pause_review_due_at = None  # resumed: the next pause is reviewed on its own
         # Otherwise the clock stopped because its goal was met: its deadline stays, for the reports.
     own = ticket_spans(ticket)
     referral_dues = [r.next_deadline_at for r in ticket.referrals if r.next_deadline_at is not None]
@@ -138,6 +172,17 @@ def sync_ticket(ticket: Ticket, now: datetime) -> None:
         referral_dues = []
     ticket.next_deadline_at = min([s.due for s in own] + referral_dues, default=None)
     ticket.next_escalation_at = next_ladder_instant(priority, own, ticket.escalation_checked_at)
+
+
+def own_clock_start(ticket: Ticket, events: list[tuple[str, datetime]]) -> datetime:
+    """When the ticket's own clock should have started, from its history (``(kind, at)`` events).
+
+    For tickets written before the own clock ran for every priority: the last
+    time the ticket came back to the hotline (its last referral ended, it was
+    reopened), else its creation.
+    """
+    back = [at for kind, at in events if kind in ("referrals_none_left", "reopened")]
+    return max([ticket.created_at, *back])
 
 
 def restart_for_priority(ticket: Ticket, now: datetime) -> None:
@@ -164,9 +209,16 @@ def restart_for_priority(ticket: Ticket, now: datetime) -> None:
 
 
 def pause(ticket: Ticket, *, now: datetime, reason: str) -> None:
-    """Stop the clocks while waiting for the caller. 救急难 (P0/P1) clocks never pause."""
+    """Stop the clocks while waiting for the caller. 救急难 (P0/P1) clocks never pause.
+
+    The pause itself runs a clock (``pause_review`` in sla.toml): a pause that
+    lasts past it escalates, so a ticket never waits paused and unseen. A
+    priority without that clock cannot be paused.
+    """
     if ticket.priority in ("P0", "P1"):
         raise DomainError(_l("P0 and P1 clocks never pause."))
+    if not has_clock(ticket.priority, "pause_review"):
+        raise DomainError(_l("sla.toml sets no pause review for this priority, so its clocks cannot be paused."))
     if ticket.status not in OPEN_STATUSES:
         raise DomainError(_l("Only an open ticket's clocks can be paused."))
     if ticket.paused_at is not None:
@@ -190,7 +242,7 @@ def resume(ticket: Ticket, *, now: datetime) -> float:
     ticket.paused_at = None
     ticket.pause_reason = None
     if shift:
-        for clock in TICKET_CLOCKS:
+        for clock in PAUSING_CLOCKS:
             due = getattr(ticket, f"{clock}_due_at")
             if due is not None:
                 setattr(ticket, f"{clock}_due_at", calendar.add_working_duration(due, shift))

@@ -1,5 +1,6 @@
-"""Clock and escalation actions people take: pause and resume (P2/P3), supervise by hand (督办)."""
+"""Clock and escalation actions: pause and resume (P2/P3), supervise by hand (督办), resynchronise after an upgrade."""
 
+from collections import defaultdict
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -13,7 +14,7 @@ from hotline.extensions import db
 from hotline.notices import notify
 from hotline.tickets.service import add_event
 from models.escalation import EscalationStep
-from models.ticket import OPEN_STATUSES, Ticket
+from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from models.user import User
 
 
@@ -55,6 +56,53 @@ def resume_clocks(ticket: Ticket, *, actor: User, now: datetime, expected_versio
     add_event(ticket, actor, "clocks_resumed", now, paused_working_hours=round(hours, 2))
 
 
+def sync_open_tickets(*, now: datetime, batch_size: int = 500) -> dict:
+    """Bring every open ticket's clocks in line with the rules (after an upgrade that changed them).
+
+    A ticket with the hotline but no own clock running gets one, started when
+    its history says it came back to the hotline (``clocks.own_clock_start``),
+    so a case that waited unseen is caught up by the next sweep. Commits each
+    batch; returns how many tickets were checked and how many changed.
+    """
+    watched = (
+        "dispatch_started_at",
+        "dispatch_due_at",
+        "close_due_at",
+        "pause_review_due_at",
+        "next_deadline_at",
+        "next_escalation_at",
+    )
+    report = {"checked": 0, "changed": 0}
+    last_id = 0
+    while True:
+        batch = db.session.scalars(
+            select(Ticket)
+            .where(Ticket.status.in_(OPEN_STATUSES), Ticket.id > last_id)
+            .order_by(Ticket.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return report
+        history = defaultdict(list)
+        for ticket_id, kind, at in db.session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.kind, TicketEvent.at).where(
+                TicketEvent.ticket_id.in_([t.id for t in batch]),
+                TicketEvent.kind.in_(("referrals_none_left", "reopened")),
+            )
+        ):
+            history[ticket_id].append((kind, at))
+        for ticket in batch:
+            before = [getattr(ticket, column) for column in watched]
+            if clocks.needs_own_clock(ticket) and ticket.dispatch_started_at is None:
+                ticket.dispatch_started_at = clocks.own_clock_start(ticket, history[ticket.id])
+                ticket.dispatch_due_at = None
+            clocks.sync_ticket(ticket, now)
+            report["checked"] += 1
+            report["changed"] += before != [getattr(ticket, column) for column in watched]
+        last_id = batch[-1].id
+        db.session.commit()
+
+
 def supervise(ticket: Ticket, *, actor: User, now: datetime, reason: str, expected_version: int | None = None) -> None:
     """督办 by hand: a manager takes a case up before (or regardless of) the ladder; flagged red."""
     if actor.role != "manager":
@@ -78,6 +126,7 @@ def supervise(ticket: Ticket, *, actor: User, now: datetime, reason: str, expect
             ticket_id=ticket.id,
             referral_key=0,
             clock="manual",
+            started_at=now,
             level="supervise",
             due_at=now,
             written_at=now,

@@ -48,9 +48,12 @@ CLOCKS = (
     "paperwork",
     "return_review",
     "callback",
+    "close",
+    "pause_review",
 )
-#: Clocks the ticket and referral services start for every priority.
-REQUIRED_CLOCKS = ("acknowledge", "first_contact", "resolve", "return_review", "callback")
+#: Clocks the ticket and referral services start for every priority: with them every open
+#: ticket runs a clock in every state (``pause_review`` only counts for priorities that pause).
+REQUIRED_CLOCKS = ("dispatch", "acknowledge", "first_contact", "resolve", "return_review", "callback", "close")
 #: Escalation levels the sweep knows how to act on: 预警, 催办, 督办, 个案会商.
 LEVELS = ("warn", "urge", "supervise", "case_conference")
 CONTINUOUS_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}

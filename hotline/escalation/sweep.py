@@ -4,12 +4,19 @@ One sweep reads the tickets and referrals whose ``next_escalation_at`` has
 passed (one index range scan each, so its cost follows what is due, never what
 is open), computes every ladder step of their running clocks that fell due
 since they were last checked, and inserts those steps with ON CONFLICT DO
-NOTHING on the unique (ticket, referral, clock, level) key. Only the steps that
-insert do anything (events, notifications, the P1 SMS to the unit's duty
+NOTHING on the unique (ticket, referral, clock, run, level) key (a run is
+named by the instant the clock started, see ``EscalationStep``). Only the steps
+that insert do anything (events, notifications, the P1 SMS to the unit's duty
 phone), so two sweepers at once, or a replayed sweep, write every step once.
 On PostgreSQL the rows are also claimed with ``FOR UPDATE SKIP LOCKED`` so
 concurrent sweepers split the work instead of both computing it. After
 downtime the next sweep catches up on every missed step, in due order.
+
+Every step is an event on the ticket's timeline, but people hear of a ticket
+once per sweep: each recipient gets one notification per ticket listing the
+steps that reached them (highest level first), however many the sweep wrote
+for it, and a unit's duty phone one text per referral. A sweep that catches up
+on a week of downtime does not bury a manager in one notice per step.
 
 The sweep's own bookkeeping (``next_escalation_at``, ``escalation_checked_at``,
 ``escalation_level``) is written with plain UPDATEs that leave the rows'
@@ -60,18 +67,21 @@ def _plan(priority: str, spans, checked: datetime | None, now: datetime):
         for step in sla.ladder_steps(priority, span.clock, span.start, span.due):
             if step.at <= now:
                 if checked is None or step.at > checked:
-                    due.append((span.clock, step.level, step.at))
+                    due.append((span.clock, span.start, step.level, step.at))
             elif upcoming is None or step.at < upcoming:
                 upcoming = step.at
                 break  # later steps of this clock come after this one
     return due, upcoming
 
 
-def _step_row(ticket_id: int, referral_key: int, clock: str, level: str, at: datetime, now: datetime) -> dict:
+def _step_row(
+    ticket_id: int, referral_key: int, clock: str, started: datetime, level: str, at: datetime, now: datetime
+) -> dict:
     return {
         "ticket_id": ticket_id,
         "referral_key": referral_key,
         "clock": clock,
+        "started_at": started,
         "level": level,
         "due_at": at,
         "written_at": now,
@@ -120,16 +130,65 @@ def _write_steps(rows: list[dict]) -> list:
     table = EscalationStep.__table__
     stmt = (
         _insert(table)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "referral_key", "clock", "level"])
+        .on_conflict_do_nothing(index_elements=["ticket_id", "referral_key", "clock", "started_at", "level"])
         .returning(table.c.ticket_id, table.c.referral_key, table.c.clock, table.c.level, table.c.due_at)
     )
     won = db.session.connection().execute(stmt, rows).all()
     return sorted(won, key=lambda r: (r.due_at, r.ticket_id, r.referral_key))
 
 
-def _announce(won, *, now, audience: _Audience, owners: dict, units: dict, names: dict, report: dict):
-    """Events and notifications for the steps this sweep wrote."""
-    events, notes = [], []
+class _Digests:
+    """One notification per (recipient, ticket) per sweep, listing every step that reached the recipient.
+
+    A sweep writes the referrals' steps and the tickets' own in separate
+    batches (each committed): a recipient already told of a ticket earlier in
+    this sweep has that notification rewritten with the new steps added, not a
+    second one. Its kind is the highest level's, so the notice reads as the
+    worst news; ``steps`` in the payload lists them all, highest level first.
+    """
+
+    def __init__(self):
+        #: (user id, ticket id) -> (notification id, the steps it lists)
+        self.sent: dict[tuple[int, int], tuple[int, list[dict]]] = {}
+
+    @staticmethod
+    def _content(steps: list[dict]) -> dict:
+        steps = sorted(steps, key=lambda s: (-RANK[s["level"]], s["due_at"]))
+        return {"kind": f"escalation_{steps[0]['level']}", "payload": {**steps[0], "steps": steps}}
+
+    def write(self, reached: dict[tuple[int, int], list[dict]], now: datetime) -> None:
+        """Tell each recipient of the steps in ``reached``: (user id, ticket id) -> step payloads."""
+        table = Notification.__table__
+        inserts, updates = [], []
+        for key, steps in reached.items():
+            if key in self.sent:
+                ident, earlier = self.sent[key]
+                steps = earlier + steps
+                updates.append({"nid": ident, **self._content(steps)})
+                self.sent[key] = (ident, steps)
+            else:
+                inserts.append((key, steps))
+        connection = db.session.connection()
+        if inserts:
+            rows = [
+                {"user_id": uid, "ticket_id": tid, **self._content(steps), "created_at": now, "read_at": None}
+                for (uid, tid), steps in inserts
+            ]
+            ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            for (key, steps), ident in zip(inserts, ids.scalars(), strict=True):
+                self.sent[key] = (ident, steps)
+        if updates:
+            connection.execute(
+                update(table)
+                .where(table.c.id == bindparam("nid"))
+                .values(kind=bindparam("kind"), payload=bindparam("payload", type_=table.c.payload.type)),
+                updates,
+            )
+
+
+def _announce(won, *, now, audience: _Audience, digests: _Digests, owners: dict, units: dict, names: dict, report):
+    """Events (one per step, for the timeline) and digest notifications for the steps this sweep wrote."""
+    events, reached = [], defaultdict(list)
     for row in won:
         referral_id = row.referral_key or None
         unit = units.get(row.referral_key) if referral_id else None
@@ -147,26 +206,15 @@ def _announce(won, *, now, audience: _Audience, owners: dict, units: dict, names
             }
         )
         for uid in audience.users(row.level, owner=owners.get(row.ticket_id), unit=unit):
-            notes.append(
-                {
-                    "user_id": uid,
-                    "ticket_id": row.ticket_id,
-                    "kind": f"escalation_{row.level}",
-                    "payload": payload,
-                    "created_at": now,
-                    "read_at": None,
-                }
-            )
+            reached[(uid, row.ticket_id)].append(payload)
         report["by_level"][row.level] = report["by_level"].get(row.level, 0) + 1
-    connection = db.session.connection()
     if events:
-        connection.execute(insert(TicketEvent.__table__), events)
-    if notes:
-        connection.execute(insert(Notification.__table__), notes)
+        db.session.connection().execute(insert(TicketEvent.__table__), events)
+    digests.write(reached, now)
     report["steps_written"] += len(won)
 
 
-def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _Digests, report: dict) -> int:
     # Plain rows, not ORM objects: a sweep reads thousands and needs a dozen columns of each.
     r_table, t_table = Referral.__table__, Ticket.__table__
     stmt = _claim(
@@ -196,13 +244,14 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dic
     rows, upcoming = [], {}
     for r in referrals:
         due, upcoming[r.id] = _plan(r.priority, clocks.referral_spans(r), r.escalation_checked_at, now)
-        rows += [_step_row(r.ticket_id, r.id, clock, level, at, now) for clock, level, at in due]
+        rows += [_step_row(r.ticket_id, r.id, clock, started, level, at, now) for clock, started, level, at in due]
     won = _write_steps(rows)
     by_id = {r.id: r for r in referrals}
     _announce(
         won,
         now=now,
         audience=audience,
+        digests=digests,
         owners={r.ticket_id: r.first_contact_owner_id for r in referrals},
         units={r.id: r.department_id for r in referrals},
         names={r.department_id: r.unit_name for r in referrals},
@@ -210,13 +259,13 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dic
     )
     levels: dict[int, str | None] = {r.id: r.escalation_level for r in referrals}
     ticket_levels: dict[int, str | None] = {r.ticket_id: r.ticket_level for r in referrals}
-    sms = []
+    sms = {}  # one text per referral however many of its clocks were urged (a referral is claimed once a sweep)
     for row in won:
         levels[row.referral_key] = _higher(levels[row.referral_key], row.level)
         ticket_levels[row.ticket_id] = _higher(ticket_levels[row.ticket_id], row.level)
         referral = by_id[row.referral_key]
         if row.level == "urge" and referral.priority in ("P0", "P1") and referral.duty_phone:
-            sms.append(referral)
+            sms[referral.id] = referral
     db.session.execute(
         update(r_table)
         .where(r_table.c.id == bindparam("rid"))
@@ -224,13 +273,13 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, report: dic
         [{"rid": r.id, "lvl": levels[r.id], "nxt": upcoming[r.id]} for r in referrals],
     )
     _raise_ticket_levels(ticket_levels)
-    for referral in sms:
+    for referral in sms.values():
         _text_unit(referral, now)
     report["referrals_checked"] += len(referrals)
     return len(referrals)
 
 
-def _sweep_tickets(now: datetime, limit: int, audience: _Audience, report: dict) -> int:
+def _sweep_tickets(now: datetime, limit: int, audience: _Audience, digests: _Digests, report: dict) -> int:
     table = Ticket.__table__
     stmt = _claim(
         select(table)
@@ -242,19 +291,17 @@ def _sweep_tickets(now: datetime, limit: int, audience: _Audience, report: dict)
     found = db.session.execute(stmt).all()
     if not found:
         return 0
-    ids = [row.id for row in found]
-    referred = set(db.session.scalars(select(Referral.ticket_id).where(Referral.ticket_id.in_(ids)).distinct()))
-    # ticket_spans only asks whether the ticket has referrals at all.
-    tickets = [SimpleNamespace(**row._mapping, referrals=[True] if row.id in referred else []) for row in found]
+    tickets = [SimpleNamespace(**row._mapping) for row in found]  # ticket_spans reads the ticket's own columns
     rows, upcoming = [], {}
     for t in tickets:
         due, upcoming[t.id] = _plan(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now)
-        rows += [_step_row(t.id, 0, clock, level, at, now) for clock, level, at in due]
+        rows += [_step_row(t.id, 0, clock, started, level, at, now) for clock, started, level, at in due]
     won = _write_steps(rows)
     _announce(
         won,
         now=now,
         audience=audience,
+        digests=digests,
         owners={t.id: t.first_contact_owner_id for t in tickets},
         units={},
         names={},
@@ -296,11 +343,11 @@ def _text_unit(referral, now: datetime) -> None:
 def sweep(*, now: datetime, batch_size: int = 1000) -> dict:
     """Run one sweep as of ``now``; commits each batch. Returns what it did (JSON-ready)."""
     report = {"now": now.isoformat(), "steps_written": 0, "by_level": {}, "tickets_checked": 0, "referrals_checked": 0}
-    audience = _Audience()
+    audience, digests = _Audience(), _Digests()
     while True:
-        seen = _sweep_referrals(now, batch_size, audience, report)
+        seen = _sweep_referrals(now, batch_size, audience, digests, report)
         db.session.commit()
-        seen += _sweep_tickets(now, batch_size, audience, report)
+        seen += _sweep_tickets(now, batch_size, audience, digests, report)
         db.session.commit()
         if seen == 0:
             break

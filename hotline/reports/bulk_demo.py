@@ -209,6 +209,7 @@ COLUMNS = {
         "updated_at",
         "closed_at",
         "dispatch_due_at",
+        "dispatch_started_at",
         "first_contact_due_at",
         "first_contact_at",
         "advance_relief_due_at",
@@ -218,6 +219,7 @@ COLUMNS = {
         "paperwork_done_at",
         "callback_due_at",
         "last_callback_at",
+        "close_due_at",
         "next_deadline_at",
         "next_escalation_at",
         "escalation_checked_at",
@@ -263,6 +265,7 @@ COLUMNS = {
         "ticket_id",
         "referral_key",
         "clock",
+        "started_at",
         "level",
         "due_at",
         "written_at",
@@ -574,8 +577,10 @@ class _Case:
     #: (active, next deadline) of each referral written.
     referrals: list[tuple[bool, int | None]] = field(default_factory=list)
     level: str | None = None
-    #: The dispatch clock's goal: the first referral, or the answer given directly.
+    #: The dispatch clock's goal: the first referral, or the answer given directly, of its current run.
     first_dispatch: int | None = None
+    #: When the current run of the dispatch clock (the hotline's own) started: logged, or reopened.
+    own_start: int | None = None
     #: The first callback after the current resolution (the callback clock's goal).
     callback_at: int | None = None
 
@@ -644,7 +649,8 @@ class Generator:
             if referral is not None:
                 payload["department"] = referral["unit_name"]
                 key = referral["id"]
-            self.w.add("escalation_step", (self.ids.next("step"), ticket_id, key, clock, level, at, written, None, {}))
+            row = (self.ids.next("step"), ticket_id, key, clock, start, level, at, written, None, {})
+            self.w.add("escalation_step", row)
             self.event(ticket_id, f"escalation_{level}", written, None, key or None, **payload)
             highest = level
         return highest
@@ -699,6 +705,7 @@ class Generator:
                 "updated_at": created,
                 "closed_at": None,
                 "dispatch_due_at": None,
+                "dispatch_started_at": None,
                 "first_contact_due_at": None,
                 "first_contact_at": None if unclaimed else created,
                 "advance_relief_due_at": None,
@@ -708,6 +715,7 @@ class Generator:
                 "paperwork_done_at": None,
                 "callback_due_at": None,
                 "last_callback_at": None,
+                "close_due_at": None,
                 "next_deadline_at": None,
                 "next_escalation_at": None,
                 "escalation_checked_at": None,
@@ -731,6 +739,7 @@ class Generator:
         # The clocks that start with the ticket (log_call / open_unclaimed_ticket, then sync_ticket).
         if clocks.has(priority, "dispatch") and not on_call:
             v["dispatch_due_at"] = clocks.due(priority, "dispatch", created)
+            c.own_start = created
         if unclaimed:
             v["first_contact_due_at"] = clocks.due(priority, "first_contact", created)
         if clocks.has(priority, "advance_relief"):
@@ -1190,6 +1199,7 @@ class Generator:
         reached = rng.random() < 0.88
         satisfaction = rng.choices((1, 2, 3, 4, 5), (2, 3, 8, 30, 57))[0] if reached else None
         v.update(last_callback_at=called, updated_at=called)
+        v["close_due_at"] = self.clocks.due(v["priority"], "close", called)
         c.callback_at = called
         if reached:
             v["satisfaction"] = satisfaction
@@ -1201,7 +1211,18 @@ class Generator:
         self.event(v["id"], "closed", closed, owner, resolution=None)
         reopened = closed + 2 * DAY
         if rng.random() < 0.015 and reopened <= self.now:
+            # The runs that ended climbed their ladders; reopened, the hotline's own clock runs again.
+            priority = v["priority"]
+            for clock, start, due, end in (
+                ("dispatch", c.own_start, v["dispatch_due_at"], c.first_dispatch),
+                ("callback", v["resolved_at"], v["callback_due_at"], called),
+                ("close", called, v["close_due_at"], closed),
+            ):
+                if start is not None and due is not None:
+                    c.raise_level(self.ladder_steps(v["id"], None, clock, priority, start, due, end))
             v.update(status="open", closed_at=None, resolved_at=None, callback_due_at=None, updated_at=reopened)
+            v.update(close_due_at=None, dispatch_due_at=self.clocks.due(priority, "dispatch", reopened))
+            c.own_start, c.first_dispatch = reopened, None
             c.callback_at = None
             self.event(v["id"], "reopened", reopened, owner, reason="来电人再次来电，救助款仍未到位")
             if reopened + DAY <= self.now:
@@ -1214,7 +1235,7 @@ class Generator:
         merged = v["status"] == "merged"
         called_back = c.callback_at
         ticket_clocks = (
-            ("dispatch", v["created_at"], v["dispatch_due_at"], c.first_dispatch or v["closed_at"]),
+            ("dispatch", c.own_start, v["dispatch_due_at"], c.first_dispatch or v["closed_at"]),
             ("first_contact", v["created_at"], v["first_contact_due_at"], v["first_contact_at"] or v["closed_at"]),
             ("advance_relief", v["created_at"], v["advance_relief_due_at"], v["advance_relief_at"] or v["closed_at"]),
             (
@@ -1224,6 +1245,7 @@ class Generator:
                 v["paperwork_done_at"] or (v["closed_at"] if merged else None),
             ),
             ("callback", v["resolved_at"], v["callback_due_at"], called_back or v["closed_at"]),
+            ("close", v["last_callback_at"] if v["close_due_at"] else None, v["close_due_at"], v["closed_at"]),
         )
         running = []
         for clock, start, due, end in ticket_clocks:
@@ -1232,6 +1254,8 @@ class Generator:
             c.raise_level(self.ladder_steps(v["id"], None, clock, priority, start, due, end))
             if end is None and (is_open or clock == "paperwork"):
                 running.append((start, due))
+                if clock == "dispatch":
+                    v["dispatch_started_at"] = start
         v["escalation_level"] = c.level
         dues = [due for _s, due in running] + [due for active, due in c.referrals if active and due]
         if dues:

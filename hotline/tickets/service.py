@@ -340,6 +340,10 @@ def change_priority(
         raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
     _touch(ticket, now, expected_version)
     old = ticket.priority
+    if ticket.paused_at is not None and priority in ("P0", "P1"):
+        # 救急难 clocks never pause: raised to P0/P1, a paused ticket's clocks run again at once.
+        hours = clocks.resume(ticket, now=now)
+        add_event(ticket, actor, "clocks_resumed", now, paused_working_hours=round(hours, 2))
     ticket.priority = priority
     if priority == "P0" and ticket.emergency_service != service:
         ticket.emergency_service = service
@@ -511,6 +515,7 @@ def record_callback(
     comment = _text(comment, None, required=False)
     _touch(ticket, now, expected_version)
     ticket.last_callback_at = now
+    ticket.close_due_at = None  # each attempt starts the closing clock (结案) again, from this attempt
     if reached:
         ticket.satisfaction = satisfaction
         if ticket.first_contact_at is None:
