@@ -1,6 +1,7 @@
 """``flask --app app hotline triage [--text TEXT]``: triage one text, or one per line of standard input."""
 
 import json
+import sys
 
 import click
 
@@ -12,7 +13,7 @@ from hotline.triage.engine import triage_text
 def triage_command(text: str | None):
     """Print the triage of each text as one JSON object per line (priority, category, kind, reasons)."""
     # Undecodable bytes on standard input become U+FFFD: one bad line must not stop the others.
-    lines = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+    lines = (raw.decode("utf-8", errors="replace") for raw in sys.stdin.buffer)
     texts = [text] if text is not None else (line.rstrip("\r\n") for line in lines)
     for item in texts:
         if text is None and not item.strip():

@@ -1,0 +1,296 @@
+"""Triage of texts: the engine on the labelled set and on specific behaviours, the policy loader, the CLI."""
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from config.settings import ROOT
+from hotline import create_app
+from hotline.policy import load_catalogue
+from hotline.triage import Triage, TriagePolicyError, load_triage_policy, triage_text
+from hotline.triage.score import TARGETS, main, read_labelled, score
+from tests.conftest import app_config
+
+DATA = Path(__file__).parent / "data"
+POLICY_DIR = ROOT / "config" / "policy"
+CATEGORIES = {c.code for c in load_catalogue(POLICY_DIR / "catalogue.toml").categories}
+
+
+# --- the labelled set -----------------------------------------------------------------------------
+
+
+def test_labelled_set_meets_the_issue_targets():
+    pairs = read_labelled(DATA / "triage_labelled.tsv")
+    labels = [label for label, _text in pairs]
+    assert len(pairs) >= 200
+    assert min(labels.count("P0"), labels.count("P1"), labels.count("routine")) >= 50
+
+    figures, scored = score(pairs)
+
+    assert figures["urgent_kept"]["of"] == labels.count("P0") + labels.count("P1")
+    assert figures["urgent_kept"]["share"] >= TARGETS["urgent_kept"]
+    assert figures["danger_found"]["share"] >= TARGETS["danger_found"]
+    assert figures["routine_raised"]["share"] <= TARGETS["routine_raised"]
+    assert {s.result.category for s in scored} <= CATEGORIES
+
+
+def test_score_command_prints_the_three_figures(capsys, tmp_path):
+    assert main([str(DATA / "triage_labelled.tsv")]) == 0
+    out = capsys.readouterr().out
+    assert "urgent (P0/P1) triaged P0 or P1:" in out
+    assert "danger to life (P0) triaged P0:" in out
+    assert "routine triaged P0 or P1:" in out
+
+    # A file where every urgent text is missed fails the targets: exit status 1, and --misses lists them.
+    missed = tmp_path / "missed.tsv"
+    missed.write_text("P0\t请问低保怎么申请\nroutine\t我不想活了\n", encoding="utf-8")
+    assert main([str(missed), "--misses"]) == 1
+    out = capsys.readouterr().out
+    assert "0.0% (0/1" in out and "100.0% (1/1" in out
+    assert "MISS P0\t请问低保怎么申请" in out
+
+
+def test_a_line_with_an_unknown_label_is_refused_with_its_line_number(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("P0\t我不想活了\nurgent\t孩子走丢了\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.tsv:2:"):
+        read_labelled(bad)
+
+
+# --- behaviours -----------------------------------------------------------------------------------
+
+
+def test_the_issue_example_is_a_missing_child_now():
+    result = triage_text("我家孩子走丢了，在县城汽车站附近")
+    assert isinstance(result, Triage)
+    assert (result.priority, result.category, result.kind) == ("P0", "child_protection", "missing_child")
+    assert result.reasons == ("孩子", "走丢")
+    assert result.as_dict() == {
+        "priority": "P0",
+        "category": "child_protection",
+        "kind": "missing_child",
+        "reasons": ["孩子", "走丢"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "priority", "kind"),
+    [
+        ("我不想活了", "P0", "suicide"),
+        ("俺娘喝了农药 在吐白沫", "P0", "poisoning"),
+        ("楼下着火了 里面还有人出不来", "P0", "fire_gas"),
+        ("他拿着菜刀说要杀了我", "P0", "violence"),
+        ("我爸倒在地上叫不醒", "P0", "unconscious"),
+        ("有个小孩掉进河里了", "P0", "drowning_trapped"),
+        ("老公查出癌症 家里实在拿不出钱", "P1", "serious_illness"),
+        ("暴雨把我家土房子冲垮了", "P1", "home_destroyed"),
+        ("在外地钱包被偷了 回不了家", "P1", "stranded"),
+        ("家里断粮两天了", "P1", "no_food"),
+        ("隔壁独居的王大爷好几天没见出门了", "P1", "elderly_unseen"),
+        ("老公天天打我 我带着孩子跑出来了", "P1", "domestic_violence"),
+        ("孩子他爸在工地出事走了 家里没收入了", "P1", "breadwinner_died"),
+        ("老板拖欠了三个月工资", "P2", "unpaid_wages"),
+    ],
+)
+def test_each_group_of_the_issue_gets_its_level(text, priority, kind):
+    result = triage_text(text)
+    assert (result.priority, result.kind) == (priority, kind)
+    assert result.reasons and all(reason in text for reason in result.reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "没有危险，只是咨询",
+        "我家孩子没有走丢 是去亲戚家了",
+        "我没有想自杀 就是心情不好想找人聊聊",
+        "孩子走丢了一会儿 已经找到了 谢谢",
+        "如果家里着火了应该怎么办",
+    ],
+)
+def test_negated_resolved_and_hypothetical_texts_stay_routine(text):
+    result = triage_text(text)
+    assert (result.priority, result.kind) == ("P3", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("火灾救助政策怎么申请", "policy_enquiry"),
+        ("自杀干预热线是多少", "policy_enquiry"),
+        ("医疗救助需要什么材料", "medical_aid"),
+        ("请问低保怎么申请", "subsistence"),
+        ("我们村想组织防溺水安全教育", "other"),
+    ],
+)
+def test_a_question_about_a_topic_is_routine(text, category):
+    result = triage_text(text)
+    assert (result.priority, result.category) == ("P3", category)
+
+
+def test_a_statement_is_urgent_even_when_it_asks_about_help():
+    assert triage_text("我想自杀 有没有人能帮我").priority == "P0"
+    assert triage_text("我家房子塌了 能申请救助吗").priority == "P1"
+
+
+def test_a_calm_cue_or_a_past_time_lowers_the_level():
+    assert triage_text("家里着火了").priority == "P0"
+    assert triage_text("家里着火了 没有人受伤").priority == "P1"
+    assert triage_text("我爸去世了 家里没有收入").priority == "P1"
+    assert triage_text("我爸前年去世了 家里没有收入 不急").priority == "P2"
+
+
+def test_ordinary_words_do_not_trigger_the_rule_word_inside_them():
+    assert triage_text("孩子他爸在外地打工").priority == "P3"
+    assert triage_text("孩子病了 住院 家里救命钱都花光了").priority == "P1"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "reasons"),
+    [
+        ("wo bu xiang huo le", "suicide", ("bu xiang huo",)),
+        ("haizi zoudiu le", "missing_child", ("haizi", "zoudiu")),
+        ("wǒ bù xiǎng huó le", "suicide", ("bù xiǎng huó",)),
+        ("我家haizi bu jian le", "missing_child", ("haizi", "bu jian le")),
+    ],
+)
+def test_pinyin_with_or_without_spaces_and_tones(text, kind, reasons):
+    result = triage_text(text)
+    assert (result.priority, result.kind, result.reasons) == ("P0", kind, reasons)
+
+
+def test_full_width_characters_and_spaces_between_chinese_characters():
+    result = triage_text("ＨＡＩＺＩ　ＺＯＵＤＩＵ　ＬＥ")
+    assert (result.priority, result.reasons) == ("P0", ("ＨＡＩＺＩ", "ＺＯＵＤＩＵ"))
+    result = triage_text("我 家 孩 子 走 丢 了 ！")
+    assert (result.priority, result.reasons) == ("P0", ("孩 子", "走 丢"))
+    # NFKC turns one character into several ("㈱" -> "(株)"): the reasons still map back to the text.
+    result = triage_text("㈱㈱ 孩子不见了")
+    assert (result.priority, result.reasons) == ("P0", ("孩子", "不见了"))
+
+
+def test_empty_and_blank_texts_are_routine_other():
+    for text in ("", "   ", "\n", "。。。"):
+        assert triage_text(text) == Triage("P3", "other", (), None)
+
+
+def test_a_text_of_100000_characters_is_triaged_whole_and_quickly():
+    filler = "今天天气不错我们村里的路修好了" * 7000
+    text = (filler + "我家孩子走丢了")[-100_000:]
+    assert len(text) == 100_000
+    started = time.perf_counter()
+    result = triage_text(text)
+    assert time.perf_counter() - started < 2
+    assert (result.priority, result.reasons) == ("P0", ("孩子", "走丢"))
+    assert triage_text(filler[:100_000]).priority == "P3"
+
+
+def test_lone_surrogates_and_odd_unicode_do_not_raise():
+    result = triage_text("孩子\ud800走丢了\udfff")
+    assert result.priority == "P0"
+    for text in ("\ud800", "\udcff\udcfe", "\x00\x01\u200b\ufeff", "🔥🔥🔥", "\u0301" * 50, "İ" * 10):
+        result = triage_text(text)
+        assert result.priority == "P3"
+        json.dumps(result.as_dict(), ensure_ascii=False).encode("utf-8")
+
+
+def test_text_that_is_not_a_string_is_treated_as_its_string():
+    assert triage_text(None) == Triage("P3", "other", (), None)
+
+
+# --- the policy file ------------------------------------------------------------------------------
+
+
+def _policy_copy(tmp_path: Path, old: str, new: str) -> Path:
+    text = (POLICY_DIR / "triage.toml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "triage.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
+    policy = load_triage_policy(POLICY_DIR / "triage.toml", CATEGORIES)
+    assert {rule.category for rule in policy.rules} <= CATEGORIES
+    assert {"suicide", "missing_child", "serious_illness", "breadwinner_died"} <= {r.kind for r in policy.rules}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('priority = "P0"', 'priority = "P5"', r"\[\[rule\]\] suicide: priority must be one of"),
+        ('category = "child_protection"', 'category = "lost_kids"', r"category 'lost_kids' is not in catalogue"),
+        ('"{child}~{lost}"', '"{kids}~{lost}"', r"\[\[rule\]\] missing_child: phrases: .*\{kids\}.* not a list"),
+        ("gap = 10\n", "gap = 0\n", r"\[settings\] gap must be a whole number"),
+        ("min_pinyin_letters = 6", "min_pinyin_letters = 6\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
+        ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
+        ('calm = [\n    "没有危险",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
+        ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),
+        ('phrases = ["{no_food}"]', 'phrases = ["~{no_food}"]', r"~ stands between two pieces"),
+        ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),
+        ("\n[settings]\n", "\n[settings\n", r"not valid TOML"),
+    ],
+)
+def test_a_bad_policy_is_refused_naming_the_key(tmp_path, old, new, message):
+    path = _policy_copy(tmp_path, old, new)
+    with pytest.raises(TriagePolicyError, match=message) as excinfo:
+        load_triage_policy(path, CATEGORIES)
+    assert str(path) in str(excinfo.value)
+
+
+def test_the_application_does_not_start_with_a_bad_triage_policy(tmp_path, database_url):
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(POLICY_DIR, policy_dir)
+    (policy_dir / "triage.toml").write_text(
+        (POLICY_DIR / "triage.toml").read_text(encoding="utf-8").replace('category = "other"', 'category = "x"', 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(TriagePolicyError, match=r"\[\[rule\]\] suicide: category 'x' is not in catalogue.toml"):
+        create_app(app_config(database_url) | {"POLICY_DIR": policy_dir})
+
+
+def test_the_application_triages_with_its_own_policy_directory(tmp_path, database_url):
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(POLICY_DIR, policy_dir)
+    (policy_dir / "triage.toml").write_text(
+        (POLICY_DIR / "triage.toml").read_text(encoding="utf-8").replace('"断粮",', '"断粮", "没粮票",', 1),
+        encoding="utf-8",
+    )
+    application = create_app(app_config(database_url) | {"POLICY_DIR": policy_dir})
+    assert triage_text("家里没粮票了").priority == "P3"  # outside the application: the configured policy
+    with application.app_context():
+        assert triage_text("家里没粮票了").priority == "P1"
+
+
+# --- flask hotline triage -------------------------------------------------------------------------
+
+
+def test_cli_triages_one_text(runner):
+    result = runner.invoke(args=["hotline", "triage", "--text", "我家孩子走丢了，在县城汽车站附近"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == {
+        "priority": "P0",
+        "category": "child_protection",
+        "kind": "missing_child",
+        "reasons": ["孩子", "走丢"],
+    }
+    assert "孩子" in lines[0]  # ensure_ascii=False: Chinese as written
+
+
+def test_cli_reads_one_text_per_line_and_skips_blank_lines(runner):
+    stdin = "我不想活了\n\n   \n医疗救助需要什么材料\r\n家里断粮了\n".encode() + b"\xff\xfe\n"
+    result = runner.invoke(args=["hotline", "triage"], input=stdin)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["priority"], r["category"]) for r in rows] == [
+        ("P0", "other"),
+        ("P3", "medical_aid"),
+        ("P1", "family_without_support"),
+        ("P3", "other"),  # undecodable bytes: one answer, not a crash
+    ]
+    assert rows[0]["reasons"] == ["不想活"]
