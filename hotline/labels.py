@@ -106,7 +106,7 @@ EVENT = {
     "paperwork_done": _l("Paperwork completed (补齐手续)"),
     "triage_reviewed": _l("Triage suggestion reviewed"),
     "triage_raised": _l("A text came out more urgent than the ticket"),
-    "urgent_alert": _l("Urgent alert sent to the duty phones"),
+    "urgent_alert": _l("Urgent alert raised (desks and duty phones)"),
 }
 
 TRIAGE_VERDICT = {"confirmed": _l("confirmed"), "corrected": _l("corrected")}
@@ -145,9 +145,9 @@ NOTICE = {
     "relief_pending": _l("%(number)s: advance relief of %(amount)s from %(unit)s waits for your approval (一事一议)."),
     "relief_approved": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was approved."),
     "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
+    "caller_replied": _l("The caller replied to %(number)s by text message."),
     "ticket_handed_over": _l("%(by)s handed %(number)s over to you: %(reason)s"),
     "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
-    "caller_replied": _l("The caller replied to %(number)s by text message."),
     "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),
     "ticket_reopened": _l("%(by)s reopened your ticket %(number)s: %(reason)s"),
 }
