@@ -1,17 +1,21 @@
 """The SMS outbox: sent through twilio.rest.Client (a fake http_client here), retried, given up, never to opt-outs."""
 
+import socket
 import threading
 from datetime import timedelta
 
 import pytest
 import requests
+import twilio.http.http_client
+import twilio.rest
 from sqlalchemy import select, update
 from twilio.rest import Client
 
 from hotline.extensions import db
-from hotline.notify import service
+from hotline.notify import sender, service
 from hotline.notify.sender import send_outbox, twilio_client
 from models.contact import Contact
+from models.outbox import OutboundMessage
 from models.ticket import Ticket
 from tests.conftest import post_form
 from tests.helpers import audit_kinds, event_kinds, reload
@@ -196,13 +200,44 @@ def test_send_outbox_command_reports_what_it_did(runner, queued):
     assert reload(queued).last_error == "not sent: no credentials"
 
 
-def test_the_webhook_never_calls_out(client, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("no outbound call inside a webhook")
+def test_the_webhook_never_calls_out(app, client, monkeypatch):
+    """Webhooks answer Twilio at once: with credentials set, no REST client is built and nothing leaves the machine.
 
-    monkeypatch.setattr(requests.Session, "request", refuse)
-    monkeypatch.setattr(service, "send_due", refuse)
-    assert twilio_post(client, "/twilio/sms", sms_form()).status_code == 200
+    Every way out is watched where the code would take it: building the REST
+    client, Twilio's HTTP client, requests' transport, the socket layer, and the
+    outbox sender itself. The outbox only queues.
+    """
+    app.config.update(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_NUMBER=HOTLINE)
+    attempts = []
+
+    def refuse(name):
+        def refused(*args, **kwargs):
+            attempts.append(name)
+            raise AssertionError(f"{name}: no outbound call inside a webhook")
+
+        return refused
+
+    monkeypatch.setattr(twilio.rest.Client, "__init__", refuse("twilio.rest.Client()"))
+    monkeypatch.setattr(twilio.http.http_client.TwilioHttpClient, "request", refuse("TwilioHttpClient.request"))
+    monkeypatch.setattr(requests.Session, "send", refuse("requests.Session.send"))
+    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
+    monkeypatch.setattr(sender, "send_outbox", refuse("send_outbox"))
+    monkeypatch.setattr(sender, "send_due", refuse("sender.send_due"))
+    monkeypatch.setattr(service, "send_due", refuse("service.send_due"))
+
+    first = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32, body="家里失火了，有人被困"))
+    again = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="请快点"))
+    status = twilio_post(
+        client,
+        "/twilio/sms/status",
+        {"MessageSid": "SM" + "3" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32},
+    )
+    assert [r.status_code for r in (first, again, status)] == [200, 200, 200]
+    assert attempts == []
+    assert db.session.scalar(select(Ticket.id)) is not None
+    sent = db.session.scalars(select(OutboundMessage).where(OutboundMessage.status != "queued")).all()
+    assert sent == []
 
 
 def test_with_credentials_the_rest_client_has_a_timeout(app):
