@@ -80,7 +80,8 @@ def downgrade():
         batch_op.drop_constraint('uq_escalation_step_once', type_='unique')
         batch_op.create_unique_constraint('uq_escalation_step_once', ['ticket_id', 'referral_key', 'clock', 'level'])
         batch_op.drop_column('started_at')
-    with op.batch_alter_table('ticket', schema=None) as batch_op:
+    # Dropped in place (SQLite 3.35+ can): copying the ticket table would trip the foreign keys pointing at it.
+    with op.batch_alter_table('ticket', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('pause_review_due_at')
         batch_op.drop_column('close_due_at')
         batch_op.drop_column('dispatch_started_at')
