@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import ROOT, Config
@@ -22,6 +23,7 @@ from hotline.formatting import iso_localtime, localtime, time_left
 from hotline.intake.writelock import SQLITE_BUSY_MS, sqlite_path
 from hotline.policy import catalogue, category_label, init_policy
 from hotline.privacy import mask_id_number, mask_phone
+from hotline.request_limits import HotlineRequest, check_whole_numbers
 from hotline.security import check_request_input, set_security_headers
 
 
@@ -35,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.from_mapping(test_config)
+    app.request_class = HotlineRequest
     configure_logging(app)
     configure_secret_key(app)
     if app.config["PROXY_HOPS"] > 0:
@@ -127,6 +130,7 @@ def configure_extensions(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     init_policy(app)
     app.before_request(check_request_input)
+    app.before_request(check_whole_numbers)
     app.after_request(set_security_headers)
 
 
@@ -260,7 +264,8 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(400)
     def bad_request(e):
-        return page(400, labels.ERROR_400)
+        # What a view said was wrong (``abort(400, description=...)``) is shown; werkzeug's generic text is not.
+        return page(400, labels.ERROR_400, e.description if e.description != BadRequest.description else None)
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):

@@ -323,8 +323,9 @@ def test_response_time_totals_are_exact_percentiles(history):
     assert (answer.on_time, answer.late) == (2, 2)
     ack = totals["acknowledge"]  # 20 min, 30 min, 6.5 h, 10 h 50 min, 18.5 h
     assert (ack.n, ack.mean, ack.p50, ack.p90, ack.p95) == (5, 26400.0, 23400.0, 55560.0, 61080.0)
-    first = totals["first_contact"]  # four calls (0 s), T5 13 h, T2 9 days over the holiday
-    assert (first.n, first.mean, first.p50, first.p90, first.p95) == (6, 137700.0, 0.0, 413100.0, 596250.0)
+    # Only tickets whose first-contact clock ran: T5 13 h, T2 9 days over the holiday (calls were contacts at once).
+    first = totals["first_contact"]
+    assert (first.n, first.mean, first.p50, first.p90, first.p95) == (2, 413100.0, 413100.0, 706140.0, 742770.0)
     relief_time = totals["advance_relief"]  # T1 6 h, T10 22 h 59 min 30 s
     assert (relief_time.n, relief_time.p50, relief_time.p90, relief_time.p95) == (2, 52185.0, 76653.0, 79711.5)
     resolve = totals["resolve"]  # 35 h 50 min, 36 h 20 min, 46 h 40 min, 6 d 19 h 30 min
@@ -359,9 +360,9 @@ def test_ticket_times_by_unit_count_a_ticket_for_each_unit_it_was_referred_to(hi
     assert (town.n, town.p50, town.on_time, town.late) == (2, 413100.0, 1, 1)
     medins = _row(table, units["medins"].id)  # T2 only
     assert (medins.n, medins.p50) == (1, 779400.0)
-    not_referred = _row(table, None)  # T3, T8 (0 s); T9 and T10 never reached
-    assert (not_referred.n, not_referred.p50, not_referred.late, not_referred.pending) == (2, 0.0, 1, 1)
-    assert table.total.n == 6
+    not_referred = _row(table, None)  # T9 and T10 never reached (T3 and T8 were calls: no first-contact clock)
+    assert (not_referred.n, not_referred.p50, not_referred.late, not_referred.pending) == (0, None, 1, 1)
+    assert table.total.n == 2
 
 
 def test_time_to_resolve_by_priority_and_by_week(history):

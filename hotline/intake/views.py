@@ -173,11 +173,24 @@ def _url(endpoint: str, **values) -> str:
     return intake().base_url + url_for(endpoint, **values)
 
 
-def _int(value: str | None) -> int | None:
+#: Longest call, leg or recording taken at its word; a longer (or negative) duration is stored as unknown.
+MAX_DURATION_SECONDS = 24 * 3600
+#: Ids and counts in a webhook fit a 64-bit column.
+MAX_WEBHOOK_INT = 2**63 - 1
+
+
+def _int(value: str | None, *, upper: int = MAX_WEBHOOK_INT) -> int | None:
+    """A whole number from 0 to ``upper``; None (unknown) when absent, not a number, negative or larger."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number <= upper else None
+
+
+def _duration(value: str | None) -> int | None:
+    return _int(value, upper=MAX_DURATION_SECONDS)
+
 
 
 def _timestamp(value: str | None, default: datetime) -> datetime:
@@ -355,7 +368,7 @@ def store_voice_dial(form, args, now: datetime, answer: str | None = None) -> No
     """The Dial ended: answered (someone talked), or nobody did and the call went to voicemail."""
     sid = form["CallSid"]
     if _dial_answered(form):
-        talked = _int(form.get("DialCallDuration")) or 0
+        talked = _duration(form.get("DialCallDuration")) or 0
         service.dial_completed(sid, at=now - timedelta(seconds=talked))
     elif answer == "voicemail":
         service.mark_missed(sid, now=now, policy=intake().policy)
@@ -404,7 +417,7 @@ def store_voice_status(form, args, now: datetime, answer: str | None = None) -> 
         sid = form["CallSid"]
         if service.find_call(sid) is None and form.get("From"):
             service.start_call(_call(form), now=now)
-        call = service.call_status(sid, status, at=at, duration=_int(form.get("CallDuration")))
+        call = service.call_status(sid, status, at=at, duration=_duration(form.get("CallDuration")))
         if call is not None and status in service.CALL_ENDED and call.answered_at is None:
             service.mark_missed(sid, now=now, policy=intake().policy)
     db.session.commit()
@@ -423,7 +436,7 @@ def store_recording(form, args, now: datetime, answer: str | None = None) -> Non
             form["CallSid"],
             recording_sid=form["RecordingSid"],
             url=form["RecordingUrl"],
-            seconds=_int(form.get("RecordingDuration")),
+            seconds=_duration(form.get("RecordingDuration")),
             now=now,
         )
         db.session.commit()

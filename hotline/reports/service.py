@@ -124,6 +124,31 @@ def _state(due, goal, stop, now):
 # --- facts -----------------------------------------------------------------------------------
 
 
+def _first_contact_seconds():
+    """Ticket created -> first contact, for tickets whose first-contact clock ran (NULL for the others).
+
+    A call an operator answered is a contact at once (0 s): counting those would
+    put every percentile at 0 and hide how long texts, missed calls and reports
+    from outside waited for a person to reach them. The time is measured for
+    exactly the tickets the clock judges, so the count and the deadlines kept agree.
+    """
+    return case(
+        (
+            Ticket.first_contact_due_at.is_not(None),
+            dialect.seconds_between(Ticket.first_contact_at, Ticket.created_at),
+        )
+    )
+
+
+def _acknowledge_goal():
+    """When a unit answered a referral: it acknowledged it, or asked it back (退单) before acknowledging.
+
+    The acknowledge clock and the time to acknowledge both end here, so a unit's
+    count of timed referrals is never smaller than its count of deadlines kept.
+    """
+    return func.coalesce(Referral.acknowledged_at, Referral.return_requested_at)
+
+
 def _tickets_in(period: Period):
     return and_(Ticket.created_at >= period.start, Ticket.created_at < period.end, Ticket.status != "merged")
 
@@ -194,7 +219,7 @@ def ticket_facts(period: Period, scope: Scope, now: datetime, *, light: bool = F
             _flag(Ticket.resolved_at.is_not(None)).label("resolved"),
             func.coalesce(ev.c.reached, 0).label("called_back"),
             _flag(granted).label("relief_granted"),
-            dialect.seconds_between(Ticket.first_contact_at, Ticket.created_at).label("first_contact_s"),
+            _first_contact_seconds().label("first_contact_s"),
             case((granted, dialect.seconds_between(Ticket.advance_relief_at, Ticket.created_at))).label(
                 "advance_relief_s"
             ),
@@ -228,7 +253,7 @@ def _light_ticket_facts(in_period, scope: Scope, now: datetime, place: bool):
             Ticket.priority.label("priority"),
             Ticket.category.label("category"),
             (Contact.township_id if place else null()).label("township_id"),
-            dialect.seconds_between(Ticket.first_contact_at, Ticket.created_at).label("first_contact_s"),
+            _first_contact_seconds().label("first_contact_s"),
             case(
                 (
                     Ticket.advance_relief_outcome == "granted",
@@ -266,19 +291,14 @@ def referral_facts(period: Period, scope: Scope, now: datetime, *, place: bool =
             Referral.dispatched_at.label("created_at"),
             Referral.status.label("status"),
             *((c if place else null()).label(c.key) for c in where),
-            dialect.seconds_between(Referral.acknowledged_at, Referral.dispatched_at).label("acknowledge_s"),
+            dialect.seconds_between(_acknowledge_goal(), Referral.dispatched_at).label("acknowledge_s"),
             case(
                 (Referral.status == "resolved", dialect.seconds_between(Referral.resolved_at, Referral.dispatched_at))
             ).label("resolve_s"),
             _flag(Referral.return_requested_at.is_not(None)).label("return_requested"),
             _flag(Referral.status == "returned").label("returned"),
             _flag(Referral.extension_state != "none").label("extension_requested"),
-            _state(
-                Referral.acknowledge_due_at,
-                func.coalesce(Referral.acknowledged_at, Referral.return_requested_at),
-                Referral.closed_at,
-                now,
-            ).label("st_acknowledge"),
+            _state(Referral.acknowledge_due_at, _acknowledge_goal(), Referral.closed_at, now).label("st_acknowledge"),
             _state(Referral.resolve_due_at, Referral.resolved_at, Referral.closed_at, now).label("st_resolve"),
         )
         .select_from(Referral)

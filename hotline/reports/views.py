@@ -34,6 +34,10 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 REPORT_ROLES = ("manager", "department")
 #: The longest period one page or export covers.
 MAX_DAYS = 2 * 366
+#: Dates a report may name: anything outside is a typing mistake (year 0001 or 9999 would overflow the
+#: day arithmetic of periods and buckets).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+
 
 FIGURE_LABEL = {
     "answer_rate": _l("Answer rate"),
@@ -151,10 +155,15 @@ def current_scope() -> Scope:
 
 
 def _parse_date(text: str | None) -> date | None:
+    """A date typed as YYYY-MM-DD; None when absent or not a date; 400 when outside the years reports cover."""
     try:
-        return date.fromisoformat(text) if text else None
+        value = date.fromisoformat(text) if text else None
     except ValueError:
         return None
+    if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+        abort(400, description=_("Reports cover %(first)s to %(last)s.", first=FIRST_DATE, last=LAST_DATE))
+    return value
+
 
 
 def current_period(now) -> tuple[Period, dict]:
@@ -165,7 +174,13 @@ def current_period(now) -> tuple[Period, dict]:
         return Period.named(name, now), {"range": name}
     first, last = _parse_date(args.get("from")), _parse_date(args.get("to"))
     if first is None or last is None or first > last or (last - first).days >= MAX_DAYS:
-        abort(400)
+        abort(
+            400,
+            description=_(
+                "Give the period as two dates (YYYY-MM-DD), the first not after the second, at most %(days)s days.",
+                days=MAX_DAYS,
+            ),
+        )
     return Period(first, last), {"range": "custom", "from": first.isoformat(), "to": last.isoformat()}
 
 
