@@ -1,11 +1,13 @@
 """Triage in the product: texts take their triaged priority, urgent ones alert every desk and the duty
 phones once, operators confirm or correct the suggestion, and a caller's reply reaches the ticket's owner."""
 
+import json
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from config.settings import ROOT
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import sla
 from hotline.extensions import db
@@ -17,12 +19,14 @@ from hotline.tickets import queries
 from hotline.tickets import service as tickets
 from hotline.triage import triage_text
 from models.duty import DutyLine
+from models.interaction import Interaction
 from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.ticket import Ticket
 from tests.conftest import login
 from tests.helpers import count, event_kinds, events, log_call, reload
 from tests.helpers import unclaimed as unclaimed_ticket
+from tests.twilio_helpers import sms_form, twilio_post
 
 CALLER = "+8613812341234"
 MISSING_CHILD = "我家孩子走丢了，在县城汽车站附近"  # P0
@@ -171,6 +175,22 @@ def test_an_urgent_follow_up_records_the_suggestion_without_changing_the_priorit
     tickets.review_triage(ticket, actor=operator, now=later + timedelta(minutes=2), emergency_service="110")
     db.session.commit()
     assert queries.urgent_alerts() == []
+
+
+def test_a_p0_reply_on_a_p1_text_raises_the_suggestion_but_texts_the_duty_phones_no_second_time(
+    app, policy, now, duty, operator
+):
+    sms(policy, now, ILLNESS)
+    ticket = the_ticket()
+    tickets.take_ticket(ticket, actor=operator, now=now)
+    db.session.commit()
+    assert len(outbox()) == 2
+    sms(policy, now + timedelta(minutes=5), MISSING_CHILD, sid="2")
+    ticket = the_ticket()
+    assert (ticket.priority, ticket.triage_priority) == ("P1", "P0")
+    assert event_kinds(ticket).count("triage_raised") == 1 and event_kinds(ticket).count("urgent_alert") == 1
+    assert len(outbox()) == 2
+    assert queries.urgent_alerts() == [ticket]
 
 
 def test_a_follow_up_no_more_urgent_than_the_ticket_changes_no_suggestion(app, policy, now, duty):
@@ -404,3 +424,53 @@ def test_triage_right_is_confirmed_of_reviewed(app, policy, now, operator):
     assert (rates["triage_right"].numerator, rates["triage_right"].denominator) == (1, 2)
     listed = db.session.scalars(reports.facts_list_select("tickets", "triage_confirmed", period, Scope(), now)).all()
     assert len(listed) == 1
+
+
+# --- bad input at the webhook --------------------------------------------------------------------------------
+
+
+def test_an_empty_text_at_the_webhook_opens_a_routine_ticket(client):
+    r = twilio_post(client, "/twilio/sms", sms_form(body=""))
+    assert r.status_code == 200
+    ticket = the_ticket()
+    assert ticket.number in r.get_data(as_text=True)
+    assert (ticket.priority, ticket.triage_priority, ticket.summary) == ("P3", "P3", "—")
+
+
+def test_the_longest_text_twilio_sends_is_stored_whole_and_triaged(client):
+    body = MISSING_CHILD + "字" * (1600 - len(MISSING_CHILD))  # Twilio's limit for one message: 1,600 characters
+    r = twilio_post(client, "/twilio/sms", sms_form(body=body))
+    assert r.status_code == 200
+    ticket = the_ticket()
+    assert ticket.description == body and ticket.triage_priority == "P0"
+
+
+def test_a_100000_character_body_is_refused_with_413_and_stores_nothing(client):
+    r = twilio_post(client, "/twilio/sms", sms_form(body="救" * 100_000))
+    assert r.status_code == 413
+    assert count(Ticket) == 0 and count(Interaction) == 0 and count(OutboundMessage) == 0
+
+
+# --- the policy texts ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        ("danger", "请拨打110，编号{numbr}", r"\[sms\] danger may only use \{number\}, \{within\}"),
+        ("duty_alert", "求助{number}{", r"\[sms\] duty_alert may only use"),
+        ("danger", "", r"\[sms\] danger is missing or empty"),
+    ],
+)
+def test_a_mistake_in_the_sms_texts_stops_start_up_naming_the_key(tmp_path, key, text, message):
+    from hotline.intake.policy import load_intake_policy
+
+    source = (ROOT / "config" / "policy" / "intake.toml").read_text(encoding="utf-8")
+    lines = [
+        f"{key} = {json.dumps(text, ensure_ascii=False)}" if line.startswith(f"{key} = ") else line
+        for line in source.splitlines()
+    ]
+    path = tmp_path / "intake.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_intake_policy(path)
