@@ -474,3 +474,25 @@ def test_a_mistake_in_the_sms_texts_stops_start_up_naming_the_key(tmp_path, key,
     path.write_text("\n".join(lines), encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_intake_policy(path)
+
+
+def test_the_call_form_asks_for_the_triage_of_what_is_typed(client, logged_in, operator, make_user):
+    logged_in(operator)
+    page = client.get("/tickets/new").get_data(as_text=True)
+    assert 'id="triage-hint"' in page
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    r = client.post("/tickets/triage-text", data={"text": MISSING_CHILD, "csrf_token": token})
+    triage = triage_text(MISSING_CHILD)
+    assert r.get_json()["priority"] == "P0" and r.get_json()["category"] == triage.category
+    assert r.get_json()["triage"].endswith("命中：" + "、".join(triage.reasons))
+    assert client.post("/tickets/triage-text", data={"text": "", "csrf_token": token}).get_json()["triage"] == ""
+    assert client.post("/tickets/triage-text", data={"text": MISSING_CHILD}).status_code == 400  # no CSRF token
+    assert count(Ticket) == 0
+
+
+def test_only_the_desk_may_ask_for_a_triage(client, logged_in, make_user, make_department):
+    staff = make_user("department", username="civil", department=make_department())
+    logged_in(staff)
+    token = client.get("/account/password").get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1]
+    r = client.post("/tickets/triage-text", data={"text": MISSING_CHILD, "csrf_token": token.split('"')[0]})
+    assert r.status_code in (403, 404)

@@ -22,6 +22,7 @@ from hotline.security import require_role
 from hotline.tickets import forms, service
 from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed, urgent_alerts
 from hotline.timeutil import utcnow
+from hotline.triage import triage_text
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
 from models.ticket import PRIORITIES, STATUSES, Ticket, TicketEvent
@@ -56,21 +57,18 @@ def load_ticket(number: str) -> Ticket:
 
 
 def triage_headline(ticket: Ticket) -> str:
-    """The triage suggestion as operators read it: 系统研判：P0 危及生命 · 走失儿童 — 命中：孩子、走丢."""
+    """The ticket's triage suggestion as operators read it: 系统研判：P0 危及生命 · 走失儿童 — 命中：孩子、走丢."""
     if ticket.triage_priority is None:
         return ""
-    values = {
-        "priority": labels.PRIORITY.get(ticket.triage_priority, ticket.triage_priority),
-        "category": category_label(ticket.triage_category),
-    }
-    if not ticket.triage_reasons:
+    return _headline(ticket.triage_priority, ticket.triage_category, ticket.triage_reasons)
+
+
+def _headline(priority: str, category: str | None, reasons) -> str:
+    values = {"priority": labels.PRIORITY.get(priority, priority), "category": category_label(category)}
+    if not reasons:
         return _("Triage: %(priority)s · %(category)s", **values)
     separator = "、" if _locale().startswith("zh") else ", "
-    return _(
-        "Triage: %(priority)s · %(category)s — matched: %(reasons)s",
-        reasons=separator.join(ticket.triage_reasons),
-        **values,
-    )
+    return _("Triage: %(priority)s · %(category)s — matched: %(reasons)s", reasons=separator.join(reasons), **values)
 
 
 # --- desk ----------------------------------------------------------------------------------
@@ -161,6 +159,21 @@ def new_call():
     status = 400 if request.method == "POST" else 200
     p1_categories = [c.code for c in catalogue().categories if c.priority == "P1"]
     return render_template("tickets/new.html", form=form, error=error, p1_categories=p1_categories), status
+
+
+@bp.post("/tickets/triage-text")
+@require_role(*DESK_ROLES)
+def triage_text_hint():
+    """The triage of what the operator is typing on the call form (POST: the words stay out of URLs and logs)."""
+    text = (request.form.get("text") or "")[: service.MAX_TEXT + 200]
+    if not text.strip():
+        return jsonify(priority=None, category=None, triage="")
+    triage = triage_text(text)
+    return jsonify(
+        priority=triage.priority,
+        category=triage.category,
+        triage=_headline(triage.priority, triage.category, triage.reasons),
+    )
 
 
 @bp.get("/tickets/lookup")

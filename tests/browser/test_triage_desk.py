@@ -80,3 +80,16 @@ def test_a_p0_text_tops_the_unclaimed_list_with_its_alert_without_reload(desk, r
 
     desk.goto("/desk")
     expect(desk.locator("#urgent-alerts")).to_be_hidden()
+
+
+def test_the_call_form_shows_the_triage_of_what_the_operator_types(page, operator):
+    log_in(page, operator.username)
+    page.goto("/tickets/new")
+    hint = page.locator("#triage-hint")
+    expect(hint).to_be_hidden()
+    page.locator("input[name=summary]").fill("来电称孩子走丢了")
+    page.locator("textarea[name=description]").fill("在县城汽车站附近，已经找了一个小时")
+    expect(hint).to_be_visible()
+    expect(hint).to_contain_text("系统研判：P0 危及生命")
+    expect(page.locator("select[name=priority]")).to_have_value("P3")  # the operator's choice stays theirs
+    screenshot(page, "call-form-triage-hint")

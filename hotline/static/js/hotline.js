@@ -55,6 +55,32 @@
     if (p1Categories.indexOf(ev.target.value) >= 0 && rank[priority.value] > 1) { priority.value = "P1"; markPriority(); }
   });
 
+  // Triage of the summary and description as they are typed: shown beside the operator's own choice.
+  var triageHint = document.getElementById("triage-hint");
+  var triageTimer = null;
+  function triage() {
+    var text = ["summary", "description"].map(function (name) {
+      return form.querySelector("[name=" + name + "]").value;
+    }).join("\n");
+    var body = new FormData();
+    body.append("text", text);
+    body.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+    fetch(triageHint.getAttribute("data-url"), { method: "POST", body: body, credentials: "same-origin",
+      headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (data) {
+        triageHint.querySelector("[data-field=triage]").textContent = data.triage;
+        triageHint.hidden = !data.triage;
+      })
+      .catch(function () { triageHint.hidden = true; });
+  }
+  ["summary", "description"].forEach(function (name) {
+    form.querySelector("[name=" + name + "]").addEventListener("input", function () {
+      clearTimeout(triageTimer);
+      triageTimer = setTimeout(triage, 400);
+    });
+  });
+
   // "What the caller was told" only matters once "answered on the call" is ticked.
   var answered = form.querySelector("input[name=answered_on_call]");
   var answerField = form.querySelector("textarea[name=answer]").closest(".field");
