@@ -225,7 +225,7 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ('category = "child_protection"', 'category = "lost_kids"', r"category 'lost_kids' is not in catalogue"),
         ('"{child}~{lost}"', '"{kids}~{lost}"', r"\[\[rule\]\] missing_child: phrases: .*\{kids\}.* not a list"),
         ("gap = 10\n", "gap = 0\n", r"\[settings\] gap must be a whole number"),
-        ("min_pinyin_letters = 6", "min_pinyin_letters = 6\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
+        ("min_pinyin_letters = 5", "min_pinyin_letters = 5\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
         ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
         ('calm = [\n    "没有危险",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
         ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),

@@ -90,45 +90,70 @@ def init_triage(app) -> None:
 
 def normalise(text: str) -> tuple[str, list[int] | None]:
     """The text as rules see it, and for each of its characters the index in ``text`` (None: the same)."""
-    if _SURROGATES.search(text):
-        text = _SURROGATES.sub("\ufffd", text)
+    text = _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+    folded = _fold(text)
+    if len(folded) == len(text) and not _SPACE.search(folded):
+        return folded, None
+    return _SPACE.sub("", folded), _index(text, folded)
+
+
+def _fold(text: str) -> str:
+    """NFKC, lower case, tone marks off; spaces still in."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    index: list[int] | None = None
     if len(folded) != len(text):
-        # A character that NFKC or lower() turns into several: map each output character back one by one.
-        chars, index = [], []
-        for n, char in enumerate(text):
-            for out in unicodedata.normalize("NFKC", char).lower():
-                chars.append(out)
+        folded = "".join(unicodedata.normalize("NFKC", char).lower() for char in text)
+    return folded.translate(_TONES) if _TONED.search(folded) else folded
+
+
+def _index(text: str, folded: str) -> list[int]:
+    """For each character of the normalised text, the index of the character of ``text`` it comes from."""
+    if len(folded) == len(text):  # one for one: only the spaces go
+        return [n for n, char in enumerate(folded) if not char.isspace()]
+    index = []
+    for n, char in enumerate(text):
+        for out in unicodedata.normalize("NFKC", char).lower():
+            if not out.isspace():
                 index.append(n)
-        folded = "".join(chars)
-    if _TONED.search(folded):
-        folded = folded.translate(_TONES)
-    if _SPACE.search(folded):
-        kept = [n for n, char in enumerate(folded) if not char.isspace()]
-        index = [index[n] for n in kept] if index is not None else kept
-        folded = "".join(folded[n] for n in kept)
-    return folded, index
+    return index
 
 
 def _triage(text: str, policy: TriagePolicy) -> Triage:
-    norm, index = normalise(text)
+    text = _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+    folded = _fold(text)
+    mapped = len(folded) != len(text) or _SPACE.search(folded) is not None
+    norm = _SPACE.sub("", folded) if mapped else folded
+    index: list[int] = []
 
     def original(start: int, end: int) -> str:
-        if index is None:
+        """The characters of ``text`` that the normalised ``norm[start:end]`` comes from."""
+        if not mapped:
             return text[start:end]
+        if not index:
+            index.extend(_index(text, folded))
         return text[index[start] : index[end - 1] + 1]
 
     calm = policy.calm.search(norm) is not None
+    cues = _Cues(
+        negation=policy.negation_cue.search(norm) is not None,
+        hypothetical=policy.hypothetical.search(norm) is not None,
+        resolved=policy.resolved.search(norm) is not None,
+        topic=policy.topic.search(norm) is not None,
+    )
+    past = policy.past.search(norm) is not None
     found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
     for phrase, spans in _matches(policy, norm):
-        if _discounted(policy, norm, spans):
+        if _discounted(policy, norm, spans, cues):
             continue
         rule = policy.rules[phrase.rule]
         level = LEVEL_ORDER.index(rule.priority)
-        # A past-time cue before the match or between its pieces: "我爸去年去世了", "以前走丢过".
-        before = _SENTENCE.split(norm[max(0, spans[0][0] - policy.hypothetical_window) : spans[-1][1]])[-1]
-        lower = calm + (policy.past.search(before) is not None)
+        lower = calm
+        if past:
+            # A past-time cue around the match or between its pieces, and none of now: "我爸去年去世了",
+            # "以前走丢过", "走了三年了".
+            start, end = spans[0][0], spans[-1][1]
+            around = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : end])[-1]
+            around += _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
+            lower += policy.past.search(around) is not None and policy.present.search(around) is None
         if level < 2:
             level = min(level + lower, 2)
         level = LEVEL_ORDER[level]
@@ -161,14 +186,13 @@ def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, i
     A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it), and so
     is any word inside an ordinary word ("救命" in "救命钱", "打" in "打工").
     """
-    found = sorted(
-        ((last + 1 - length, last + 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm)),
-        key=lambda item: (item[0], -item[1]),
-    )
-    ordinary = [(start, end) for start, end, pieces in found if policy.ordinary_piece in pieces]
+    # By start, the longer first (-end sorts so); a word then comes after any word of its piece containing it.
+    found = sorted((last + 1 - length, -last - 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm))
+    ordinary = [(start, -end) for start, end, pieces in found if policy.ordinary_piece in pieces]
     spans: dict[int, list[tuple[int, int]]] = {}
     reach: dict[int, int] = {}
-    for start, end, pieces in found:
+    for start, negative_end, pieces in found:
+        end = -negative_end
         if ordinary and any(a <= start and end <= b and (a, b) != (start, end) for a, b in ordinary):
             continue
         for piece in pieces:
@@ -184,7 +208,7 @@ def _matches(policy: TriagePolicy, norm: str):
     spans = _occurrences(policy, norm)
     for first in list(spans):
         for phrase in policy.phrases_by_first.get(first, ()):
-            if not all(piece in spans for piece in phrase.pieces):
+            if not phrase.needed <= spans.keys():
                 continue
             for start in spans[first]:
                 chain = [start]
@@ -202,23 +226,39 @@ def _matches(policy: TriagePolicy, norm: str):
                     yield phrase, chain
 
 
-def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]]) -> bool:
+@dataclass(frozen=True)
+class _Cues:
+    """Which kinds of cue occur anywhere in the text: a kind that does not is not looked for around matches."""
+
+    negation: bool
+    hypothetical: bool
+    resolved: bool
+    topic: bool
+
+
+def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], cues: _Cues) -> bool:
     """Whether a match (the spans of its pieces) is negated, hypothetical, resolved or a topic of a question.
 
     A negation counts before any piece ("孩子没有走丢"); only a single word can be a topic ("自杀干预"):
     pieces joined by ``~`` describe a situation.
     """
     start, end = spans[0][0], spans[-1][1]
-    for piece_start, _piece_end in spans:
-        if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH), piece_start):
+    if cues.negation:
+        for piece_start, _piece_end in spans:
+            if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH), piece_start):
+                return True
+    if cues.hypothetical:
+        before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
+        if policy.hypothetical.search(before):
             return True
-    before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
-    if policy.hypothetical.search(before):
-        return True
-    after = _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
-    if policy.resolved.search(after):
-        return True
-    if len(spans) > 1 or norm[end - 1 : end + 1].find("了") >= 0:
+    if cues.resolved:
+        after = norm[end : end + policy.resolved_window]
+        for resolved in policy.resolved.finditer(_SENTENCE.split(after)[0]):
+            # "不是开玩笑" is not a resolution.
+            cue = end + resolved.start()
+            if not policy.negation.search(norm, max(0, cue - NEGATION_REACH), cue):
+                return True
+    if not cues.topic or len(spans) > 1 or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False

@@ -28,6 +28,7 @@ CUES = {
     "negation_fillers",
     "hypothetical",
     "past",
+    "present",
     "ordinary",
     "topic",
     "statement_before",
@@ -66,6 +67,8 @@ class Phrase:
     pieces: tuple[int, ...]
     #: Most characters allowed between piece n and piece n + 1 (0: right after it).
     gaps: tuple[int, ...]
+    #: Every piece: a text must hold them all for the phrase to be tried.
+    needed: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,15 @@ class TriagePolicy:
     topics: tuple[Topic, ...]
     #: A negation cue (and optional filler) ending right where a match starts.
     negation: re.Pattern
+    #: Any negation cue: a text without one skips the check before each match.
+    negation_cue: re.Pattern
     #: A hypothetical cue anywhere in the window before a match.
     hypothetical: re.Pattern
     hypothetical_window: int
-    #: A past-time cue in the same window: the match is one level lower (not happening now).
+    #: A past-time cue in the same window: the match is one level lower (not happening now)...
     past: re.Pattern
+    #: ...unless a present-time cue is there too ("打了我好几年 今天逃出来了").
+    present: re.Pattern
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
@@ -183,8 +190,10 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         ordinary_piece=ordinary_piece,
         topics=tuple(topics),
         negation=re.compile(f"(?:{compiler.alternation(cue_words['negation'])})(?:{fillers})?$"),
+        negation_cue=re.compile(compiler.alternation(cue_words["negation"])),
         hypothetical=compiler.cue(cue_words["hypothetical"]),
         past=compiler.cue(cue_words["past"]),
+        present=compiler.cue(cue_words["present"]),
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
@@ -295,7 +304,7 @@ class _Compiler:
                     gaps.append(pending_gap)
                 pieces.append(self._piece(piece, minimum, where, phrase))
                 pending_gap = 0
-            entry = Phrase(rule, tuple(pieces), tuple(gaps))
+            entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces))
             self.by_first.setdefault(pieces[0], []).append(entry)
 
     def automaton(self) -> ahocorasick.Automaton:
