@@ -29,8 +29,15 @@ def unread_count(user_id: int) -> int:
 
 
 def mark_all_read(user_id: int, *, now: datetime) -> None:
+    """The user saw their notification list. A caller's reply stays unread until its ticket is opened."""
     db.session.execute(
-        update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None)).values(read_at=now)
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.read_at.is_(None),
+            Notification.kind != CALLER_REPLIED,
+        )
+        .values(read_at=now)
     )
 
 

@@ -247,6 +247,8 @@ def test_the_desk_marks_a_replied_ticket_until_its_owner_opens_it(
     logged_in(operator)
     desk = client.get("/desk").get_data(as_text=True)
     assert "新回复" in desk
+    assert "求助人通过短信回复了" in client.get("/notifications").get_data(as_text=True)
+    assert "新回复" in client.get("/desk").get_data(as_text=True)  # the list alone does not read a reply
     assert client.get(f"/tickets/{ticket.number}").status_code == 200
     assert "新回复" not in client.get("/desk").get_data(as_text=True)
     assert db.session.scalar(select(Notification.read_at)) is not None
