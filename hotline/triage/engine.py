@@ -258,8 +258,12 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
             cue = end + resolved.start()
             if not policy.negation.search(norm, max(0, cue - NEGATION_REACH), cue):
                 return True
-    if not cues.topic or len(spans) > 1 or norm[end - 1 : end + 1].find("了") >= 0:
+    if not cues.topic or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
+    if len(spans) > 1:
+        # Several pieces describe a situation, unless they qualify a topic: "房屋倒塌的补助标准".
+        joiner = policy.topic_joiner.match(norm, end)
+        return joiner is not None and policy.topic.match(norm, joiner.end()) is not None
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False
     after = _SENTENCE.split(norm[end : end + policy.topic_window])[0]

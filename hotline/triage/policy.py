@@ -32,6 +32,7 @@ CUES = {
     "ordinary",
     "topic",
     "statement_before",
+    "topic_joiners",
     "resolved",
     "calm",
     "enquiry",
@@ -105,6 +106,8 @@ class TriagePolicy:
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
+    #: After a phrase of several pieces, a topic word counts only right behind one of these.
+    topic_joiner: re.Pattern
     #: A first-person or intent marker right before a match: a statement even when a topic word follows.
     statement_before: re.Pattern
     resolved: re.Pattern
@@ -197,6 +200,7 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
+        topic_joiner=re.compile(compiler.alternation(cue_words["topic_joiners"])),
         statement_before=compiler.cue(cue_words["statement_before"]),
         resolved=compiler.cue(cue_words["resolved"]),
         resolved_window=settings["resolved_window"],
