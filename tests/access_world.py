@@ -1,0 +1,97 @@
+"""The world the access matrix and the fuzz test run in: one user per role, units, a referred ticket.
+
+Kept apart from the tests so both build the same people and objects, and fill a route's
+placeholders (``<number>``, ``<int:referral_id>`` ...) with real ids.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask.testing import FlaskClient
+
+from hotline.extensions import db
+from hotline.referrals import service as referrals
+from hotline.relief import service as relief
+from models.calendar import CalendarYear
+from models.duty import DutyLine
+from models.outbox import OutboundMessage
+from tests.conftest import csrf_token, login
+from tests.helpers import log_call
+
+#: Who asks: nobody, two operators, staff of two county bureaus, of a township and of one of its villages,
+#: a manager and an admin.
+ROLES = ("anonymous", "operator", "operator_b", "dept_a", "dept_b", "township", "village", "manager", "admin")
+
+
+@dataclass
+class World:
+    users: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)  # placeholder name -> value for url_for / the rule's text
+    clients: dict = field(default_factory=dict)
+    tokens: dict = field(default_factory=dict)
+
+
+def build_world(app, make_user, make_department, now) -> World:
+    world = World()
+    bureau_a = make_department("civil_affairs", "县民政局", "bureau", "county")
+    bureau_b = make_department("health", "县卫健局", "bureau", "county")
+    town = make_department("t_hekou", "河口乡", "township", "township")
+    village = make_department("v_shuikou", "水口村", "village", "village", parent=town)
+    world.users = {
+        "operator": make_user("operator", username="op_a"),
+        "operator_b": make_user("operator", username="op_b"),
+        "dept_a": make_user("department", username="dept_a", department=bureau_a),
+        "dept_b": make_user("department", username="dept_b", department=bureau_b),
+        "township": make_user("department", username="town_user", department=town),
+        "village": make_user("department", username="village_user", department=village),
+        "manager": make_user("manager", username="mgr"),
+        "admin": make_user("admin", username="adm"),
+    }
+    owner = world.users["operator"]
+    ticket = log_call(owner, now)
+    to_a = referrals.dispatch_referral(ticket, department=bureau_a, role="lead", actor=owner, now=now)
+    to_village = referrals.dispatch_referral(ticket, department=village, role="assist", actor=owner, now=now)
+    db.session.commit()
+    grant = relief.grant_relief(
+        ticket,
+        actor=owner,
+        now=now + timedelta(minutes=1),
+        kind="temporary_assistance",
+        amount_yuan="100000",  # above any limit: it waits for a manager
+        granting_unit=town,
+        reason="住院押金不足",
+        expected_version=ticket.version,
+    )
+    year = CalendarYear(year=2027, source="国务院办公厅通知", updated_by_id=world.users["admin"].id, updated_at=now)
+    line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
+    message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
+    db.session.add_all([year, line, message])
+    db.session.commit()
+    world.values = {
+        "number": ticket.number,
+        "referral_id": to_a.id,
+        "relief_id": grant.id,
+        "user_id": owner.id,
+        "department_id": bureau_a.id,
+        "line_id": line.id,
+        "message_id": message.id,
+        "year": 2027,
+        "report": "dashboard",
+        "fmt": "csv",
+        "filename": "css/hotline.css",
+    }
+    world.values_village = {**world.values, "referral_id": to_village.id}
+    for role in ROLES:
+        sign_in(app, world, role)
+    return world
+
+
+def sign_in(app, world: World, role: str) -> FlaskClient:
+    """A browser of ``role`` (logged in unless anonymous) and its CSRF token."""
+    client = app.test_client()
+    if role != "anonymous":
+        response = login(client, world.users[role].username)
+        assert response.status_code == 302, role
+    world.clients[role] = client
+    world.tokens[role] = csrf_token(client, "/login" if role == "anonymous" else "/account/password")
+    return client
