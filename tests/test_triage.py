@@ -188,6 +188,15 @@ def test_a_text_of_100000_characters_is_triaged_whole_and_quickly():
     assert triage_text(filler[:100_000]).priority == "P3"
 
 
+@pytest.mark.parametrize("unit", ["孩子走丢", "haizi zoudiu ", "打工打", "没有不想活", "孩子。走丢"])
+def test_100000_characters_of_repeated_rule_words_stay_fast(unit):
+    text = (unit * (100_000 // len(unit) + 1))[:100_000]
+    started = time.perf_counter()
+    result = triage_text(text)
+    assert time.perf_counter() - started < 3
+    assert len(result.reasons) <= 3
+
+
 def test_lone_surrogates_and_odd_unicode_do_not_raise():
     result = triage_text("孩子\ud800走丢了\udfff")
     assert result.priority == "P0"

@@ -8,6 +8,7 @@ hypothetical, topic, resolved). Nothing here reads a file or the clock: the poli
 import logging
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -167,9 +168,9 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
                 weight[rule_number] = weight.get(rule_number, 0) + sum(len(w) for w in match)
         chosen = min(weight, key=lambda r: (-weight[r], r))
         top = sorted((f for f in found if f[0] in weight), key=lambda f: (f[0] != chosen, f[0]))
-        words = [w for _rule, _level, match in top for w in match]
+        words = list(dict.fromkeys(w for _rule, _level, match in top for w in match))
         # Each word once, and not when it is part of a longer one shown ("娃丢了", not also "娃").
-        reasons = [w for n, w in enumerate(words) if w not in words[:n] and not any(w in x and w != x for x in words)]
+        reasons = [w for w in words if not any(w in x and w != x for x in words)]
         rule = policy.rules[top[0][0]]
         return Triage(LEVEL_ORDER[best], rule.category, tuple(reasons), rule.kind)
     for topic in policy.topics:
@@ -188,18 +189,20 @@ def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, i
     """
     # By start, the longer first (-end sorts so); a word then comes after any word of its piece containing it.
     found = sorted((last + 1 - length, -last - 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm))
-    ordinary = [(start, -end) for start, end, pieces in found if policy.ordinary_piece in pieces]
     spans: dict[int, list[tuple[int, int]]] = {}
     reach: dict[int, int] = {}
+    ordinary_reach = -1
     for start, negative_end, pieces in found:
         end = -negative_end
-        if ordinary and any(a <= start and end <= b and (a, b) != (start, end) for a, b in ordinary):
+        if end <= ordinary_reach:
             continue
         for piece in pieces:
             if end <= reach.get(piece, -1):
                 continue
             reach[piece] = end
             spans.setdefault(piece, []).append((start, end))
+        if policy.ordinary_piece in pieces:
+            ordinary_reach = end
     return spans
 
 
@@ -214,12 +217,13 @@ def _matches(policy: TriagePolicy, norm: str):
                 chain = [start]
                 for piece, gap in zip(phrase.pieces[1:], phrase.gaps, strict=True):
                     after = chain[-1][1]
-                    nearest = None
-                    for span in spans[piece]:
-                        close = after <= span[0] <= after + gap and (nearest is None or span[0] < nearest[0])
-                        if close and (span[0] == after or not _SENTENCE.search(norm, after, span[0])):
-                            nearest = span
-                    if nearest is None:
+                    # The nearest span of the next piece starting within the gap (spans are sorted by start).
+                    candidates = spans[piece]
+                    n = bisect_left(candidates, (after, -1))
+                    if n == len(candidates) or candidates[n][0] > after + gap:
+                        break
+                    nearest = candidates[n]
+                    if nearest[0] > after and _SENTENCE.search(norm, after, nearest[0]):
                         break
                     chain.append(nearest)
                 else:
