@@ -498,15 +498,17 @@ def test_what_stands_now(history):
     t, units = history["t"], history["units"]
     assert reports.open_urgent(Scope()) == {"new": 1, "open": 0, "referred": 0, "pending_callback": 0}
     overdue = {o["name"]: o["count"] for o in reports.overdue_by_unit(Scope(), NOW)}
-    assert overdue == {None: 1, units["medins"].name: 1}
+    # The hotline's own: T10 (P1, never referred), and T8 and T7, open P3 tickets nobody referred or
+    # answered within their three working days (the hotline's own clock).
+    assert overdue == {None: 3, units["medins"].name: 1}
     assert reports.current_counts(Scope(), NOW) == {
-        "breached": 2,
+        "breached": 4,
         "returns_waiting": 0,
         "extensions_waiting": 0,
         "paperwork_overdue": 1,
     }
     _pop, breached = reports.current_list_select("breached", Scope(), NOW)
-    assert _numbers(breached) == {t["T2"].number, t["T10"].number}
+    assert _numbers(breached) == {t["T2"].number, t["T10"].number, t["T7"].number, t["T8"].number}
     _pop, paperwork = reports.current_list_select("paperwork_overdue", Scope(), NOW)
     assert _numbers(paperwork) == {t["T10"].number}
 
