@@ -15,6 +15,7 @@ from hotline.extensions import db
 from hotline.referrals import service as referrals
 from hotline.relief.demo import load_demo_reliefs
 from hotline.tickets import service
+from hotline.triage import triage_text
 from models.department import Department
 
 DEMO_PASSWORD = "hotline-demo"
@@ -137,7 +138,17 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
         at = now - timedelta(days=30 * (tickets - i) / tickets, minutes=rng.randint(0, 600))
         phone = f"+86138{rng.randint(0, 99_999_999):08d}" if i % 9 else f"+86138{i:08d}"
         if state == "new":
-            t = service.open_unclaimed_ticket(now=at, channel="sms", phone=phone, summary=summary, body=description)
+            triage = triage_text(description)  # as the SMS webhook does: the text's triage is its priority
+            t = service.open_unclaimed_ticket(
+                now=at,
+                channel="sms",
+                phone=phone,
+                summary=summary,
+                body=description,
+                category=triage.category,
+                priority=triage.priority,
+                triage_reasons=triage.reasons,
+            )
             created.append(t)
             continue
         # operator1's own queue stays short so a newly logged call is easy to spot.
