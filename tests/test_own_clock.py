@@ -593,3 +593,35 @@ def test_sync_clocks_starts_the_own_clock_of_tickets_written_before_it(app, runn
     assert db.session.scalar(escalations) == 2
     again = runner.invoke(args=["hotline", "sync-clocks", "--now", later.isoformat()])
     assert json.loads(again.output) == {"checked": 2, "changed": 0}
+
+
+def test_resume_moves_running_clocks_by_their_own_paused_time_only(app, operator, civil, now):
+    # Thursday 12:00 Shanghai. An SMS taken and its caller reached: first contact met, its deadline kept.
+    t = ts.open_unclaimed_ticket(now=now, channel="sms", phone="13900001111", summary="家里没米了", priority="P2")
+    ts.take_ticket(t, actor=operator, now=now + MINUTE)
+    ts.record_callback(t, actor=operator, now=now + 2 * MINUTE, reached=True, satisfaction=4)
+    met = t.first_contact_due_at
+    r = rs.dispatch_referral(t, department=civil, role="lead", actor=operator, now=now + 3 * MINUTE)
+    paused = now + timedelta(hours=2)  # Thursday 14:00
+    esc.pause_clocks(t, actor=operator, now=paused, reason="等来电人补充材料")
+    # Friday 10:00, still paused: the referral is withdrawn and the ticket is back with the hotline.
+    back = now + timedelta(hours=22)
+    rs.cancel_referral(r, actor=operator, now=back, reason="来电人另有安排")
+    assert t.dispatch_started_at == back
+    restarted_due = t.dispatch_due_at
+    resumed = now + timedelta(hours=24)  # Friday 12:00: paused 7 working hours in all, 2 of them since `back`
+    esc.resume_clocks(t, actor=operator, now=resumed)
+    calendar = sla.working_calendar()
+    assert calendar.working_time_between(paused, resumed) == timedelta(hours=7)
+    assert t.dispatch_due_at == calendar.add_working_duration(restarted_due, timedelta(hours=2))
+    assert t.first_contact_due_at == met
+
+
+def test_closing_a_paused_ticket_ends_its_pause(app, operator, now):
+    t = log_p2(operator, now)
+    esc.pause_clocks(t, actor=operator, now=now, reason="等材料")
+    ts.close_ticket(t, actor=operator, now=now + MINUTE, resolution="来电人已自行解决")
+    assert t.paused_at is None and t.pause_review_due_at is None
+    ts.reopen_ticket(t, actor=operator, now=now + 2 * MINUTE, reason="问题又出现")
+    assert_a_clock_runs(t)
+    assert [s.clock for s in running(t)] == ["dispatch"]

@@ -147,6 +147,8 @@ def sync_referral(referral, now: datetime) -> None:
 def sync_ticket(ticket: Ticket, now: datetime) -> None:
     """Start and stop the ticket's clocks for its current state, and refresh its denormalised columns."""
     priority = ticket.priority
+    if ticket.paused_at is not None and ticket.status not in OPEN_STATUSES:
+        ticket.paused_at = ticket.pause_reason = None  # closed or merged: the pause ends with the case
     if needs_own_clock(ticket):
         if ticket.dispatch_started_at is None:  # the ticket has just come back to the hotline: a new run
             ticket.dispatch_started_at = now
@@ -231,27 +233,39 @@ def pause(ticket: Ticket, *, now: datetime, reason: str) -> None:
 
 
 def resume(ticket: Ticket, *, now: datetime) -> float:
-    """Restart paused clocks; each running deadline moves on by the working time spent paused.
+    """Restart paused clocks; each running deadline moves on by the working time it spent paused.
 
     Returns the paused working time in hours.
     """
-    if ticket.paused_at is None:
+    paused_at = ticket.paused_at
+    if paused_at is None:
         raise DomainError(_l("The clocks are not paused."))
     calendar = sla.working_calendar()
-    shift = calendar.working_time_between(ticket.paused_at, now)
+    shift = calendar.working_time_between(paused_at, now)
+    starts = _ticket_starts(ticket)
     ticket.paused_at = None
     ticket.pause_reason = None
-    if shift:
-        for clock in PAUSING_CLOCKS:
-            due = getattr(ticket, f"{clock}_due_at")
-            if due is not None:
-                setattr(ticket, f"{clock}_due_at", calendar.add_working_duration(due, shift))
-        for referral in ticket.referrals:
-            if referral.status in ACTIVE_STATUSES:
-                for column in ("acknowledge_due_at", "resolve_due_at", "return_review_due_at"):
-                    due = getattr(referral, column)
-                    if due is not None:
-                        setattr(referral, column, calendar.add_working_duration(due, shift))
+
+    def moved(due: datetime, start: datetime) -> datetime:
+        # A clock started during the pause (its referral came back, a callback was recorded) lost only
+        # the paused time after its start.
+        begun = max(paused_at, start)
+        return calendar.add_working_duration(due, calendar.working_time_between(begun, now)) if begun < now else due
+
+    # Only running clocks move: a met clock keeps the deadline it was met against.
+    for clock in PAUSING_CLOCKS:
+        due = getattr(ticket, f"{clock}_due_at")
+        if due is not None and starts[clock] is not None:
+            setattr(ticket, f"{clock}_due_at", moved(due, starts[clock]))
+    for referral in ticket.referrals:
+        if referral.status not in ACTIVE_STATUSES:
+            continue
+        if referral.status == "dispatched" and referral.acknowledge_due_at is not None:
+            referral.acknowledge_due_at = moved(referral.acknowledge_due_at, referral.dispatched_at)
+        if referral.resolve_due_at is not None:
+            referral.resolve_due_at = moved(referral.resolve_due_at, referral.dispatched_at)
+        if referral.status == "return_requested" and referral.return_review_due_at is not None:
+            referral.return_review_due_at = moved(referral.return_review_due_at, referral.return_requested_at)
     for referral in ticket.referrals:
         if referral.status in ACTIVE_STATUSES:
             sync_referral(referral, now)
