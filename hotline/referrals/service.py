@@ -4,10 +4,15 @@ The first-contact owner (or a manager) dispatches, cancels, redispatches and
 decides on returns; a manager decides on extensions; staff of the receiving
 unit acknowledge (签收), note progress, ask for a return (退单) or an
 extension (延期), pass a township's referral on to a village, and resolve
-(办结). Every action writes a TicketEvent tagged with the referral, and the
-caller commits. When no referral of a ticket is active any more, the ticket
-moves on: to ``pending_callback`` if something was resolved, back to ``open``
-otherwise, and the owner is told.
+(办结). Nobody decides on a return or an extension they asked for themselves
+(four eyes), and an extension reaches at most what ``max_extension`` in
+``sla.toml`` allows for the ticket's priority; a priority without it has no
+limit beyond the current deadline, and the manager judges.
+
+Every action writes a TicketEvent tagged with the referral, and the caller
+commits. When no referral of a ticket is active any more, the ticket moves on:
+to ``pending_callback`` if something was resolved, back to ``open`` otherwise,
+and the owner is told.
 """
 
 from datetime import datetime
@@ -19,11 +24,12 @@ from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from hotline.formatting import localtime
 from hotline.notices import notify
 from hotline.tickets.service import add_event
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, OUTCOMES, RETURN_REASONS, ROLES, Referral
-from models.ticket import Ticket
+from models.ticket import Ticket, TicketEvent
 from models.user import User
 
 MAX_TEXT = 4000
@@ -90,6 +96,28 @@ def _require_owner_or_manager(ticket: Ticket, actor: User) -> None:
 def _require_unit_staff(referral: Referral, actor: User) -> None:
     if actor.role != "department" or actor.department_id != referral.department_id:
         raise NotAllowed(_l("Only staff of the unit this case was referred to can do this."))
+
+
+def requester_id(referral: Referral, kind: str) -> int | None:
+    """Who asked for what waits on ``referral``: the actor of its latest ``kind`` event
+    (``return_requested`` or ``extension_requested``)."""
+    return db.session.scalar(
+        select(TicketEvent.actor_id)
+        .where(TicketEvent.referral_id == referral.id, TicketEvent.kind == kind)
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+
+
+def latest_extension(referral: Referral) -> datetime | None:
+    """The latest date an extension of ``referral`` may reach, or None when its priority has no limit.
+
+    ``max_extension`` of the ticket's priority in ``sla.toml``, counted the way
+    that rule counts (working days for P3) from the current resolve deadline.
+    """
+    if referral.resolve_due_at is None:
+        return None
+    return sla.extension_limit(referral.ticket.priority, referral.resolve_due_at)
 
 
 def _require_status(referral: Referral, allowed: tuple[str, ...], message) -> None:
@@ -272,6 +300,10 @@ def decide_return(
     """
     _require_owner_or_manager(referral.ticket, actor)
     _require_status(referral, ("return_requested",), _l("There is no return request waiting on this referral."))
+    if requester_id(referral, "return_requested") == actor.id:
+        raise NotAllowed(
+            _l("You asked for this return: the ticket's first-contact owner or a manager other than you decides.")
+        )
     _check_version(referral, expected_version)
     comment = _text(comment, None, required=False)
     if not accept:
@@ -311,12 +343,25 @@ def decide_extension(
     comment: str | None = None,
     expected_version: int | None = None,
 ) -> None:
-    """A manager approves (the resolve deadline moves) or denies an extension request."""
+    """A manager other than the one who asked approves (the resolve deadline moves) or denies an extension.
+
+    An approval beyond what the policy allows now (``latest_extension``) is refused: it can only be denied.
+    """
     if actor.role != "manager":
         raise NotAllowed(_l("Only a manager can decide on an extension."))
     if referral.extension_state != "requested":
         raise DomainError(_l("There is no extension request waiting on this referral."))
+    if requester_id(referral, "extension_requested") == actor.id:
+        raise NotAllowed(_l("You asked for this extension: another manager must decide on it."))
     _check_version(referral, expected_version)
+    latest = latest_extension(referral)
+    if approve and latest is not None and referral.extension_until > latest:
+        raise DomainError(
+            _l(
+                "This extension goes beyond %(latest)s, the latest the policy allows: it can only be denied.",
+                latest=localtime(latest),
+            )
+        )
     comment = _text(comment, None, required=False)
     referral.extension_state = "approved" if approve else "denied"
     referral.updated_at = now
@@ -437,7 +482,7 @@ def request_extension(
     until: datetime,
     expected_version: int | None = None,
 ) -> None:
-    """延期: asked once, before the resolve deadline, for a later date; a manager decides."""
+    """延期: asked once, before the resolve deadline, for a date up to ``latest_extension``; a manager decides."""
     _require_unit_staff(referral, actor)
     _require_status(
         referral, ("acknowledged", "in_progress"), _l("Acknowledge the case before asking for an extension.")
@@ -450,6 +495,15 @@ def request_extension(
         raise DomainError(_l("The proposed date must be after the current deadline."))
     if until <= now:
         raise DomainError(_l("The proposed date must be in the future."))
+    latest = latest_extension(referral)
+    if latest is not None and until > latest:
+        raise DomainError(
+            _l(
+                "An extension can reach %(latest)s at the latest (the most the policy allows after the current "
+                "deadline). Choose that date or an earlier one.",
+                latest=localtime(latest),
+            )
+        )
     reason = _text(reason, _l("Give a reason for the extension."))
     _check_version(referral, expected_version)
     referral.extension_state = "requested"

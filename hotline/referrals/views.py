@@ -22,6 +22,11 @@ from models.referral import ACTIVE_STATUSES, Referral
 from models.ticket import Ticket, TicketEvent
 
 bp = Blueprint("referrals", __name__)
+# The latest date an extension may reach (the request form's hint), and who asked for what waits on a
+# referral (they are not offered the decision: four eyes).
+bp.add_app_template_global(service.latest_extension, "latest_extension")
+bp.add_app_template_global(service.requester_id, "referral_requester_id")
+
 
 INBOX_TABS = {
     "new": ("dispatched",),

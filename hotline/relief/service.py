@@ -4,7 +4,8 @@ Help first, paperwork later. The first-contact owner, a manager, or staff of a
 unit the ticket is referred to (a township grants 小额先行救助 itself) grants
 relief in the name of a unit. Up to the policy limit (``sla.toml``,
 ``[advance_relief] township_limit_yuan``) the grant is approved at once; above
-it the relief waits for a manager, who decides and writes why (一事一议). One
+it the relief waits for a manager other than the one who asked, who decides and
+writes why (一事一议). One
 approval may be paid in stages (一次审批、分阶段救助), never beyond the approved
 amount. The first approved relief stops the ticket's advance-relief clock and
 starts its paperwork clock (补齐手续); "not needed" stops the advance-relief
@@ -155,8 +156,9 @@ def can_complete_paperwork(ticket: Ticket, actor: User) -> bool:
     return actor.department_id in granted_by and bool(_unit_referrals(ticket, actor))
 
 
-def can_decide(actor: User) -> bool:
-    return actor.role == "manager"
+def can_decide(relief: AdvanceRelief, actor: User) -> bool:
+    """A manager other than the one who asked (four eyes: nobody approves their own request)."""
+    return actor.role == "manager" and relief.requested_by_id != actor.id
 
 
 def can_record_not_needed(ticket: Ticket, actor: User) -> bool:
@@ -289,7 +291,9 @@ def grant_relief(
     if within:
         _record_grant(ticket, now)
     else:
-        managers = db.session.scalars(select(User.id).where(User.role == "manager", User.active.is_(True)))
+        managers = db.session.scalars(
+            select(User.id).where(User.role == "manager", User.active.is_(True), User.id != actor.id)
+        )
         for manager_id in managers:
             notify(
                 manager_id,
@@ -314,10 +318,13 @@ def decide_relief(
 ) -> None:
     """一事一议: a manager approves or rejects a relief above the limit, writing the reasoning.
 
-    Approval counts as the grant for the ticket's clocks; the requester is told either way.
+    Never the manager who asked for it (four eyes). Approval counts as the grant
+    for the ticket's clocks; the requester is told either way.
     """
-    if not can_decide(actor):
+    if actor.role != "manager":
         raise NotAllowed(_l("Only a manager can decide on advance relief above the limit (一事一议)."))
+    if relief.requested_by_id == actor.id:
+        raise NotAllowed(_l("You asked for this relief: another manager must decide on it (four eyes)."))
     if relief.status != "pending_approval":
         raise DomainError(_l("This relief is not waiting for a decision."))
     comment = _text(comment, _l("Write the reasoning of the decision (一事一议): audits read it."))

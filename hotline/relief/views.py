@@ -92,7 +92,7 @@ def relief_panel(ticket: Ticket) -> dict:
                 or _fresh(forms.DecisionForm, f"d{relief.id}", relief.version),
                 "payment": override.get(f"payment-{relief.id}")
                 or _fresh(forms.PaymentForm, f"p{relief.id}", relief.version),
-                "can_decide": relief.status == "pending_approval" and service.can_decide(user),
+                "can_decide": relief.status == "pending_approval" and service.can_decide(relief, user),
                 "can_pay": relief.status == "approved"
                 and relief.paid_fen < relief.amount_fen
                 and service.can_pay(relief, ticket, user),
