@@ -162,6 +162,26 @@ def test_pinyin_with_or_without_spaces_and_tones(text, kind, reasons):
     assert (result.priority, result.kind, result.reasons) == ("P0", kind, reasons)
 
 
+def test_pinyin_words_count_only_between_syllable_boundaries():
+    # fang|zi|shao|mei|le holds the letters of "zisha" (自杀) across two syllables: not a suicide.
+    result = triage_text("fang zi shao mei le")
+    assert (result.priority, result.kind) == ("P1", "home_destroyed")
+    assert triage_text("fangzishaomeile").kind == "home_destroyed"
+    assert triage_text("wo yao zisha").kind == "suicide"
+
+
+def test_a_recent_danger_is_p1_but_a_missing_child_stays_p0():
+    assert triage_text("昨晚家里失火了").priority == "P1"
+    assert triage_text("孩子昨天走丢了").priority == "P0"
+    assert triage_text("孩子去年走丢过一次 想问问防走失手环").priority == "P2"
+    assert triage_text("他打了我好几年了 今天我逃出来了 不敢回去").priority == "P1"
+
+
+def test_a_cry_for_help_is_p0_but_thanks_for_a_life_saved_is_not():
+    assert triage_text("救命").priority == "P0"
+    assert triage_text("感谢你们的救命之恩").priority == "P3"
+
+
 def test_full_width_characters_and_spaces_between_chinese_characters():
     result = triage_text("ＨＡＩＺＩ　ＺＯＵＤＩＵ　ＬＥ")
     assert (result.priority, result.reasons) == ("P0", ("ＨＡＩＺＩ", "ＺＯＵＤＩＵ"))

@@ -29,6 +29,7 @@ _TONES = {
 }
 _TONED = re.compile("[" + "".join(chr(code) for code in _TONES) + "]")
 _SPACE = re.compile(r"\s")
+_LATIN = re.compile("[a-z]")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
@@ -133,6 +134,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
             index.extend(_index(text, folded))
         return text[index[start] : index[end - 1] + 1]
 
+    bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
     calm = policy.calm.search(norm) is not None
     cues = _Cues(
         negation=policy.negation_cue.search(norm) is not None,
@@ -141,20 +143,25 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         topic=policy.topic.search(norm) is not None,
     )
     past = policy.past.search(norm) is not None
+    recent = policy.recent.search(norm) is not None
     found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
-    for phrase, spans in _matches(policy, norm):
+    for phrase, spans in _matches(policy, norm, bounds):
         if _discounted(policy, norm, spans, cues):
             continue
         rule = policy.rules[phrase.rule]
         level = LEVEL_ORDER.index(rule.priority)
         lower = calm
-        if past:
+        if past or recent:
             # A past-time cue around the match or between its pieces, and none of now: "我爸去年去世了",
-            # "以前走丢过", "走了三年了".
+            # "以前走丢过", "走了三年了"; a recent one only ends a danger that does not last: "昨晚着火了".
             start, end = spans[0][0], spans[-1][1]
             around = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : end])[-1]
             around += _SENTENCE.split(norm[end : end + policy.resolved_window])[0]
-            lower += policy.past.search(around) is not None and policy.present.search(around) is None
+            if policy.present.search(around) is None:
+                if policy.past.search(around):
+                    lower = 2  # long ago: no longer urgent
+                elif level == 0 and not rule.lasting and policy.recent.search(around):
+                    lower += 1
         if level < 2:
             level = min(level + lower, 2)
         level = LEVEL_ORDER[level]
@@ -181,7 +188,35 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     return Triage("P3", category, (), None)
 
 
-def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, int]]]:
+def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
+    """Positions in the normalised text where a pinyin syllable starts or ends.
+
+    Each run of latin letters (spaces and other characters end it) is cut into syllables, longest first;
+    a letter that starts no syllable stands alone.
+    """
+    bounds: set[int] = set()
+    position = 0  # in the normalised text, which has no spaces
+    run_start = None
+    for char in folded + " ":
+        if "a" <= char <= "z":
+            if run_start is None:
+                run_start, letters = position, []
+            letters.append(char)
+        elif run_start is not None:
+            run = "".join(letters)
+            at = 0
+            bounds.add(run_start)
+            while at < len(run):
+                size = next((n for n in range(min(6, len(run) - at), 0, -1) if run[at : at + n] in syllables), 1)
+                at += size
+                bounds.add(run_start + at)
+            run_start = None
+        if not char.isspace():
+            position += 1
+    return bounds
+
+
+def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None) -> dict[int, list[tuple[int, int]]]:
     """piece id -> the spans where one of its forms occurs, from one pass of the automaton.
 
     A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it), and so
@@ -196,6 +231,8 @@ def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, i
         end = -negative_end
         if end <= ordinary_reach:
             continue
+        if bounds is not None and "a" <= norm[start] <= "z" and (start not in bounds or end not in bounds):
+            continue  # pinyin cut across syllables
         for piece in pieces:
             if end <= reach.get(piece, -1):
                 continue
@@ -206,9 +243,9 @@ def _occurrences(policy: TriagePolicy, norm: str) -> dict[int, list[tuple[int, i
     return spans
 
 
-def _matches(policy: TriagePolicy, norm: str):
+def _matches(policy: TriagePolicy, norm: str, bounds: set[int] | None = None):
     """Each phrase that occurs in ``norm``, with the span of each of its pieces."""
-    spans = _occurrences(policy, norm)
+    spans = _occurrences(policy, norm, bounds)
     for first in list(spans):
         for phrase in policy.phrases_by_first.get(first, ()):
             if not phrase.needed <= spans.keys():

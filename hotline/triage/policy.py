@@ -10,6 +10,7 @@ import itertools
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ CUES = {
     "negation_fillers",
     "hypothetical",
     "past",
+    "recent",
     "present",
     "ordinary",
     "topic",
@@ -37,7 +39,7 @@ CUES = {
     "calm",
     "enquiry",
 }
-RULE_KEYS = {"kind", "priority", "category", "phrases", "gap"}
+RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting"}
 TOPIC_KEYS = {"category", "phrases"}
 #: Characters that end a sentence: a gap (``~``) and the look-around windows do not cross them.
 SENTENCE_END = "。！？!?；;\n"
@@ -58,6 +60,8 @@ class Rule:
     kind: str
     priority: str
     category: str
+    #: The danger lasts past the day it began (a missing child): a recent-time cue does not lower it.
+    lasting: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,9 @@ class TriagePolicy:
     phrases_by_first: dict[int, tuple[Phrase, ...]]
     #: The piece id of the ordinary words, which only hide the rule words inside them.
     ordinary_piece: int
+    #: Every toneless pinyin syllable: a pinyin word counts only from and to a syllable boundary of the text
+    #: ("zisha" is not in "fangzishaomeile", fang|zi|shao|mei|le).
+    syllables: frozenset[str]
     topics: tuple[Topic, ...]
     #: A negation cue (and optional filler) ending right where a match starts.
     negation: re.Pattern
@@ -103,6 +110,8 @@ class TriagePolicy:
     past: re.Pattern
     #: ...unless a present-time cue is there too ("打了我好几年 今天逃出来了").
     present: re.Pattern
+    #: A recent-time cue there lowers a P0 match of a rule that is not lasting to P1 ("昨晚着火了").
+    recent: re.Pattern
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
@@ -168,8 +177,11 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         rule_gap = entry.get("gap", gap)
         if isinstance(rule_gap, bool) or not isinstance(rule_gap, int) or not 0 < rule_gap <= 100:
             raise TriagePolicyError(f"{here}: gap must be a whole number from 1 to 100, not {rule_gap!r}")
+        lasting = entry.get("lasting", False)
+        if not isinstance(lasting, bool):
+            raise TriagePolicyError(f"{here}: lasting must be true or false, not {lasting!r}")
         compiler.phrases(entry.get("phrases"), f"{here}: phrases", len(rules), rule_gap)
-        rules.append(Rule(kind, entry["priority"], category))
+        rules.append(Rule(kind, entry["priority"], category, lasting))
     kinds = [r.kind for r in rules]
     for kind in kinds:
         if kinds.count(kind) > 1:
@@ -191,12 +203,14 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         automaton=compiler.automaton(),
         phrases_by_first={first: tuple(phrases) for first, phrases in compiler.by_first.items()},
         ordinary_piece=ordinary_piece,
+        syllables=pinyin_syllables(),
         topics=tuple(topics),
         negation=re.compile(f"(?:{compiler.alternation(cue_words['negation'])})(?:{fillers})?$"),
         negation_cue=re.compile(compiler.alternation(cue_words["negation"])),
         hypothetical=compiler.cue(cue_words["hypothetical"]),
         past=compiler.cue(cue_words["past"]),
         present=compiler.cue(cue_words["present"]),
+        recent=compiler.cue(cue_words["recent"]),
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
@@ -211,9 +225,20 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
 
 def normalise_word(word: str) -> str:
     """A policy word as the engine sees texts: NFKC, lower case, no spaces."""
-    import unicodedata
-
     return "".join(unicodedata.normalize("NFKC", word).lower().split())
+
+
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless syllable of pypinyin's character table (ü written both u and v)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    syllables = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            for form in {reading.replace("ü", "v"), reading.replace("ü", "u")}:
+                bare = "".join(c for c in unicodedata.normalize("NFD", form) if not unicodedata.combining(c))
+                syllables.add(bare)
+    return frozenset(syllables)
 
 
 def pinyin_spellings(word: str) -> list[str]:
