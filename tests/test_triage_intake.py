@@ -105,6 +105,18 @@ def test_an_urgent_text_alerts_each_on_duty_phone_once_through_the_outbox(app, p
     assert len(outbox()) == 2 and event_kinds(ticket) == ["created", "urgent_alert"]
 
 
+def test_a_failure_to_queue_the_duty_texts_still_answers_the_caller(app, policy, now, duty, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(service, "enqueue_sms", broken)
+    reply = sms(policy, now, MISSING_CHILD)
+    ticket = the_ticket()
+    assert ticket.number in reply and "110" in reply
+    assert queries.urgent_alerts() == [ticket]  # the desks still see it
+    assert outbox() == [] and "could not be queued" in caplog.text
+
+
 def test_a_p1_text_alerts_but_gets_the_ordinary_answer(app, policy, now, duty):
     reply = sms(policy, now, ILLNESS)
     ticket = the_ticket()

@@ -15,6 +15,7 @@ is answered with where to call at once; a text triaged P0 or P1 alerts the
 duty phones through the outbox, once per ticket.
 """
 
+import logging
 import re
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketSequence
+
+log = logging.getLogger(__name__)
 
 #: Twilio call statuses that end a call.
 CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
@@ -410,9 +413,13 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
             reply, alert = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=triage)
             db.session.commit()
     if alert is not None:
-        with turn():
-            _text_duty_phones(alert, now=now, policy=policy)
-            db.session.commit()
+        try:
+            with turn():
+                _text_duty_phones(alert, now=now, policy=policy)
+                db.session.commit()
+        except Exception:  # the text is stored and its alert is on every desk: answer the caller all the same
+            db.session.rollback()
+            log.exception("SMS %s: the duty phones' alert for ticket %s could not be queued", msg.sid, alert)
     return reply
 
 
