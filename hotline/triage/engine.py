@@ -144,6 +144,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     )
     past = policy.past.search(norm) is not None
     recent = policy.recent.search(norm) is not None
+    worry = policy.worry_cue.search(norm) is not None
     found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
     for phrase, spans in _matches(policy, norm, bounds):
         if _discounted(policy, norm, spans, cues):
@@ -151,6 +152,9 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         rule = policy.rules[phrase.rule]
         level = LEVEL_ORDER.index(rule.priority)
         lower = calm
+        # "担心房子倒塌": a worry right before the match is one level lower.
+        if worry and policy.worry.search(norm, max(0, spans[0][0] - NEGATION_REACH), spans[0][0]):
+            lower += 1
         if past or recent:
             # A past-time cue around the match or between its pieces, and none of now: "我爸去年去世了",
             # "以前走丢过", "走了三年了"; a recent one only ends a danger that does not last: "昨晚着火了".
@@ -219,27 +223,36 @@ def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
 def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None) -> dict[int, list[tuple[int, int]]]:
     """piece id -> the spans where one of its forms occurs, from one pass of the automaton.
 
-    A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it), and so
-    is any word inside an ordinary word ("救命" in "救命钱", "打" in "打工").
+    A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it). An
+    ordinary word wins over a rule word it overlaps without being part of it, as a segmenter would cut the
+    text: "救命" in "救命钱", "一直打" in "一直打不通" ("打不通"), "打" in "打工".
     """
     # By start, the longer first (-end sorts so); a word then comes after any word of its piece containing it.
     found = sorted((last + 1 - length, -last - 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm))
+    ordinary = [(start, -negative_end) for start, negative_end, pieces in found if policy.ordinary_piece in pieces]
+    starts = [start for start, _end in ordinary]
     spans: dict[int, list[tuple[int, int]]] = {}
     reach: dict[int, int] = {}
-    ordinary_reach = -1
     for start, negative_end, pieces in found:
         end = -negative_end
-        if end <= ordinary_reach:
-            continue
         if bounds is not None and "a" <= norm[start] <= "z" and (start not in bounds or end not in bounds):
             continue  # pinyin cut across syllables
+        if ordinary and policy.ordinary_piece not in pieces:
+            n = bisect_left(starts, start - policy.ordinary_longest + 1)
+            overlapped = False
+            while n < len(ordinary) and ordinary[n][0] < end:
+                other_start, other_end = ordinary[n]
+                if other_end > start and not (start <= other_start and other_end <= end):
+                    overlapped = True
+                    break
+                n += 1
+            if overlapped:
+                continue
         for piece in pieces:
             if end <= reach.get(piece, -1):
                 continue
             reach[piece] = end
             spans.setdefault(piece, []).append((start, end))
-        if policy.ordinary_piece in pieces:
-            ordinary_reach = end
     return spans
 
 

@@ -30,6 +30,7 @@ CUES = {
     "hypothetical",
     "past",
     "recent",
+    "worry",
     "present",
     "ordinary",
     "topic",
@@ -93,8 +94,10 @@ class TriagePolicy:
     automaton: ahocorasick.Automaton
     #: piece id -> the phrases that start with that piece.
     phrases_by_first: dict[int, tuple[Phrase, ...]]
-    #: The piece id of the ordinary words, which only hide the rule words inside them.
+    #: The piece id of the ordinary words, which only hide the rule words they overlap.
     ordinary_piece: int
+    #: The length of the longest ordinary word.
+    ordinary_longest: int
     #: Every toneless pinyin syllable: a pinyin word counts only from and to a syllable boundary of the text
     #: ("zisha" is not in "fangzishaomeile", fang|zi|shao|mei|le).
     syllables: frozenset[str]
@@ -112,6 +115,10 @@ class TriagePolicy:
     present: re.Pattern
     #: A recent-time cue there lowers a P0 match of a rule that is not lasting to P1 ("昨晚着火了").
     recent: re.Pattern
+    #: A worry (and optional filler) right before a match lowers it one level ("担心房子倒塌").
+    worry: re.Pattern
+    #: Any worry cue: a text without one skips that check.
+    worry_cue: re.Pattern
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
@@ -203,6 +210,7 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         automaton=compiler.automaton(),
         phrases_by_first={first: tuple(phrases) for first, phrases in compiler.by_first.items()},
         ordinary_piece=ordinary_piece,
+        ordinary_longest=max(len(form) for form, pieces in compiler.forms.items() if ordinary_piece in pieces),
         syllables=pinyin_syllables(),
         topics=tuple(topics),
         negation=re.compile(f"(?:{compiler.alternation(cue_words['negation'])})(?:{fillers})?$"),
@@ -211,6 +219,8 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         past=compiler.cue(cue_words["past"]),
         present=compiler.cue(cue_words["present"]),
         recent=compiler.cue(cue_words["recent"]),
+        worry=re.compile(f"(?:{compiler.alternation(cue_words['worry'])})(?:{fillers})?$"),
+        worry_cue=re.compile(compiler.alternation(cue_words["worry"])),
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
