@@ -1,6 +1,7 @@
 """The working calendar entered by an admin: validation, saving (audited), deadlines, reloading, the warning."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -8,13 +9,14 @@ from sqlalchemy import select
 from hotline.admin import calendar as service
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import sla
-from hotline.escalation.calendar import years_to_announce
+from hotline.escalation.calendar import CalendarError, load_calendar, years_to_announce
 from hotline.extensions import db
 from hotline.timeutil import LOCAL_TZ
 from models.audit import AuditLog
 from models.calendar import CalendarDay, CalendarYear
 from tests.conftest import csrf_token, login
 
+POLICY = Path(__file__).resolve().parent.parent / "config" / "policy"
 NOTICE = "国务院办公厅关于2027年部分节假日安排的通知"
 ENTRIES_2027 = """2027-01-01..2027-01-03 元旦
 2027-02-06..2027-02-12 春节
@@ -252,6 +254,19 @@ def test_the_years_to_announce_start_60_days_ahead(app):
     assert years_to_announce(calendar, date(2026, 12, 31)) == [2027]
     assert years_to_announce(calendar, date(2027, 3, 1)) == [2027]
     assert years_to_announce(calendar, date(2026, 10, 1)) == []
+
+
+def test_how_far_ahead_is_policy_in_calendar_toml(tmp_path):
+    path = tmp_path / "calendar.toml"
+    path.write_text("announce_days_ahead = 30\n")
+    calendar = load_calendar(path, sla.load_sla(POLICY / "sla.toml").office_periods)
+    assert years_to_announce(calendar, date(2026, 12, 1)) == []
+    assert years_to_announce(calendar, date(2026, 12, 2)) == [2027]
+    assert calendar.with_years({}).announce_ahead == timedelta(days=30)
+    for bad in ("0", "400", '"60"', "true"):
+        path.write_text(f"announce_days_ahead = {bad}\n")
+        with pytest.raises(CalendarError, match="announce_days_ahead"):
+            load_calendar(path, calendar.periods)
 
 
 def _page_at(monkeypatch, client, at: datetime, url="/desk") -> str:

@@ -48,8 +48,9 @@ class CalendarError(ValueError):
     """A malformed calendar file or office-hours definition; raised at load, never during arithmetic."""
 
 
-#: From how long before a year the calendar must know it: the State Council publishes the notice around
-#: November, and P3 deadlines set in December already count working days of January.
+#: From how long before a year the calendar must know it, unless ``calendar.toml`` sets
+#: ``announce_days_ahead``: the State Council publishes the notice around November, and P3
+#: deadlines set in December already count working days of January.
 ANNOUNCE_AHEAD = timedelta(days=60)
 
 
@@ -96,15 +97,31 @@ def _parse_hhmm(text: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-def load_overrides(path: Path) -> dict[int, YearOverride]:
-    """Read and check ``calendar.toml``; any mistake raises :class:`CalendarError` naming the file and key."""
+def _read(path: Path) -> dict:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise CalendarError(f"{path}: not valid TOML: {exc}") from exc
-    if set(data) - {"year"}:
-        raise CalendarError(f"{path}: unknown keys {sorted(set(data) - {'year'})}; only [year.YYYY] tables belong here")
+    unknown = set(data) - {"year", "announce_days_ahead"}
+    if unknown:
+        raise CalendarError(
+            f"{path}: unknown keys {sorted(unknown)}; only [year.YYYY] tables and announce_days_ahead belong here"
+        )
+    return data
+
+
+def load_announce_ahead(path: Path) -> timedelta:
+    """``announce_days_ahead`` of ``calendar.toml``: from how many days before an unknown year people are warned."""
+    days = _read(path).get("announce_days_ahead", ANNOUNCE_AHEAD.days)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+        raise CalendarError(f"{path}: announce_days_ahead must be a whole number of days from 1 to 366, not {days!r}")
+    return timedelta(days=days)
+
+
+def load_overrides(path: Path) -> dict[int, YearOverride]:
+    """Read and check ``calendar.toml``; any mistake raises :class:`CalendarError` naming the file and key."""
+    data = _read(path)
     overrides = {}
     for key, table in data.get("year", {}).items():
         where = f"{path}: [year.{key}]"
@@ -145,11 +162,12 @@ def unknown_years_message(years: Iterable[int]) -> str:
     )
 
 
-def years_to_announce(calendar: "WorkingCalendar", today: date, ahead: timedelta = ANNOUNCE_AHEAD) -> list[int]:
+def years_to_announce(calendar: "WorkingCalendar", today: date) -> list[int]:
     """The years people must be warned about on ``today`` (a local date): this year if the calendar does not
-    know it, and next year from ``ahead`` before its first day if it does not know that one."""
+    know it, and next year from :attr:`WorkingCalendar.announce_ahead` before its first day if it does not
+    know that one."""
     years = [today.year]
-    if today >= date(today.year + 1, 1, 1) - ahead:
+    if today >= date(today.year + 1, 1, 1) - calendar.announce_ahead:
         years.append(today.year + 1)
     return [y for y in years if not calendar.knows_year(y)]
 
@@ -165,9 +183,16 @@ class WorkingCalendar:
     Every method takes and returns aware datetimes (UTC out); none reads the clock.
     """
 
-    def __init__(self, periods: Iterable[tuple[time, time]], overrides: Mapping[int, YearOverride] | None = None):
+    def __init__(
+        self,
+        periods: Iterable[tuple[time, time]],
+        overrides: Mapping[int, YearOverride] | None = None,
+        announce_ahead: timedelta = ANNOUNCE_AHEAD,
+    ):
         self.periods = _checked_periods(periods)
         self.overrides = dict(overrides or {})
+        #: From how long before a year it does not know the calendar asks for that year's notice.
+        self.announce_ahead = announce_ahead
         #: The working time in one working day (7 h for 08:30-12:00 and 14:00-17:30).
         self.day_length = sum(
             (datetime.combine(date.min, b) - datetime.combine(date.min, a) for a, b in self.periods), _ZERO
@@ -183,7 +208,7 @@ class WorkingCalendar:
 
     def with_years(self, entered: Mapping[int, YearOverride]) -> "WorkingCalendar":
         """A new calendar with the same office periods where each year of ``entered`` replaces this one's."""
-        return WorkingCalendar(self.periods, {**self.overrides, **entered})
+        return WorkingCalendar(self.periods, {**self.overrides, **entered}, self.announce_ahead)
 
     def unknown_years(self, first: date, last: date) -> list[int]:
         """The years from ``first`` to ``last`` (local dates) that fall back to Monday–Friday. Logs nothing."""
@@ -293,4 +318,4 @@ class WorkingCalendar:
 
 def load_calendar(path: Path, periods: Iterable[tuple[time, time]]) -> WorkingCalendar:
     """The working calendar from ``calendar.toml`` and the office periods of ``sla.toml``."""
-    return WorkingCalendar(periods, load_overrides(path))
+    return WorkingCalendar(periods, load_overrides(path), load_announce_ahead(path))
