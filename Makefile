@@ -32,9 +32,9 @@ run: $(VENV)/.runtime
 	@echo ""
 	@echo "No Twilio account needed to see calls and texts arrive: in another terminal, play Twilio with signed webhooks:"
 	@echo "  $(FLASK) hotline simulate sms --from +8613800000000 --body '我父亲突发脑溢血住院，请帮帮我们'"
-	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 1             (nobody on duty: voicemail, missed-call ticket)"
-	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 2 --answer    (the first line on the duty roster answers)"
-	@echo "They appear on the operator's desk without a reload. Put operators on duty at Admin > Duty roster."
+	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 1             (nobody answers: voicemail, missed-call ticket)"
+	@echo "  $(FLASK) hotline simulate call --from +8613900000000 --digit 2 --answer    (operator1, first on the duty roster, answers)"
+	@echo "They appear on the operator's desk without a reload. The duty roster is at Admin > Duty roster."
 	@$(FLASK) hotline scheduler & sched=$$!; \
 	  trap 'kill $$sched 2>/dev/null; wait $$sched' INT TERM EXIT; \
 	  $(FLASK) run --host 127.0.0.1 --port 5000

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from hotline.admin.service import create_user, save_department
 from hotline.extensions import db
+from hotline.intake.duty import save_duty_line
 from hotline.referrals import service as referrals
 from hotline.relief.demo import load_demo_reliefs
 from hotline.tickets import service
@@ -108,6 +109,19 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             department=units.get(dept) if dept else None,
         )
     operators = [users["operator1"], users["operator2"], users["operator3"]]
+    # Tonight's duty roster: a simulated call rings these lines (`simulate call --answer` reaches operator1).
+    for position, username in enumerate(("operator1", "operator2")):
+        save_duty_line(
+            None,
+            actor=users["admin"],
+            now=now,
+            user=users[username],
+            label=None,
+            phone=f"+86137000001{position + 1:02d}",
+            client_identity=None,
+            position=position,
+            on_duty=True,
+        )
     villages = [u for u in units.values() if u.level == "village"]
     # Every state: new, open, referred (waiting, in progress, return asked, passed on to a village),
     # pending callback, closed (reached / not), reopened, merged.

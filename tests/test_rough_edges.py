@@ -1,5 +1,7 @@
 """What staff hit first (issue 13): where each role lands, and the admin's outbox page in Chinese."""
 
+from xml.etree import ElementTree
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -11,10 +13,11 @@ from hotline.notify import service
 from hotline.tickets.service import update_contact
 from models.contact import Contact
 from models.department import Department
+from models.duty import DutyLine
 from models.ticket import Ticket
 from tests.conftest import login
 from tests.helpers import log_call, reload
-from tests.twilio_helpers import sms_form, twilio_post
+from tests.twilio_helpers import call_form, sms_form, twilio_post
 
 
 def test_a_manager_lands_on_supervision_and_an_operator_on_the_desk(app, manager, operator):
@@ -85,3 +88,14 @@ def test_demo_callers_live_in_villages_of_their_own_township(app, now):
         .where(Contact.township_id != village.parent_id)
     )
     assert wrong == 0
+
+
+def test_the_demo_puts_two_operators_on_duty_so_a_simulated_call_rings_them(app, client, now):
+    load_demo(now=now, tickets=10)
+    db.session.commit()
+    lines = db.session.scalars(select(DutyLine).where(DutyLine.on_duty.is_(True)).order_by(DutyLine.position)).all()
+    assert [line.user.username for line in lines] == ["operator1", "operator2"]
+    twilio_post(client, "/twilio/voice", call_form())
+    answer = twilio_post(client, "/twilio/voice/menu", call_form(CallStatus="in-progress", Digits="1"))
+    dialled = [n.text for n in ElementTree.fromstring(answer.get_data()).iter("Number")]  # noqa: S314  (our own answer)
+    assert dialled == [line.phone for line in lines]  # urgent line: every phone on duty at once

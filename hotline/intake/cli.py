@@ -121,7 +121,7 @@ def simulate_call(from_number, digit, answer, seconds, voicemail, base_url):
     twiml = twilio.post("/twilio/voice", {**call, "CallStatus": "ringing"})
     gather = twiml.find("Gather")
     twiml = twilio.post(gather.get("action"), {**call, "CallStatus": "in-progress", "Digits": digit})
-    talked = 0
+    talked, rang = 0, twiml is not None and twiml.find("Dial") is not None
     while twiml is not None and twiml.find("Dial") is not None:
         dial = twiml.find("Dial")
         leg = next(iter(dial), None)
@@ -152,6 +152,16 @@ def simulate_call(from_number, digit, answer, seconds, voicemail, base_url):
     twilio.post(
         "/twilio/voice/status", {**call, "CallStatus": "completed", "CallDuration": str(talked + 20 if answer else 35)}
     )
+    left = " and left a voicemail" if record is not None and voicemail else ""
+    if talked:
+        click.echo(f"answered: the first line on duty talked with the caller for {talked} s")
+    elif not rang:
+        click.echo(
+            f"nobody is on the duty roster: the caller heard the voicemail prompt{left}; a missed-call ticket waits"
+            " on the desk (put operators on duty at Admin > Duty roster)"
+        )
+    else:
+        click.echo(f"nobody answered: the caller{left or ' hung up'}; a missed-call ticket waits on the desk")
 
 
 @click.command("send-outbox")

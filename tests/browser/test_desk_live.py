@@ -51,7 +51,8 @@ def test_a_simulated_sms_appears_on_the_desk_without_reload(desk, runner, live_s
 
 
 def test_a_missed_call_shows_in_the_calls_panel_and_waits_for_a_call_back(desk, runner, live_server):
-    simulate(runner, live_server, "call", "--from", "+8613900001234", "--digit", "1")
+    output = simulate(runner, live_server, "call", "--from", "+8613900001234", "--digit", "1")
+    assert "nobody is on the duty roster" in output and "left a voicemail" in output
     calls = desk.locator("#live-calls li.call")
     expect(calls).to_have_count(1)
     expect(calls.first).to_have_class("call call-missed")
