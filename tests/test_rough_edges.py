@@ -1,5 +1,6 @@
 """What staff hit first (issue 13): where each role lands, and the admin's outbox page in Chinese."""
 
+import logging
 from xml.etree import ElementTree
 
 import pytest
@@ -99,3 +100,22 @@ def test_the_demo_puts_two_operators_on_duty_so_a_simulated_call_rings_them(app,
     answer = twilio_post(client, "/twilio/voice/menu", call_form(CallStatus="in-progress", Digits="1"))
     dialled = [n.text for n in ElementTree.fromstring(answer.get_data()).iter("Number")]  # noqa: S314  (our own answer)
     assert dialled == [line.phone for line in lines]  # urgent line: every phone on duty at once
+
+
+def test_the_scheduler_keeps_apscheduler_quiet_below_debug(app, monkeypatch):
+    """`make run` prints the demo logins; APScheduler's INFO line for every run must not scroll them away."""
+    from hotline.escalation import scheduler
+
+    class Stopped:
+        running = False
+
+        def start(self):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(scheduler, "build_scheduler", lambda app: Stopped())
+    monkeypatch.setattr(scheduler.signal, "signal", lambda *args: None)
+    quiet = logging.getLogger("apscheduler")
+    monkeypatch.setattr(quiet, "level", logging.NOTSET)
+    monkeypatch.setattr(logging.getLogger(), "level", logging.INFO)
+    scheduler.run_forever(app)
+    assert quiet.getEffectiveLevel() == logging.WARNING

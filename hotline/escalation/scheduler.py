@@ -76,6 +76,10 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 
 def run_forever(app: Flask) -> None:
     """Run until SIGINT (Ctrl-C) or SIGTERM; running jobs finish their batch first."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # APScheduler says "Running job ..." at INFO for every run (every 10 s): below DEBUG it would bury
+        # what matters, such as the demo logins `make run` prints. Its warnings and errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = build_scheduler(app)
 
     def stop(signum, frame):
