@@ -224,7 +224,7 @@ def _manager_warnings() -> list[str]:
 def _calendar_warnings(now) -> list:
     """The years the working calendar must learn, for those whose deadlines run on it.
 
-    From ``ANNOUNCE_AHEAD`` (60 days) before a year that neither the admins'
+    From ``announce_days_ahead`` of ``calendar.toml`` (60 days) before a year that neither the admins'
     entries, ``calendar.toml`` nor the package know, and for any year a
     deadline already counted Monday to Friday: operators and managers are told
     their P2/P3 deadlines are approximate, admins get the link to enter it.

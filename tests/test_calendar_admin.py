@@ -244,6 +244,27 @@ def test_an_admin_edits_a_saved_year(client, logged_in, admin, now):
     assert r.status_code == 409 and 'href="/admin/calendar/2027"' in r.get_data(as_text=True)
 
 
+def test_an_admin_removes_a_year_entered_by_mistake(client, logged_in, admin, now):
+    saved = save(admin, now)
+    assert not sla.working_calendar().is_working_day(date(2027, 3, 4))
+    logged_in(admin)
+    html = client.get("/admin/calendar/2027").get_data(as_text=True)
+    assert 'action="/admin/calendar/2027/remove"' in html and "删除 2027 年的工作日历？" in html
+    token = csrf_token(client, "/admin/calendar/2027")
+    r = client.post("/admin/calendar/2027/remove", data={"csrf_token": token, "loaded": "2020-01-01T00:00:00+00:00"})
+    assert r.status_code == 409 and db.session.get(CalendarYear, 2027) is not None
+    r = client.post("/admin/calendar/2027/remove", data={"csrf_token": token, "loaded": saved.updated_at.isoformat()})
+    assert r.status_code == 302
+    assert db.session.get(CalendarYear, 2027) is None and db.session.scalar(select(CalendarDay)) is None
+    last = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert (last.kind, last.target) == ("calendar_year_removed", "calendar:2027")
+    assert last.payload["before"] == ENTRIES_2027.strip().splitlines()
+    # The year counts Monday to Friday again (neither the package nor calendar.toml knows 2027).
+    assert sla.working_calendar().is_working_day(date(2027, 3, 4))
+    assert "2027 年已删除" in client.get("/admin/calendar").get_data(as_text=True)
+    assert client.post("/admin/calendar/2027/remove", data={"csrf_token": token, "loaded": "x"}).status_code == 404
+
+
 # --- the warning ------------------------------------------------------------------------------------------
 
 

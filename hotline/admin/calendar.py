@@ -232,5 +232,28 @@ def save_year(
     return existing
 
 
+def remove_year(*, actor: User, now: datetime, year: int, expected_updated_at: datetime | None) -> None:
+    """Take an entered year out of the database (entered by mistake): ``calendar.toml`` and the package count
+    for it again. Admins only; audited with what was removed; stale forms refused as in :func:`save_year`."""
+    if actor.role != "admin":
+        raise NotAllowed(_l("Only an administrator can change the working calendar."))
+    existing = db.session.get(CalendarYear, year)
+    if existing is None:
+        raise DomainError(_l("%(year)s is not entered here.", year=year))
+    if existing.updated_at != expected_updated_at:
+        raise StaleError(_l("Someone saved %(year)s while you were editing it; open it again.", year=year))
+    removed = entries_text(existing)
+    db.session.delete(existing)  # its days go with it (cascade)
+    audit.record(
+        "calendar_year_removed",
+        actor_id=actor.id,
+        now=now,
+        target=f"calendar:{year}",
+        year=year,
+        source=existing.source,
+        before=removed.splitlines(),
+    )
+
+
 def saved_years() -> list[CalendarYear]:
     return list(db.session.scalars(select(CalendarYear).order_by(CalendarYear.year.desc())))

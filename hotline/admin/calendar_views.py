@@ -41,6 +41,10 @@ class CalendarYearForm(FlaskForm):
     loaded = HiddenField()
 
 
+class RemoveYearForm(FlaskForm):
+    loaded = HiddenField(validators=[DataRequired()])
+
+
 def _year_status(year: int) -> str:
     """Who tells the calendar about ``year``: entered here, calendar.toml, the package, or nobody."""
     if db.session.get(CalendarYear, year) is not None:
@@ -74,7 +78,7 @@ def edit(year: int | None = None):
             form.loaded.data = saved.updated_at.isoformat()
         else:
             form.year.data = request.args.get("year", type=int) or local_date(utcnow()).year + 1
-        return render_template("admin/calendar_form.html", form=form, saved=saved, preview=None, error=None)
+        return _form(form, saved, status=200)
     if saved is not None:
         form.year.data = saved.year  # the year of a saved entry never changes: open another year instead
     if not form.validate_on_submit():
@@ -113,9 +117,43 @@ def edit(year: int | None = None):
     return redirect(url_for("admin_calendar.years"))
 
 
+@bp.post("/<int:year>/remove")
+@require_role("admin")
+def remove(year: int):
+    saved = db.session.get(CalendarYear, year) or abort(404)
+    form = RemoveYearForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        loaded = datetime.fromisoformat(form.loaded.data)
+    except ValueError:
+        abort(400)
+    try:
+        service.remove_year(actor=current_user, now=utcnow(), year=year, expected_updated_at=loaded)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        edit_form = CalendarYearForm(formdata=None)
+        edit_form.year.data, edit_form.source.data = saved.year, saved.source
+        edit_form.entries.data, edit_form.loaded.data = service.entries_text(saved), saved.updated_at.isoformat()
+        return _form(edit_form, saved, status=exc.status_code, error=str(exc.message))
+    calendar_changed()
+    flash(
+        _("%(year)s is removed: calendar.toml and the chinesecalendar package count for it again.", year=year),
+        "success",
+    )
+    return redirect(url_for("admin_calendar.years"))
+
+
 def _form(form, saved, *, status: int, error=None, preview=None, existing=None):
     page = render_template(
-        "admin/calendar_form.html", form=form, saved=saved, preview=preview, error=error, existing=existing
+        "admin/calendar_form.html",
+        form=form,
+        saved=saved,
+        preview=preview,
+        error=error,
+        existing=existing,
+        remove_form=RemoveYearForm(formdata=None, loaded=saved.updated_at.isoformat()) if saved else None,
     )
     return page, status
 
