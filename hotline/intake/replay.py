@@ -26,11 +26,13 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.intake import intake, service
 from hotline.intake.spool import DATABASE_ERRORS, UNAVAILABLE, BadRecord, Record, Spool
+from hotline.intake.writelock import bounded
 from hotline.notify.service import enqueue_sms
 from hotline.timeutil import utcnow
 from models.interaction import Interaction
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Records replayed in one run at most; the rest wait for the next run.
 BATCH = 5000
+#: Longest one record's replay waits for SQLite's write turn and lock before the run stops (and retries later).
+REPLAY_WAIT_SECONDS = 10
 #: Requests waiting longer than this in the spool are shown to managers.
 LATE_SECONDS = 60
 
@@ -108,7 +112,12 @@ def replay_one(record: Record, *, now: datetime) -> str:
     """
     column, sid = _identity(record)
     before = _stored(sid, column) if column is not None else None
-    _endpoints()[record.endpoint](record.form, record.args, record.received_at, record.answer)
+    store, required = _endpoints()[record.endpoint]
+    for name in required:
+        if not _first(record.form, name):
+            raise BadRecord(f"schema: the form has no {name}")
+    form, args = MultiDict(record.form), MultiDict(record.args)
+    store(form, args, record.received_at, record.answer)
     if column is None:
         return "applied"
     if record.endpoint == "sms":
@@ -116,8 +125,12 @@ def replay_one(record: Record, *, now: datetime) -> str:
     return "duplicate" if before else "stored"
 
 
-def replay(spool: Spool, *, now: datetime, limit: int = BATCH) -> dict:
-    """Replay what waits in ``spool`` and return what was done (JSON-ready)."""
+def replay(spool: Spool, *, now: datetime, limit: int = BATCH, wait: float = REPLAY_WAIT_SECONDS) -> dict:
+    """Replay what waits in ``spool`` and return what was done (JSON-ready).
+
+    ``wait``: how long one record may wait for SQLite's write turn and lock
+    before the run stops there (the database counts as unavailable).
+    """
     report = {
         "replayed": {},
         "stored": 0,
@@ -145,7 +158,11 @@ def replay(spool: Spool, *, now: datetime, limit: int = BATCH) -> dict:
                 _quarantine(spool, claimed, str(exc), now, report)
                 continue
             try:
-                outcome = replay_one(record, now=now)
+                with bounded(wait):
+                    outcome = replay_one(record, now=now)
+            except BadRecord as exc:
+                _quarantine(spool, claimed, str(exc), now, report)
+                continue
             except UNAVAILABLE as exc:
                 _rollback()
                 spool.release(claimed)

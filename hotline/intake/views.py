@@ -27,7 +27,6 @@ from email.utils import parsedate_to_datetime
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, request, url_for
-from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from hotline.extensions import db
@@ -190,7 +189,6 @@ def _int(value: str | None, *, upper: int = MAX_WEBHOOK_INT) -> int | None:
 
 def _duration(value: str | None) -> int | None:
     return _int(value, upper=MAX_DURATION_SECONDS)
-
 
 
 def _timestamp(value: str | None, default: datetime) -> datetime:
@@ -379,8 +377,8 @@ def _dial_next(form, args, lines_of: Callable[[], list]) -> Unstored:
     """Hang up after an answered Dial; else try the next operator in turn, or take a voicemail."""
     if _dial_answered(form):
         return _xml(twiml.hangup()), "answered"
-    line = intake().policy.line(_first(args, "line"))
-    following = _int(_first(args, "next"))
+    line = intake().policy.line(args.get("line"))
+    following = _int(args.get("next"))
     if line.ring == "in_turn" and following:
         return _put_through(line, following, lines_of())
     return _voicemail_answer(line), "voicemail"
@@ -412,7 +410,7 @@ def store_voice_status(form, args, now: datetime, answer: str | None = None) -> 
     parent = form.get("ParentCallSid")
     if parent:
         if SID_RE.match(parent):
-            service.leg_status(parent, status, duty_line_id=_int(_first(args, "duty")), at=at)
+            service.leg_status(parent, status, duty_line_id=_int(args.get("duty")), at=at)
     else:
         sid = form["CallSid"]
         if service.find_call(sid) is None and form.get("From"):
@@ -449,21 +447,14 @@ def recording(form, now):
     return _xml(twiml.EMPTY)
 
 
-def _first(args, name: str) -> str | None:
-    """One query value, from the request's args or a spooled record's lists."""
-    if isinstance(args, MultiDict):
-        return args.get(name)
-    values = args.get(name)
-    return values[0] if values else None
-
-
-#: What the replay runs for each spooled endpoint: the view's writes, with the request's arrival time.
-STORES: dict[str, Callable] = {
-    "sms": store_sms,
-    "sms_status": store_sms_status,
-    "voice": store_voice,
-    "voice_menu": store_voice_menu,
-    "voice_dial": store_voice_dial,
-    "voice_status": store_voice_status,
-    "recording": store_recording,
+#: What the replay runs for each spooled endpoint: the view's writes, called with the request's form and
+#: query (as MultiDicts) and its arrival time; and the form fields the webhook required.
+STORES: dict[str, tuple[Callable, tuple[str, ...]]] = {
+    "sms": (store_sms, ("MessageSid", "From")),
+    "sms_status": (store_sms_status, ("MessageSid", "MessageStatus")),
+    "voice": (store_voice, ("CallSid", "From")),
+    "voice_menu": (store_voice_menu, ("CallSid", "From")),
+    "voice_dial": (store_voice_dial, ("CallSid",)),
+    "voice_status": (store_voice_status, ("CallSid", "CallStatus")),
+    "recording": (store_recording, ("CallSid", "RecordingSid", "RecordingUrl")),
 }
