@@ -48,3 +48,8 @@ def test_an_admin_follows_the_warning_and_enters_2027(page, make_user, monkeypat
     expect(page.locator(".warnings")).to_have_count(0)
     assert db.session.get(CalendarYear, 2027) is not None
     screenshot(page, "calendar-admin-list")
+    page.get_by_role("link", name="2027", exact=True).click()
+    expect(page.locator("textarea[name=entries]")).to_have_value(
+        "2027-01-01..2027-01-03 元旦\n2027-02-06..2027-02-12 春节\n2027-02-14 上班\n2027-02-20 上班"
+    )
+    screenshot(page, "calendar-admin-edit")
