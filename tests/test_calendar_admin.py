@@ -2,9 +2,11 @@
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from hotline.admin import calendar as service
 from hotline.errors import DomainError, NotAllowed, StaleError
@@ -179,6 +181,21 @@ def test_another_process_sees_a_saved_year_at_its_next_check(app, admin, now):
     seen = sla.working_calendar()
     assert not seen.is_working_day(date(2027, 3, 4))
     assert sla.working_calendar() is seen  # checked again, unchanged: not rebuilt
+
+
+def test_a_database_that_cannot_answer_keeps_the_calendar_in_hand(app, admin, now, monkeypatch, caplog):
+    save(admin, now)
+    source = app.extensions["hotline_policy"]["calendar_source"]
+    in_hand = sla.working_calendar()
+    source.recheck_seconds = 0
+
+    def refuse():
+        raise OperationalError("SELECT year, updated_at FROM calendar_year", {}, ConnectionError("server closed"))
+
+    monkeypatch.setattr(sla, "db", SimpleNamespace(engine=SimpleNamespace(connect=refuse)))
+    assert sla.working_calendar() is in_hand
+    assert not in_hand.is_working_day(date(2027, 3, 4))
+    assert "keeping the last" in caplog.text
 
 
 # --- the admin pages ------------------------------------------------------------------------------------
