@@ -53,3 +53,22 @@ def test_an_admin_follows_the_warning_and_enters_2027(page, make_user, monkeypat
         "2027-01-01..2027-01-03 元旦\n2027-02-06..2027-02-12 春节\n2027-02-14 上班\n2027-02-20 上班"
     )
     screenshot(page, "calendar-admin-edit")
+
+
+def test_a_handed_over_ticket_is_in_the_new_owners_notifications(page, operator, manager, make_user):
+    from hotline.tickets import service
+    from hotline.timeutil import utcnow
+    from tests.helpers import log_call
+
+    colleague = make_user("operator", username="op_li", display_name="李建国")
+    ticket = log_call(operator, utcnow())
+    service.transfer_owner(ticket, actor=manager, now=utcnow(), new_owner=colleague, reason="张晓红病假，请跟进回访")
+    db.session.commit()
+    log_in(page, colleague.username)
+    expect(page.locator(".notices .badge")).to_have_text("1")
+    page.locator(".notices").click()
+    notice = page.locator("li.unread")
+    expect(notice).to_contain_text(f"陈主任 将工单 {ticket.number} 转交给您：张晓红病假，请跟进回访")
+    screenshot(page, "handover-notification")
+    notice.get_by_role("link").click()
+    expect(page.locator("h1")).to_contain_text(ticket.number)
