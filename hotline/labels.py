@@ -251,6 +251,16 @@ FLAG = {
     "lives_alone": _l("Lives alone"),
 }
 
+#: The caller's details, by field name, as a ``contact_updated`` event lists what changed.
+CONTACT_FIELD = {
+    "name": _l("Name"),
+    "id_number": _l("ID number"),
+    "address": _l("Address"),
+    "township_id": _l("Township"),
+    "village_id": _l("Village or community"),
+    **FLAG,
+}
+
 LOGIN_REQUIRED = _l("Please log in to continue.")
 ERROR_400 = _l("The request could not be understood.")
 ERROR_CSRF = _l("The form expired or was sent from elsewhere. Reload the page and try again.")

@@ -16,7 +16,7 @@ from models.contact import Contact
 from models.department import Department
 from models.duty import DutyLine
 from models.ticket import Ticket
-from tests.conftest import login
+from tests.conftest import login, post_form
 from tests.helpers import log_call, reload
 from tests.twilio_helpers import call_form, sms_form, twilio_post
 
@@ -119,3 +119,24 @@ def test_the_scheduler_keeps_apscheduler_quiet_below_debug(app, monkeypatch):
     monkeypatch.setattr(logging.getLogger(), "level", logging.INFO)
     scheduler.run_forever(app)
     assert quiet.getEffectiveLevel() == logging.WARNING
+
+
+def test_the_timeline_names_the_caller_details_changed_in_chinese(client, logged_in, operator, make_department, now):
+    town = make_department("town_hekou", "河口乡", "township", "township")
+    village = make_department("village_liushu", "柳树村", "village", "village", parent=town)
+    ticket = log_call(operator, now)
+    db.session.commit()
+    logged_in(operator)
+    page = f"/tickets/{ticket.number}"
+    form = {
+        "name": "王秀英",
+        "id_number": "",
+        "address": "柳树村3组",
+        "township_id": "0",
+        "village_id": str(village.id),
+    }
+    assert post_form(client, page + "/contact", form, page=page).status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    line = html[html.index("ev-contact_updated") :][:400]
+    assert "住址" in line and "乡镇" in line and "村（社区）" in line
+    assert "township_id" not in line and "address" not in line

@@ -210,11 +210,11 @@ class UnmaskForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
-    id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=32)])
-    address = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
-    township_id = SelectField(_l("Township"), coerce=int, choices=[])
-    village_id = SelectField(_l("Village or community"), coerce=int, choices=[])
+    name = StringField(labels.CONTACT_FIELD["name"], validators=[Optional(), Length(max=120)])
+    id_number = StringField(labels.CONTACT_FIELD["id_number"], validators=[Optional(), Length(max=32)])
+    address = StringField(labels.CONTACT_FIELD["address"], validators=[Optional(), Length(max=500)])
+    township_id = SelectField(labels.CONTACT_FIELD["township_id"], coerce=int, choices=[])
+    village_id = SelectField(labels.CONTACT_FIELD["village_id"], coerce=int, choices=[])
     is_elderly = BooleanField(labels.FLAG["is_elderly"])
     is_child = BooleanField(labels.FLAG["is_child"])
     has_disability = BooleanField(labels.FLAG["has_disability"])
