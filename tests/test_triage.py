@@ -146,6 +146,18 @@ def test_a_calm_cue_or_a_past_time_lowers_the_level():
 def test_ordinary_words_do_not_trigger_the_rule_word_inside_them():
     assert triage_text("孩子他爸在外地打工").priority == "P3"
     assert triage_text("孩子病了 住院 家里救命钱都花光了").priority == "P1"
+    assert triage_text("我想给我妈申请残疾证 她眼睛看不见了").priority == "P3"  # 看不见, not 不见了
+    assert triage_text("老人八十多岁 电话一直打不通").kind == "elderly_unseen"  # 打不通, not 一直打
+
+
+def test_a_thing_of_a_child_lost_is_not_a_missing_child():
+    assert triage_text("请问孩子的出生证明丢了怎么补").priority == "P3"
+    assert triage_text("孩子在商场丢了").priority == "P0"
+
+
+def test_money_lost_strands_only_away_from_home():
+    assert triage_text("我钱包丢了 里面有身份证 怎么补办").priority == "P3"
+    assert triage_text("在火车站钱包丢了 回不了家").kind == "stranded"
 
 
 @pytest.mark.parametrize(

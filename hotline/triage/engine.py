@@ -150,6 +150,8 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         if _discounted(policy, norm, spans, cues):
             continue
         rule = policy.rules[phrase.rule]
+        if rule.possessive_breaks and len(spans) > 1 and norm.startswith("的", spans[0][1]):
+            continue
         level = LEVEL_ORDER.index(rule.priority)
         lower = calm
         # "担心房子倒塌": a worry right before the match is one level lower.

@@ -40,7 +40,7 @@ CUES = {
     "calm",
     "enquiry",
 }
-RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting"}
+RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks"}
 TOPIC_KEYS = {"category", "phrases"}
 #: Characters that end a sentence: a gap (``~``) and the look-around windows do not cross them.
 SENTENCE_END = "。！？!?；;\n"
@@ -63,6 +63,8 @@ class Rule:
     category: str
     #: The danger lasts past the day it began (a missing child): a recent-time cue does not lower it.
     lasting: bool = False
+    #: A phrase whose first piece is followed by 的 is about a thing of that person ("孩子的证件丢了").
+    possessive_breaks: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,13 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         rule_gap = entry.get("gap", gap)
         if isinstance(rule_gap, bool) or not isinstance(rule_gap, int) or not 0 < rule_gap <= 100:
             raise TriagePolicyError(f"{here}: gap must be a whole number from 1 to 100, not {rule_gap!r}")
-        lasting = entry.get("lasting", False)
-        if not isinstance(lasting, bool):
-            raise TriagePolicyError(f"{here}: lasting must be true or false, not {lasting!r}")
+        flags = {}
+        for flag in ("lasting", "possessive_breaks"):
+            flags[flag] = entry.get(flag, False)
+            if not isinstance(flags[flag], bool):
+                raise TriagePolicyError(f"{here}: {flag} must be true or false, not {flags[flag]!r}")
         compiler.phrases(entry.get("phrases"), f"{here}: phrases", len(rules), rule_gap)
-        rules.append(Rule(kind, entry["priority"], category, lasting))
+        rules.append(Rule(kind, entry["priority"], category, **flags))
     kinds = [r.kind for r in rules]
     for kind in kinds:
         if kinds.count(kind) > 1:
