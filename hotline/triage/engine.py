@@ -157,7 +157,9 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         # "担心房子倒塌": a worry right before the match is one level lower.
         if worry and policy.worry.search(norm, max(0, spans[0][0] - NEGATION_REACH), spans[0][0]):
             lower += 1
-        if past or recent:
+        if policy.experienced.match(norm, spans[-1][1]):
+            lower = 2
+        elif past or recent:
             # A past-time cue around the match or between its pieces, and none of now: "我爸去年去世了",
             # "以前走丢过", "走了三年了"; a recent one only ends a danger that does not last: "昨晚着火了".
             start, end = spans[0][0], spans[-1][1]
@@ -171,7 +173,8 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         if level < 2:
             level = min(level + lower, 2)
         level = LEVEL_ORDER[level]
-        found.append((phrase.rule, level, [original(*span) for span in spans]))
+        words = [original(*span) for span, shown in zip(spans, phrase.shown, strict=True) if shown]
+        found.append((phrase.rule, level, words))
     if found:
         best = min(LEVEL_ORDER.index(level) for _rule, level, _words in found)
         # The rule with the most matched characters names the category (file order breaks a tie).

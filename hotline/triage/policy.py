@@ -29,6 +29,8 @@ CUES = {
     "negation_fillers",
     "hypothetical",
     "past",
+    "experienced",
+    "experienced_not_before",
     "recent",
     "worry",
     "present",
@@ -77,6 +79,8 @@ class Phrase:
     gaps: tuple[int, ...]
     #: Every piece: a text must hold them all for the phrase to be tried.
     needed: frozenset[int]
+    #: Whether each piece is shown as a reason: not a one-character link such as the 在 of "{child}在~丢了".
+    shown: tuple[bool, ...]
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class TriagePolicy:
     past: re.Pattern
     #: ...unless a present-time cue is there too ("打了我好几年 今天逃出来了").
     present: re.Pattern
+    #: Right after a match (被家暴过): in the past, as a past cue without a present one.
+    experienced: re.Pattern
     #: A recent-time cue there lowers a P0 match of a rule that is not lasting to P1 ("昨晚着火了").
     recent: re.Pattern
     #: A worry (and optional filler) right before a match lowers it one level ("担心房子倒塌").
@@ -223,6 +229,10 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         past=compiler.cue(cue_words["past"]),
         present=compiler.cue(cue_words["present"]),
         recent=compiler.cue(cue_words["recent"]),
+        experienced=re.compile(
+            f"(?:{compiler.alternation(cue_words['experienced'])})"
+            f"(?!{compiler.alternation(cue_words['experienced_not_before'])})"
+        ),
         worry=re.compile(f"(?:{compiler.alternation(cue_words['worry'])})(?:{fillers})?$"),
         worry_cue=re.compile(compiler.alternation(cue_words["worry"])),
         hypothetical_window=settings["hypothetical_window"],
@@ -336,6 +346,7 @@ class _Compiler:
             minimum = self.min_letters if lone else 3
             pieces: list[int] = []
             gaps: list[int] = []
+            shown: list[bool] = []
             pending_gap = 0
             for piece in tokens:
                 if piece == "~":
@@ -346,8 +357,9 @@ class _Compiler:
                 if pieces:
                     gaps.append(pending_gap)
                 pieces.append(self._piece(piece, minimum, where, phrase))
+                shown.append(lone or piece.startswith("{") or len(piece) > 1)
                 pending_gap = 0
-            entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces))
+            entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces), tuple(shown))
             self.by_first.setdefault(pieces[0], []).append(entry)
 
     def automaton(self) -> ahocorasick.Automaton:
