@@ -33,6 +33,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -350,7 +351,7 @@ class Spool:
     # --- while the database is away ------------------------------------------------------------
 
     def mark_down(self) -> None:
-        """The database failed a request: until one succeeds, requests try it one at a time."""
+        """The database failed a request (or is being tried again): until one succeeds, see ``attempt``."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.down_path.touch()
@@ -364,14 +365,17 @@ class Spool:
         return self.down_path.exists()
 
     @contextmanager
-    def attempt(self) -> Iterator[bool]:
-        """Whether this request may try the database: always while it is up; one request at a time while not.
+    def attempt(self, every: float) -> Iterator[bool]:
+        """Whether this request may try the database: always while it is up; while it is not, one request
+        of all processes at a time, and only when no other tried in the last ``every`` seconds.
 
         Waiting for an absent database takes up to the webhook's bound; while
-        one request of any process does that, the others spool at once and the
-        process is free for the next caller.
+        one request does that, the others spool at once and their process is
+        free for the next caller. The marker's time is when the last try began.
         """
-        if not self.down_path.exists():
+        try:
+            tried = self.down_path.stat().st_mtime
+        except FileNotFoundError:
             yield True
             return
         fd = os.open(self.root / "probe.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -382,6 +386,10 @@ class Spool:
                 yield False
                 return
             try:
+                if time.time() - tried < every:
+                    yield False
+                    return
+                self.mark_down()  # this try's start: the next waits ``every`` from now
                 yield True
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)

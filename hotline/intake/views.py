@@ -113,12 +113,13 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
             ordering = key(form) or ""
             if spool.holds(ordering):
                 return _spooled(spool_as, ordering, form, now, unstored, reason="behind a spooled request")
-            with spool.attempt() as allowed:
+            wait = current_app.config["WEBHOOK_DB_WAIT_SECONDS"]
+            with spool.attempt(every=wait) as allowed:
                 if not allowed:
                     return _spooled(spool_as, ordering, form, now, unstored, reason="database away")
                 was_down = spool.is_down()
                 try:
-                    with bounded(current_app.config["WEBHOOK_DB_WAIT_SECONDS"]):
+                    with bounded(wait):
                         response = view(form, now)
                 except DATABASE_ERRORS as exc:
                     _forget_transaction()
