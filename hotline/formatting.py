@@ -54,3 +54,11 @@ def iso_localtime(text: str | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     if not text:
         return ""
     return localtime(datetime.fromisoformat(text), fmt)
+
+
+def format_yuan(fen: int | None) -> str:
+    """Fen shown as money: ``¥1,234.50``."""
+    if fen is None:
+        return ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}¥{yuan:,}.{cents:02d}"

@@ -51,6 +51,11 @@ class AdvanceRelief(db.Model):
     def paid_fen(self) -> int:
         return sum(p.amount_fen for p in self.payments)
 
+    @property
+    def unpaid_fen(self) -> int:
+        """What an approved relief still owes the person (0 for one pending or rejected)."""
+        return max(self.amount_fen - self.paid_fen, 0) if self.status == "approved" else 0
+
 
 class AdvanceReliefPayment(db.Model):
     """One staged payment (分阶段救助) under an approved advance relief."""

@@ -36,6 +36,7 @@ from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from hotline.formatting import format_yuan
 from hotline.notices import notify
 from hotline.referrals.service import visible_referrals
 from hotline.tickets.service import add_event
@@ -100,17 +101,14 @@ def parse_amount(value: Decimal | str | int | None) -> int:
     return int(amount * _HUNDRED)
 
 
-def format_yuan(fen: int | None) -> str:
-    """Fen shown as money: ``¥1,234.50``."""
-    if fen is None:
-        return ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}¥{yuan:,}.{cents:02d}"
-
-
 def _plain_yuan(fen: int) -> str:
     """Fen as a plain decimal text for event payloads (``1234.50``), exact on every database."""
     return f"{fen // 100}.{fen % 100:02d}"
+
+
+def case_total_fen(ticket: Ticket) -> int:
+    """What the case has been granted or asked for so far (approved and pending reliefs): the limit applies to it."""
+    return sum(r.amount_fen for r in ticket.reliefs if r.status != "rejected")
 
 
 def limit_fen() -> int:
@@ -262,7 +260,7 @@ def grant_relief(
         raise NotAllowed(_l("Your unit can grant relief only in its own name."))
     reason = _text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
     _check_version(ticket, expected_version)
-    case_total = fen + sum(r.amount_fen for r in ticket.reliefs if r.status != "rejected")
+    case_total = fen + case_total_fen(ticket)
     within = case_total <= limit_fen()
     relief = AdvanceRelief(
         kind=kind,

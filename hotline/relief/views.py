@@ -210,9 +210,22 @@ def grant(number: str):
         )
         if relief.status == "approved":
             return _("Advance relief of %(amount)s granted.", amount=service.format_yuan(relief.amount_fen))
+        limit, total = service.limit_fen(), service.case_total_fen(ticket)
+        if relief.amount_fen > limit:
+            return _(
+                "%(amount)s is %(over)s above the limit of %(limit)s without approval: a manager decides (一事一议)."
+                " Managers were told.",
+                amount=service.format_yuan(relief.amount_fen),
+                over=service.format_yuan(relief.amount_fen - limit),
+                limit=service.format_yuan(limit),
+            )
         return _(
-            "%(amount)s is above the limit without approval: a manager decides (一事一议). Managers were told.",
+            "With %(amount)s this case would receive %(total)s in all, %(over)s above the limit of %(limit)s"
+            " without approval: a manager decides (一事一议). Managers were told.",
             amount=service.format_yuan(relief.amount_fen),
+            total=service.format_yuan(total),
+            over=service.format_yuan(total - limit),
+            limit=service.format_yuan(limit),
         )
 
     return _run(ticket, "grant", form, action, lambda: ticket)

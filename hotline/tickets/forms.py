@@ -196,6 +196,8 @@ class CallbackForm(VersionedForm):
 
 class CloseForm(VersionedForm):
     resolution = TextAreaField(_l("What was done for the caller"), validators=[Optional(), Length(max=4000)])
+    #: Shown only while approved advance relief is unpaid: closing then needs this and a reason.
+    leave_relief_unpaid = BooleanField(_l("Close with the approved advance relief unpaid"))
 
 
 class ReopenForm(VersionedForm):

@@ -20,6 +20,7 @@ from hotline import labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from hotline.formatting import format_yuan
 from hotline.notices import notify
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
@@ -525,9 +526,20 @@ def record_callback(
 
 
 def close_ticket(
-    ticket: Ticket, *, actor: User, now: datetime, resolution: str | None = None, expected_version: int | None = None
+    ticket: Ticket,
+    *,
+    actor: User,
+    now: datetime,
+    resolution: str | None = None,
+    expected_version: int | None = None,
+    leave_relief_unpaid: bool = False,
 ) -> None:
-    """办结: close a ticket whose help is done. An open ticket needs the resolution written now."""
+    """办结: close a ticket whose help is done. An open ticket needs the resolution written now.
+
+    Approved advance relief not yet paid in full is money the person was
+    promised: closing then needs ``leave_relief_unpaid`` (the closer confirms it
+    stays unpaid) and a resolution that says why; the event keeps the amount.
+    """
     _require_owner_or_manager(ticket, actor)
     _require_status(
         ticket, ("open", "pending_callback"), _l("Only an open ticket or one awaiting callback can be closed.")
@@ -535,6 +547,17 @@ def close_ticket(
     resolution = _text(resolution, None, required=False)
     if ticket.status == "open" and not resolution:
         raise DomainError(_l("Write what was done for the caller before closing."))
+    unpaid = sum(relief.unpaid_fen for relief in ticket.reliefs)
+    if unpaid and not leave_relief_unpaid:
+        raise DomainError(
+            _l(
+                "%(amount)s of approved advance relief is not paid yet. Record the payment first, or confirm that"
+                " the case closes with it unpaid and write why.",
+                amount=format_yuan(unpaid),
+            )
+        )
+    if unpaid and not resolution:
+        raise DomainError(_l("Write why the approved advance relief stays unpaid."))
     _touch(ticket, now, expected_version)
     if resolution:
         ticket.resolution = resolution
@@ -542,7 +565,7 @@ def close_ticket(
         ticket.resolved_at = now
     ticket.status = "closed"
     ticket.closed_at = now
-    add_event(ticket, actor, "closed", now, resolution=resolution)
+    add_event(ticket, actor, "closed", now, resolution=resolution, **({"unpaid_relief_fen": unpaid} if unpaid else {}))
     clocks.sync_ticket(ticket, now)
 
 

@@ -562,6 +562,7 @@ def close(number):
             now=utcnow(),
             resolution=form.resolution.data,
             expected_version=form.version.data,
+            leave_relief_unpaid=form.leave_relief_unpaid.data,
         ),
         _("Ticket closed."),
     )
