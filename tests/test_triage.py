@@ -89,6 +89,7 @@ def test_the_issue_example_is_a_missing_child_now():
         ("暴雨把我家土房子冲垮了", "P1", "home_destroyed"),
         ("在外地钱包被偷了 回不了家", "P1", "stranded"),
         ("家里断粮两天了", "P1", "no_food"),
+        ("我现在无依无靠 不知道该怎么办", "P1", "destitute"),
         ("隔壁独居的王大爷好几天没见出门了", "P1", "elderly_unseen"),
         ("老公天天打我 我带着孩子跑出来了", "P1", "domestic_violence"),
         ("孩子他爸在工地出事走了 家里没收入了", "P1", "breadwinner_died"),
@@ -139,6 +140,8 @@ def test_a_statement_is_urgent_even_when_it_asks_about_help():
 def test_a_calm_cue_or_a_past_time_lowers_the_level():
     assert triage_text("家里着火了").priority == "P0"
     assert triage_text("家里着火了 没有人受伤").priority == "P1"
+    assert triage_text("没有人受伤 就是房子被大风掀了屋顶 今晚没地方睡").priority == "P1"  # nobody hurt, still homeless
+    assert triage_text("不是急事 家里断粮了").priority == "P2"
     assert triage_text("我爸去世了 家里没有收入").priority == "P1"
     assert triage_text("我爸前年去世了 家里没有收入 不急").priority == "P2"
 
@@ -268,7 +271,7 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ("gap = 10\n", "gap = 0\n", r"\[settings\] gap must be a whole number"),
         ("min_pinyin_letters = 5", "min_pinyin_letters = 5\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
         ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
-        ('calm = [\n    "没有危险",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
+        ('calm = [\n    "不是急事",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
         ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),
         ('phrases = ["{no_food}"]', 'phrases = ["~{no_food}"]', r"~ stands between two pieces"),
         ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),

@@ -136,6 +136,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
 
     bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
     calm = policy.calm.search(norm) is not None
+    safe = policy.safe.search(norm) is not None
     cues = _Cues(
         negation=policy.negation_cue.search(norm) is not None,
         hypothetical=policy.hypothetical.search(norm) is not None,
@@ -153,7 +154,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         if rule.possessive_breaks and len(spans) > 1 and norm.startswith("的", spans[0][1]):
             continue
         level = LEVEL_ORDER.index(rule.priority)
-        lower = calm
+        lower = calm or (safe and level == 0)
         # "担心房子倒塌": a worry right before the match is one level lower.
         if worry and policy.worry.search(norm, max(0, spans[0][0] - NEGATION_REACH), spans[0][0]):
             lower += 1

@@ -40,6 +40,7 @@ CUES = {
     "topic_joiners",
     "resolved",
     "calm",
+    "safe",
     "enquiry",
 }
 RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks"}
@@ -137,6 +138,7 @@ class TriagePolicy:
     resolved: re.Pattern
     resolved_window: int
     calm: re.Pattern
+    safe: re.Pattern
     enquiry: re.Pattern
 
 
@@ -243,6 +245,7 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         resolved=compiler.cue(cue_words["resolved"]),
         resolved_window=settings["resolved_window"],
         calm=compiler.cue(cue_words["calm"]),
+        safe=compiler.cue(cue_words["safe"]),
         enquiry=compiler.cue(cue_words["enquiry"]),
     )
 
