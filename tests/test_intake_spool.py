@@ -28,7 +28,7 @@ from models.interaction import Interaction
 from models.outbox import OutboundMessage
 from models.ticket import Ticket, TicketEvent
 from tests.conftest import login, post_form
-from tests.helpers import count
+from tests.helpers import audit_kinds, count
 from tests.twilio_helpers import BASE, CALLER, call_form, sms_form, twilio_post
 
 #: The webhooks' bound on waiting for the database, short in tests.
@@ -377,6 +377,7 @@ def test_the_spool_page_is_for_admins_with_masked_numbers_and_a_confirmed_replay
     response = post_form(client, "/admin/spool/replay", {}, page="/admin/spool")
     assert response.status_code == 302
     assert count(Interaction, Interaction.provider_sid == sid(1)) == 1 and spool.pending_names() == []
+    assert audit_kinds()[-1] == "spool_replayed"
     after = client.get("/admin/spool").get_data(as_text=True)
     assert "补录完成：新入库 1 条，此前已入库 0 条" in after and "没有等待中的记录" in after
 
