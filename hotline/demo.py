@@ -74,7 +74,13 @@ CASES = [
     ("disability_support", "P2", "残疾人护理补贴咨询", "儿子重度残疾，想了解护理补贴。"),
 ]
 
-NAMES = ["王秀英", "李桂兰", "张伟", "刘洋", "陈静", "杨军", "黄丽", "赵磊", "周敏", "吴强", "徐娟", "孙涛"]
+SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙"]
+GIVEN_NAMES = ["秀英", "桂兰", "伟", "洋", "静", "军", "丽", "磊", "敏", "强", "娟", "涛", "建国", "淑芬", "志强"]
+
+
+def _caller_name(i: int) -> str:
+    """A different name for every demo caller: one name with several phones would read as one person."""
+    return SURNAMES[i % len(SURNAMES)] + GIVEN_NAMES[(i + i // len(SURNAMES)) % len(GIVEN_NAMES)]
 
 
 def demo_exists() -> bool:
@@ -167,11 +173,19 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             continue
         # operator1's own queue stays short so a newly logged call is easy to spot.
         owner = operators[1 + i % 2] if i % 5 else operators[0]
+        name, duplicate_of = _caller_name(i), None
+        if state == "merged":
+            # A duplicate (并单): the same caller again about the same matter, on a ticket still open.
+            duplicate_of = next((c for c in reversed(created) if c.is_open and c.contact and c.contact.name), None)
+            if duplicate_of is not None:
+                phone, name = duplicate_of.contact.phone, duplicate_of.contact.name
+                category, priority = duplicate_of.category, duplicate_of.priority
+                summary, description = duplicate_of.summary, duplicate_of.description
         t = service.log_call(
             actor=owner,
             now=at,
             phone=phone,
-            caller_name=NAMES[i % len(NAMES)],
+            caller_name=name,
             category=category,
             priority=priority,
             summary=summary,
@@ -180,9 +194,10 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             channel="walk_in" if i % 11 == 0 else "voice",
         )
         contact = t.contact
-        village = villages[i % len(villages)]
-        contact.township_id = village.parent_id
-        contact.village_id = village.id
+        if duplicate_of is None:  # a duplicate's caller keeps where they live
+            village = villages[i % len(villages)]
+            contact.township_id = village.parent_id
+            contact.village_id = village.id
         contact.is_elderly = category == "elderly_alone"
         contact.is_child = category == "child_protection"
         db.session.flush()
@@ -196,9 +211,10 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             created.append(t)
             continue
         if state == "merged":
-            target = next((c for c in reversed(created) if c.is_open and c.id != t.id), None)
-            if target is not None:
-                service.merge_ticket(t, actor=owner, now=later, target=target, reason="同一来电人重复反映同一事项")
+            if duplicate_of is not None:
+                service.merge_ticket(
+                    t, actor=owner, now=later, target=duplicate_of, reason="同一来电人重复反映同一事项"
+                )
             created.append(t)
             continue
         service.resolve_directly(t, actor=owner, now=later, answer="已告知办理流程和所需材料，并联系村（社区）协助。")

@@ -140,3 +140,21 @@ def test_the_timeline_names_the_caller_details_changed_in_chinese(client, logged
     line = html[html.index("ev-contact_updated") :][:400]
     assert "住址" in line and "乡镇" in line and "村（社区）" in line
     assert "township_id" not in line and "address" not in line
+
+
+def test_demo_duplicates_repeat_their_ticket_and_each_caller_has_one_phone(app, now):
+    load_demo(now=now, tickets=50)
+    db.session.commit()
+    merged = db.session.scalars(select(Ticket).where(Ticket.status == "merged")).all()
+    assert merged
+    for duplicate in merged:
+        target = duplicate.merged_into
+        assert (duplicate.contact_id, duplicate.category, duplicate.summary) == (
+            target.contact_id,
+            target.category,
+            target.summary,
+        )
+    phones_per_name = db.session.execute(
+        select(Contact.name, func.count(func.distinct(Contact.phone))).group_by(Contact.name)
+    ).all()
+    assert [row for row in phones_per_name if row[0] and row[1] > 1] == []
