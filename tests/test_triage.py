@@ -273,7 +273,7 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
         ('calm = [\n    "不是急事",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
         ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),
-        ('phrases = ["{no_food}"]', 'phrases = ["~{no_food}"]', r"~ stands between two pieces"),
+        ('phrases = ["{no_food}",', 'phrases = ["~{no_food}",', r"~ stands between two pieces"),
         ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),
         ("\n[settings]\n", "\n[settings\n", r"not valid TOML"),
     ],
