@@ -406,17 +406,17 @@ def test_the_replay_command_prints_what_it_replayed(client, spool, outage, runne
 
 
 def test_while_the_database_is_away_one_request_at_a_time_tries_it_and_not_more_often_than_the_bound(spool):
-    with spool.attempt(every=WAIT) as allowed:
-        assert allowed  # the database is up: everyone tries
+    with spool.attempt(every=WAIT) as state:
+        assert state == "up"  # everyone tries
     spool.mark_down()
-    with spool.attempt(every=WAIT) as allowed:
-        assert not allowed  # it failed a moment ago: spool at once
+    with spool.attempt(every=WAIT) as state:
+        assert state == "wait"  # it failed a moment ago: spool at once
     past = time.time() - 2 * WAIT
     os.utime(spool.down_path, (past, past))
     with spool.attempt(every=WAIT) as first, spool.attempt(every=WAIT) as second:
-        assert (first, second) == (True, False)
+        assert (first, second) == ("probe", "wait")
     with spool.attempt(every=WAIT) as again:
-        assert not again  # the try just made counts from its start
+        assert again == "wait"  # the try just made counts from its start
     spool.mark_up()
-    with spool.attempt(every=WAIT) as allowed:
-        assert allowed
+    with spool.attempt(every=WAIT) as state:
+        assert state == "up"

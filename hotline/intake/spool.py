@@ -154,6 +154,8 @@ class Spool:
         self.quarantine_dir = self.root / "quarantine"
         self.roster_path = self.root / "roster.json"
         self.down_path = self.root / "down"
+        # Plain strings for what every webhook request looks at (cheaper than Path objects).
+        self._pending, self._claimed, self._down = str(self.pending), str(self.claimed), str(self.down_path)
         self._roster: tuple[RosterLine, ...] | None = None
         self._roster_mtime: int | None = None
 
@@ -206,14 +208,21 @@ class Spool:
         return sorted(_names(self.pending) + claimed)
 
     def holds(self, key: str) -> bool:
-        """Whether a record of the same call or sender still waits: a later request must queue behind it."""
-        part = f"-{key_hash(key)}-"
-        try:
-            return any(part in name for name in os.listdir(self.pending)) or any(
-                part in name for name in os.listdir(self.claimed)
-            )
-        except FileNotFoundError:
-            return False
+        """Whether a record of the same call or sender still waits: a later request must queue behind it.
+
+        On every webhook request: with nothing waiting, two listings of an empty (or absent) folder.
+        """
+        part = None
+        for folder in (self._pending, self._claimed):
+            try:
+                names = os.listdir(folder)
+            except FileNotFoundError:
+                continue
+            if names:
+                part = part or f"-{key_hash(key)}-"
+                if any(part in name for name in names):
+                    return True
+        return False
 
     def stats(self, now: datetime) -> dict:
         """Count and oldest age (seconds) of the waiting records, and how many are quarantined."""
@@ -361,36 +370,35 @@ class Spool:
     def mark_up(self) -> None:
         self.down_path.unlink(missing_ok=True)
 
-    def is_down(self) -> bool:
-        return self.down_path.exists()
-
     @contextmanager
-    def attempt(self, every: float) -> Iterator[bool]:
-        """Whether this request may try the database: always while it is up; while it is not, one request
-        of all processes at a time, and only when no other tried in the last ``every`` seconds.
+    def attempt(self, every: float) -> Iterator[str]:
+        """Whether this request may try the database: "up" (it is up, as far as anyone knows), "probe" (it
+        is not, and this request tries it again) or "wait" (spool at once).
 
-        Waiting for an absent database takes up to the webhook's bound; while
-        one request does that, the others spool at once and their process is
-        free for the next caller. The marker's time is when the last try began.
+        While the database is away, one request of all processes at a time
+        tries it, and only when no other tried in the last ``every`` seconds:
+        waiting for an absent database takes up to the webhook's bound, and
+        meanwhile the others are spooled at once and their process is free for
+        the next caller. The marker's time is when the last try began.
         """
         try:
-            tried = self.down_path.stat().st_mtime
+            tried = os.stat(self._down).st_mtime
         except FileNotFoundError:
-            yield True
+            yield "up"
             return
         fd = os.open(self.root / "probe.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                yield False
+                yield "wait"
                 return
             try:
                 if time.time() - tried < every:
-                    yield False
+                    yield "wait"
                     return
                 self.mark_down()  # this try's start: the next waits ``every`` from now
-                yield True
+                yield "probe"
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:

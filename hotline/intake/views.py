@@ -114,10 +114,9 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
             if spool.holds(ordering):
                 return _spooled(spool_as, ordering, form, now, unstored, reason="behind a spooled request")
             wait = current_app.config["WEBHOOK_DB_WAIT_SECONDS"]
-            with spool.attempt(every=wait) as allowed:
-                if not allowed:
+            with spool.attempt(every=wait) as state:
+                if state == "wait":
                     return _spooled(spool_as, ordering, form, now, unstored, reason="database away")
-                was_down = spool.is_down()
                 try:
                     with bounded(wait):
                         response = view(form, now)
@@ -125,7 +124,7 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
                     _forget_transaction()
                     spool.mark_down()
                     return _spooled(spool_as, ordering, form, now, unstored, reason=f"{type(exc).__name__}: {exc}")
-                if was_down:
+                if state == "probe":
                     spool.mark_up()
                     log.info("the database answers again: the spool is replayed by the scheduler")
                 return response
