@@ -194,6 +194,10 @@ def test_a_recent_danger_is_p1_but_a_missing_child_stays_p0():
 
 def test_a_cry_for_help_is_p0_but_thanks_for_a_life_saved_is_not():
     assert triage_text("救命").priority == "P0"
+    # The cry is generic: what happened names the category.
+    result = triage_text("快来人啊 有人掉河里了")
+    assert (result.priority, result.kind, result.category) == ("P0", "drowning_trapped", "accident_disaster")
+    assert result.reasons[0] == "掉"
     assert triage_text("感谢你们的救命之恩").priority == "P3"
 
 

@@ -178,12 +178,13 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         found.append((phrase.rule, level, words))
     if found:
         best = min(LEVEL_ORDER.index(level) for _rule, level, _words in found)
-        # The rule with the most matched characters names the category (file order breaks a tie).
+        # The rule with the most matched characters names the category (file order breaks a tie), a rule that
+        # says what happened before a generic one.
         weight: dict[int, int] = {}
         for rule_number, level, match in found:
             if LEVEL_ORDER.index(level) == best:
                 weight[rule_number] = weight.get(rule_number, 0) + sum(len(w) for w in match)
-        chosen = min(weight, key=lambda r: (-weight[r], r))
+        chosen = min(weight, key=lambda r: (policy.rules[r].generic, -weight[r], r))
         top = sorted((f for f in found if f[0] in weight), key=lambda f: (f[0] != chosen, f[0]))
         words = list(dict.fromkeys(w for _rule, _level, match in top for w in match))
         # Each word once, and not when it is part of a longer one shown ("娃丢了", not also "娃").

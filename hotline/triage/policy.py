@@ -43,7 +43,7 @@ CUES = {
     "safe",
     "enquiry",
 }
-RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks"}
+RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks", "generic"}
 TOPIC_KEYS = {"category", "phrases"}
 #: Characters that end a sentence: a gap (``~``) and the look-around windows do not cross them.
 SENTENCE_END = "。！？!?；;\n"
@@ -68,6 +68,8 @@ class Rule:
     lasting: bool = False
     #: A phrase whose first piece is followed by 的 is about a thing of that person ("孩子的证件丢了").
     possessive_breaks: bool = False
+    #: Says nothing of what happened ("救命"): names the category only when no other rule of its level matched.
+    generic: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def load_triage_policy(path: Path, categories: set[str] | None = None) -> Triage
         if isinstance(rule_gap, bool) or not isinstance(rule_gap, int) or not 0 < rule_gap <= 100:
             raise TriagePolicyError(f"{here}: gap must be a whole number from 1 to 100, not {rule_gap!r}")
         flags = {}
-        for flag in ("lasting", "possessive_breaks"):
+        for flag in ("lasting", "possessive_breaks", "generic"):
             flags[flag] = entry.get(flag, False)
             if not isinstance(flags[flag], bool):
                 raise TriagePolicyError(f"{here}: {flag} must be true or false, not {flags[flag]!r}")
