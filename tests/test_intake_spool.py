@@ -420,3 +420,15 @@ def test_while_the_database_is_away_one_request_at_a_time_tries_it_and_not_more_
     spool.mark_up()
     with spool.attempt(every=WAIT) as state:
         assert state == "up"
+
+
+def test_the_scheduler_replays_the_spool_every_few_seconds(app, spool):
+    from hotline.escalation.scheduler import SPOOL_SECONDS, build_scheduler, run_spool
+
+    job = build_scheduler(app).get_job("spool")
+    assert job.trigger.interval == timedelta(seconds=SPOOL_SECONDS) and SPOOL_SECONDS <= 10
+    form = {k: [v] for k, v in sms_form(sid=sid(9)).items()}
+    spool.write("sms", key=CALLER, form=form, args={}, received_at=now_utc() - timedelta(seconds=3))
+    run_spool(app)
+    assert spool.pending_names() == [] and count(Interaction, Interaction.provider_sid == sid(9)) == 1
+    assert count(OutboundMessage) == 1
