@@ -334,9 +334,13 @@ class Spool:
             shown = name.split("-", 1)[1] if folder == self.claimed else name
             row = {"name": shown, "received_at": received_at_of(shown), "endpoint": None, "sid": None, "sender": None}
             try:
-                record = parse_record(shown, (folder / name).read_bytes(), endpoints)
-            except (BadRecord, OSError):
-                pass
+                data = (folder / name).read_bytes()
+            except OSError:  # replayed or moved since the listing
+                data = b""
+            try:
+                record = parse_record(shown, data, endpoints)
+            except BadRecord:
+                row |= _what_can_be_read(data)
             else:
                 row |= {
                     "received_at": record.received_at,
@@ -437,6 +441,27 @@ class Spool:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.error("the duty roster snapshot %s cannot be read: %s", self.roster_path, exc)
         return self._roster or ()
+
+
+def _what_can_be_read(data: bytes) -> dict:
+    """Endpoint, SID and sender of a record that cannot be replayed, as far as its JSON says; {} if it cannot."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    form = raw.get("form") if isinstance(raw.get("form"), dict) else {}
+
+    def text(value) -> str | None:
+        value = value[0] if isinstance(value, list) and value else value
+        return value[:64] if isinstance(value, str) else None
+
+    return {
+        "endpoint": text(raw.get("endpoint")),
+        "sid": text(form.get("MessageSid")) or text(form.get("CallSid")),
+        "sender": text(form.get("From")),
+    }
 
 
 def _first(values: dict[str, list[str]], name: str) -> str | None:
