@@ -26,13 +26,14 @@ class User(UserMixin, db.Model):
     #: The unit a department user works for; empty for the other roles.
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: Consecutive failed logins since the last success; reset on success.
+    #: Wrong passwords since the last success or admin unlock; forgotten after a quiet window (login throttling).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    #: Logins are refused until this time after too many failures.
+    #: Set at each wrong password: the next attempt is heard from this time (later after many failures).
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: UI language chosen by the user; empty means the site default (zh_CN).
     locale: Mapped[str | None] = mapped_column(String(8))
-    #: Changes on password change, so sessions on other browsers end.
+    #: Kept in every session of the user; a new one (logout, password change, deactivation, an admin's
+    #: "sign out everywhere") ends all of them at once.
     session_token: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -50,7 +51,7 @@ class User(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        # The token part makes old sessions invalid once the password changes.
+        # The token part makes every older session invalid once the token changes.
         return f"{self.id}:{self.session_token}"
 
     def __repr__(self) -> str:

@@ -70,6 +70,7 @@ MATRIX: dict[str, dict] = {
     "admin.audit": {"GET": only(200, "manager", "admin")},
     "admin_calendar.years": {"GET": ADMIN_PAGE},
     "admin_calendar.edit": {"GET": ADMIN_PAGE, "POST": ADMIN_FORM},
+    "admin_calendar.remove": {"POST": ADMIN_FORM},
     "duty.roster": {"GET": ADMIN_PAGE},
     # An empty form is a complete edit of a line: every box unticked takes it off duty.
     "duty.edit": {"GET": ADMIN_PAGE, "POST": ADMIN_FORM, "POST /admin/duty/<int:line_id>": ADMIN_DONE},
