@@ -204,6 +204,7 @@ def test_with_no_roster_known_a_call_goes_to_voicemail_and_is_missed_once_after_
     assert menu.find("Record") is not None and "30分钟内给您回电" in menu.find("Say").text
     assert ended.status_code == 200 and recorded.status_code == 200
     assert [r["answer"] for r in records(spool)] == [None, "voicemail", None, None]
+    saved = {name: (spool.pending / name).read_bytes() for name in spool.pending_names()}
     report = replay(spool, now=now)
     assert report["replayed"] == {"recording": 1, "voice": 1, "voice_menu": 1, "voice_status": 1}
     assert report["quarantined"] == 0 and report["left"] == 0
@@ -215,6 +216,13 @@ def test_with_no_roster_known_a_call_goes_to_voicemail_and_is_missed_once_after_
     assert call.missed_at > now and abs((now_utc() - call.missed_at).total_seconds()) < 60
     kinds = [e.kind for e in db.session.scalars(select(TicketEvent).order_by(TicketEvent.id))]
     assert kinds.count("missed_call") == 1 and kinds.count("voicemail") == 1
+    # Every step replayed again (copies of the records): nothing is written twice.
+    for name, data in saved.items():
+        (spool.pending / name).write_bytes(data)
+    again = replay(spool, now=now)
+    assert again["duplicates"] == 3 and again["applied"] == 1 and again["stored"] == 0
+    assert count(Interaction) == 1 and count(Ticket) == 1
+    assert [e.kind for e in db.session.scalars(select(TicketEvent).order_by(TicketEvent.id))] == kinds
 
 
 # --- replay ---------------------------------------------------------------------------------------
