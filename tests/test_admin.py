@@ -232,7 +232,7 @@ def test_unknown_user_is_not_found(as_admin):
 def test_audit_page_lists_what_admins_did(as_admin):
     post_form(as_admin, "/admin/users/new", new_user_form())
     html = page(as_admin.get("/admin/audit"))
-    assert "user_created" in html and "li_na" in html and "系统管理员" in html
+    assert "新建用户" in html and "user_created" not in html and "li_na" in html and "系统管理员" in html
 
 
 # --- departments ---------------------------------------------------------------------------

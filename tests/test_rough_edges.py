@@ -1,12 +1,15 @@
 """What staff hit first (issue 13): where each role lands, and the admin's outbox page in Chinese."""
 
 import logging
+import re
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from config.settings import ROOT
+from hotline import audit
 from hotline.demo import load_demo
 from hotline.errors import DomainError
 from hotline.extensions import db
@@ -158,3 +161,36 @@ def test_demo_duplicates_repeat_their_ticket_and_each_caller_has_one_phone(app, 
         select(Contact.name, func.count(func.distinct(Contact.phone))).group_by(Contact.name)
     ).all()
     assert [row for row in phones_per_name if row[0] and row[1] > 1] == []
+
+
+# --- the audit log in the UI's language ----------------------------------------------------
+
+
+def test_every_audit_kind_the_code_writes_has_a_label():
+    source = "\n".join(path.read_text() for path in (ROOT / "hotline").rglob("*.py"))
+    written = set(re.findall(r"record\(\s*\"([a-z_]+)\"", source))
+    written |= set(re.findall(r"kind_of_change = \"([a-z_]+)\"", source))
+    written |= set(re.findall(r"end_sessions\(.*reason=\"([a-z_]+)\"", source))
+    assert {"login", "report_exported", "department_created", "logout"} <= written
+    assert written - set(audit.KINDS) == set()
+
+
+def test_the_audit_page_speaks_chinese(client, make_user, now):
+    admin = make_user("admin")
+    audit.record("login_failed", actor_id=None, now=now, target="nobody", reason="unknown_user", client="127.0.0.1")
+    audit.record(
+        "report_exported",
+        actor_id=admin.id,
+        now=now,
+        target="dashboard",
+        format="xlsx",
+        filters={"range": "30d"},
+        rows=12,
+    )
+    db.session.commit()
+    browser = client
+    assert login(browser, admin.username).status_code == 302
+    html = browser.get("/admin/audit").get_data(as_text=True)
+    assert "登录被拒" in html and "原因：未知用户" in html and "客户端地址：127.0.0.1" in html
+    assert "导出报表" in html and "筛选条件：统计时段：30d" in html and "行数：12" in html
+    assert "login_failed" not in html and "report_exported" not in html and "filters=" not in html

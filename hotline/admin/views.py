@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from hotline import audit as audit_trail
 from hotline.admin import service
 from hotline.admin.forms import DepartmentForm, UserForm
 from hotline.errors import DomainError
@@ -158,4 +159,4 @@ def audit():
         per_page=50,
         error_out=False,
     )
-    return render_template("admin/audit.html", page=page)
+    return render_template("admin/audit.html", page=page, kinds=audit_trail.KINDS, describe=audit_trail.describe)
