@@ -1,1 +1,1 @@
-"""Login, logout, lockout and own-password changes."""
+"""Login (throttled by account and client address), sessions ended on the server, own password changes."""
