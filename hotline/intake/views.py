@@ -114,8 +114,8 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
             if spool.holds(ordering):
                 return _spooled(spool_as, ordering, form, now, unstored, reason="behind a spooled request")
             wait = current_app.config["WEBHOOK_DB_WAIT_SECONDS"]
-            with spool.attempt(every=wait) as state:
-                if state == "wait":
+            with spool.attempt(every=wait) as database:
+                if database == "wait":
                     return _spooled(spool_as, ordering, form, now, unstored, reason="database away")
                 try:
                     with bounded(wait):
@@ -124,7 +124,7 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
                     _forget_transaction()
                     spool.mark_down()
                     return _spooled(spool_as, ordering, form, now, unstored, reason=f"{type(exc).__name__}: {exc}")
-                if state == "probe":
+                if database == "probe":
                     spool.mark_up()
                     log.info("the database answers again: the spool is replayed by the scheduler")
                 return response
@@ -156,7 +156,7 @@ def _spooled(endpoint: str, ordering: str, form, now: datetime, unstored, *, rea
             answer=answer,
         )
     except OSError as exc:
-        # The caller still gets an answer; what they sent is only in this log line and Twilio's.
+        # The caller still gets an answer, but the request is lost (Twilio's own log keeps it): say so loudly.
         log.critical("Twilio %s LOST: neither the database (%s) nor the spool (%s) took it", endpoint, reason, exc)
         return response
     log.warning("Twilio %s spooled (%s)", endpoint, reason[:300])
