@@ -440,3 +440,31 @@ def test_the_scheduler_replays_the_spool_every_few_seconds(app, spool):
     run_spool(app)
     assert spool.pending_names() == [] and count(Interaction, Interaction.provider_sid == sid(9)) == 1
     assert count(OutboundMessage) == 1
+
+
+def test_a_full_disk_still_gets_the_caller_an_answer_and_says_so_loudly(client, spool, outage, monkeypatch, caplog):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool, "write", full)
+    with outage():
+        response = twilio_post(client, "/twilio/sms", sms_form(sid=sid(1)))
+    assert SPOOLED in twiml(response).find("Message").text
+    assert any(r.levelname == "CRITICAL" and "LOST" in r.getMessage() for r in caplog.records)
+
+
+def test_the_write_turn_gives_up_at_the_deadline_when_another_process_holds_it(tmp_path):
+    from hotline.intake.writelock import WriteTurn, WriteTurnTimeout, bounded
+
+    path = str(tmp_path / "db.sqlite3")
+    fd = os.open(f"{path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another open file description: excludes the turn as another process would
+    turn = WriteTurn(path)
+    started = time.monotonic()
+    with pytest.raises(WriteTurnTimeout), bounded(0.2), turn():
+        pass
+    assert 0.2 <= time.monotonic() - started < 1.0
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    with bounded(0.2), turn():
+        pass  # free again: taken at once
