@@ -225,8 +225,9 @@ def save_year(
         target=f"calendar:{year}",
         year=year,
         source=source,
-        entries=[e.text() for e in entries],
-        before=before.splitlines() if before is not None else None,
+        # One entry a line, as typed: the entries are a text, not a list, so none reads as a change.
+        entries="\n".join(e.text() for e in entries),
+        before=before,
         **summary(entries),
     )
     return existing
@@ -251,7 +252,7 @@ def remove_year(*, actor: User, now: datetime, year: int, expected_updated_at: d
         target=f"calendar:{year}",
         year=year,
         source=existing.source,
-        before=removed.splitlines(),
+        before=removed,
     )
 
 
