@@ -4,7 +4,7 @@ The ORM refuses to update or delete a ``TicketEvent`` or an ``AuditLog``, but a
 Core ``update()``/``delete()`` or plain SQL through the app's connection would
 not ask it. Triggers on both tables refuse every UPDATE and DELETE (and, on
 PostgreSQL, TRUNCATE) whoever sends it; the database answers with an integrity
-error naming the table. Migration ``0008_append_only`` creates them from the
+error naming the table. Migration ``0010_append_only`` creates them from the
 statements here, and the test suite drops and recreates the SQLite ones from the
 same statements when it empties the database between tests.
 

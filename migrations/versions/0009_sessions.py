@@ -1,7 +1,7 @@
 """failed logins by client address, for the per-address login limit
 
-Revision ID: 0008_sessions
-Revises: 0007_triage_calendar
+Revision ID: 0009_sessions
+Revises: 0008_own_clock
 Create Date: 2026-12-03 13:50:00
 
 """
@@ -10,8 +10,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_sessions'
-down_revision = '0007_triage_calendar'
+revision = '0009_sessions'
+down_revision = '0008_own_clock'
 branch_labels = None
 depends_on = None
 
