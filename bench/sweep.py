@@ -54,6 +54,7 @@ def tickets(count: int, *, due: int, offset: int = 0):
                     "updated_at": opened,
                     "first_contact_at": opened,
                     "advance_relief_at": opened,
+                    "dispatch_started_at": opened,
                     "dispatch_due_at": opened + timedelta(minutes=30),
                     "next_deadline_at": opened + timedelta(minutes=30),
                     "next_escalation_at": opened + timedelta(minutes=22, seconds=30),
