@@ -89,7 +89,7 @@ def history(app, operator, manager, make_department, make_user):
     set_township(t["T1"], town)
     r["R1"] = referrals.dispatch_referral(t["T1"], department=civil, role="lead", actor=op, now=at(9, 29, 10, 20))
     referrals.acknowledge(r["R1"], actor=civil_staff, now=at(9, 29, 10, 50))
-    relief.grant_relief(
+    granted = relief.grant_relief(
         t["T1"],
         actor=op,
         now=at(9, 29, 16),
@@ -98,6 +98,7 @@ def history(app, operator, manager, make_department, make_user):
         granting_unit=civil,
         reason="住院押金",
     )
+    relief.record_payment(granted, actor=op, now=at(9, 29, 17), amount_yuan="2000", note="一次发放")
     referrals.resolve(r["R1"], actor=civil_staff, now=at(10, 1, 9), result="已发放临时救助", outcome="relief_granted")
     tickets.record_callback(t["T1"], actor=op, now=at(10, 1, 15), reached=True, satisfaction=5)
     tickets.close_ticket(t["T1"], actor=op, now=at(10, 1, 15, 10))
