@@ -251,29 +251,41 @@ def test_a_priority_without_a_pause_review_cannot_pause(app, operator, now):
     assert t.paused_at is None
 
 
-ACTIONS = (
-    "dispatch",
-    "acknowledge",
-    "request_return",
-    "accept_return",
-    "reject_return",
-    "cancel",
-    "resolve",
-    "resolve_directly",
-    "callback_reached",
-    "callback_not_reached",
-    "close",
-    "reopen",
-    "pause",
-    "resume",
-    "priority",
-    "take",
-    "extension",
-)
+def _choices(t: Ticket, units) -> list[tuple[str, object]]:
+    """What can be done to ``t`` now: (action, referral or None). A service may still refuse (a rule the
+    walk does not model, such as four eyes on a return); the walk then moves on."""
+    active = [r for r in t.referrals if r.is_active]
+    out: list[tuple[str, object]] = []
+    if t.status == "new":
+        out.append(("take", None))
+    if t.status in ("open", "referred", "pending_callback") and len(active) < len(units):
+        out += [("dispatch", None)] * 2
+    for r in active:
+        if r.status == "dispatched":
+            out += [("acknowledge", r), ("acknowledge", r), ("request_return", r), ("cancel", r)]
+        elif r.status in ("acknowledged", "in_progress"):
+            out += [("resolve", r), ("resolve", r), ("request_return", r), ("cancel", r)]
+            if r.extension_state == "none":
+                out.append(("extension", r))
+        elif r.status == "return_requested":
+            out += [("accept_return", r), ("reject_return", r), ("resolve", r)]
+    if t.status == "open" and not active:
+        out.append(("resolve_directly", None))
+    if t.status in ("open", "pending_callback"):
+        out += [("callback_reached", None), ("callback_not_reached", None), ("close", None)]
+    if t.status == "closed":
+        out.append(("reopen", None))
+    if t.status in OPEN_STATUSES:
+        out.append(("priority", None))
+        if t.paused_at is not None:
+            out.append(("resume", None))
+        elif t.priority in ("P2", "P3"):
+            out.append(("pause", None))
+    return out
 
 
 @settings(
-    max_examples=25,
+    max_examples=30,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -281,17 +293,13 @@ ACTIONS = (
 )
 @given(
     start=st.sampled_from(["new", "P1", "P2", "P3"]),
-    actions=st.lists(
-        st.tuples(
-            st.sampled_from(ACTIONS), st.integers(min_value=1, max_value=600), st.sampled_from(["P1", "P2", "P3"])
-        ),
-        min_size=1,
-        max_size=14,
-    ),
+    steps=st.integers(min_value=5, max_value=40),
+    rnd=st.randoms(use_true_random=False),
 )
 def test_any_sequence_of_actions_keeps_a_clock_on_an_open_ticket(
-    app, operator, manager, civil, civil_staff, health, health_staff, now, start, actions
+    app, operator, manager, civil, civil_staff, health, health_staff, now, start, steps, rnd
 ):
+    """A random walk through whatever can be done to one ticket, the invariant checked after every step."""
     units = [(civil, civil_staff), (health, health_staff)]
     at = now
     if start == "new":
@@ -300,69 +308,64 @@ def test_any_sequence_of_actions_keeps_a_clock_on_an_open_ticket(
         t = log_p2(operator, at, priority=start)
     db.session.commit()
     assert_a_clock_runs(t)
-    for action, minutes, priority in actions:
-        at += timedelta(minutes=minutes)
-        active = [r for r in t.referrals if r.is_active]
+    for _ in range(steps):
+        choices = _choices(t, units)
+        if not choices:
+            break
+        action, referral = rnd.choice(choices)
+        at += timedelta(minutes=rnd.randint(1, 600))
         try:
             with db.session.begin_nested():
-                _act(action, t, active, units, operator, manager, at, priority)
+                _act(action, t, referral, units, operator, manager, at, rnd.choice(["P1", "P2", "P3"]))
         except DomainError:
             continue
         db.session.commit()
         assert_a_clock_runs(t)
 
 
-def _act(action, t, active, units, operator, manager, at, priority):
-    """One action of the random walk; a refused one raises DomainError (or IndexError: nothing to act on)."""
+def _act(action, t, r, units, operator, manager, at, priority):
+    """One step of the walk, through the service a person would use."""
     staff = {unit.id: user for unit, user in units}
     if action == "dispatch":
-        taken = {r.department_id for r in active}
-        unit = next((u for u, _s in units if u.id not in taken), None)
-        if unit is None:
-            raise DomainError("every unit has it")
-        role = "assist" if any(r.role == "lead" for r in active) else "lead"
+        taken = {x.department_id for x in t.referrals if x.is_active}
+        unit = next(u for u, _s in units if u.id not in taken)
+        role = "assist" if any(x.role == "lead" and x.is_active for x in t.referrals) else "lead"
         rs.dispatch_referral(t, department=unit, role=role, actor=manager, now=at)
-    elif action in ("take", "resume", "pause", "priority", "resolve_directly", "close", "reopen"):
-        if action == "take":
-            ts.take_ticket(t, actor=operator, now=at)
-        elif action == "pause":
-            esc.pause_clocks(t, actor=manager, now=at, reason="等材料")
-        elif action == "resume":
-            esc.resume_clocks(t, actor=manager, now=at)
-        elif action == "priority":
-            ts.change_priority(t, actor=manager, now=at, priority=priority, reason="重新评估")
-        elif action == "resolve_directly":
-            ts.resolve_directly(t, actor=manager, now=at, answer="已答复")
-        elif action == "close":
-            ts.close_ticket(t, actor=manager, now=at, resolution="已办结")
-        else:
-            ts.reopen_ticket(t, actor=manager, now=at, reason="来电人不满意")
+    elif action == "take":
+        ts.take_ticket(t, actor=operator, now=at)
+    elif action == "pause":
+        esc.pause_clocks(t, actor=manager, now=at, reason="等材料")
+    elif action == "resume":
+        esc.resume_clocks(t, actor=manager, now=at)
+    elif action == "priority":
+        ts.change_priority(t, actor=manager, now=at, priority=priority, reason="重新评估")
+    elif action == "resolve_directly":
+        ts.resolve_directly(t, actor=manager, now=at, answer="已答复")
+    elif action == "close":
+        ts.close_ticket(t, actor=manager, now=at, resolution="已办结")
+    elif action == "reopen":
+        ts.reopen_ticket(t, actor=manager, now=at, reason="来电人不满意")
     elif action.startswith("callback"):
         reached = action == "callback_reached"
         ts.record_callback(t, actor=manager, now=at, reached=reached, satisfaction=4 if reached else None)
+    elif action == "acknowledge":
+        rs.acknowledge(r, actor=staff[r.department_id], now=at)
+    elif action == "request_return":
+        rs.request_return(r, actor=staff[r.department_id], now=at, reason="other", comment="不属于本单位")
+    elif action == "accept_return":
+        rs.decide_return(r, actor=manager, now=at, accept=True, comment="同意")
+    elif action == "reject_return":
+        rs.decide_return(r, actor=manager, now=at, accept=False, comment="请继续办理")
+    elif action == "cancel":
+        rs.cancel_referral(r, actor=manager, now=at, reason="撤回")
+    elif action == "resolve":
+        rs.resolve(r, actor=staff[r.department_id], now=at, result="已办理", outcome="other")
     else:
-        if not active:
-            raise DomainError("no active referral")
-        r = active[-1]
-        if action == "acknowledge":
-            rs.acknowledge(r, actor=staff[r.department_id], now=at)
-        elif action == "request_return":
-            rs.request_return(r, actor=staff[r.department_id], now=at, reason="other", comment="不属于本单位")
-        elif action == "accept_return":
-            rs.decide_return(r, actor=manager, now=at, accept=True, comment="同意")
-        elif action == "reject_return":
-            rs.decide_return(r, actor=manager, now=at, accept=False, comment="请继续办理")
-        elif action == "cancel":
-            rs.cancel_referral(r, actor=manager, now=at, reason="撤回")
-        elif action == "resolve":
-            rs.resolve(r, actor=staff[r.department_id], now=at, result="已办理", outcome="other")
-        else:
-            if r.resolve_due_at is None or r.resolve_due_at <= at:
-                raise DomainError("too late to extend")
-            rs.request_extension(
-                r, actor=staff[r.department_id], now=at, reason="等鉴定", until=r.resolve_due_at + timedelta(days=3)
-            )
-            rs.decide_extension(r, actor=manager, now=at, approve=True)
+        if r.resolve_due_at <= at:
+            raise DomainError("too late to extend")
+        until = r.resolve_due_at + timedelta(days=3)
+        rs.request_extension(r, actor=staff[r.department_id], now=at, reason="等鉴定", until=until)
+        rs.decide_extension(r, actor=manager, now=at, approve=True)
 
 
 # --- the own clock escalates, and again on each run --------------------------------------------
