@@ -289,6 +289,18 @@ def test_a_bad_policy_is_refused_naming_the_key(tmp_path, old, new, message):
     assert str(path) in str(excinfo.value)
 
 
+def test_an_unchanged_policy_is_compiled_once_and_an_edited_one_again(tmp_path):
+    path = tmp_path / "triage.toml"
+    path.write_text((POLICY_DIR / "triage.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    first = load_triage_policy(path, CATEGORIES)
+    assert load_triage_policy(path, CATEGORIES) is first
+    assert triage_text("家里没粮票了", first).priority == "P3"
+    path.write_text(path.read_text(encoding="utf-8").replace('"断粮",', '"断粮", "没粮票",', 1), encoding="utf-8")
+    edited = load_triage_policy(path, CATEGORIES)
+    assert edited is not first
+    assert triage_text("家里没粮票了", edited).priority == "P1"
+
+
 def test_the_application_does_not_start_with_a_bad_triage_policy(tmp_path, database_url):
     policy_dir = tmp_path / "policy"
     shutil.copytree(POLICY_DIR, policy_dir)

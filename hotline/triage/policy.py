@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 
 import ahocorasick
@@ -145,8 +146,23 @@ class TriagePolicy:
 
 
 def load_triage_policy(path: Path, categories: set[str] | None = None) -> TriagePolicy:
-    """Read, check and compile ``triage.toml``; ``categories`` are the catalogue's codes it may name."""
-    where = str(path)
+    """Read, check and compile ``triage.toml``; ``categories`` are the catalogue's codes it may name.
+
+    Compiling takes about a second of CPU (the pinyin of every word): a process that builds several
+    applications from the same unchanged file (tests, the CLI beside the scheduler) compiles it once.
+    """
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise TriagePolicyError(f"{path}: cannot be read: {exc}") from exc
+    codes = frozenset(categories) if categories is not None else None
+    return _compiled_policy(str(path), stat.st_mtime_ns, stat.st_size, codes)
+
+
+@lru_cache(maxsize=4)
+def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozenset[str] | None) -> TriagePolicy:
+    """The policy at ``where``, keyed also by the file's modification time and size (an edit is read again)."""
+    path = Path(where)
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -272,19 +288,21 @@ def pinyin_syllables() -> frozenset[str]:
 
 def pinyin_spellings(word: str) -> list[str]:
     """Toneless pinyin spellings of ``word`` without spaces (every heteronym; ü as v and as u)."""
-    syllables = pinyin(word, style=Style.NORMAL, heteronym=True, errors=lambda chars: list(chars))
-    options = []
-    for readings in syllables:
-        forms: list[str] = []
-        for reading in readings:
-            for form in {reading.replace("ü", "v"), reading.replace("ü", "u")}:
-                if form not in forms:
-                    forms.append(form)
-        options.append(forms)
-    spellings = []
-    for combination in itertools.islice(itertools.product(*options), MAX_SPELLINGS):
-        spellings.append("".join(combination))
-    return spellings
+    options = [_readings(char) for char in word]
+    return ["".join(combination) for combination in itertools.islice(itertools.product(*options), MAX_SPELLINGS)]
+
+
+@cache
+def _readings(char: str) -> tuple[str, ...]:
+    """Every toneless reading of one character; a character that is not Chinese stands for itself."""
+    if not _HAN.fullmatch(char):
+        return (char,)
+    forms: list[str] = []
+    for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
+        for form in (reading.replace("ü", "v"), reading.replace("ü", "u")):
+            if form not in forms:
+                forms.append(form)
+    return tuple(forms)
 
 
 class _Compiler:
