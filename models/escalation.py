@@ -10,6 +10,10 @@ from models.types import UTCDateTime
 
 #: In ladder order; a ticket or referral remembers the highest level it reached.
 LEVELS = ("warn", "urge", "supervise", "case_conference")
+#: Levels reached only after a deadline passed (催办 and above).
+BREACH_LEVELS = LEVELS[1:]
+#: Levels that put a case under a manager's supervision (督办, 个案会商).
+SUPERVISED_LEVELS = LEVELS[2:]
 
 
 class EscalationStep(db.Model):

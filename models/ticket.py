@@ -23,6 +23,9 @@ from models.types import UTCDateTime
 from models.user import User
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
+#: 救急难 priorities: an urgent text alerts every operator's desk, a referral texts the unit's duty phone too,
+#: and their clocks never pause.
+URGENT_PRIORITIES = PRIORITIES[:2]
 #: new: arrived without an owner (SMS, missed call); open: an operator owns it;
 #: referred: departments are working on it; pending_callback: help given, the
 #: caller is to be called back; closed; merged: a duplicate folded into another.

@@ -12,6 +12,10 @@ from models.department import Department
 from models.types import UTCDateTime
 
 ROLES = ("operator", "department", "manager", "admin")
+#: The hotline's own staff: they answer callers, own tickets and refer them.
+HOTLINE_ROLES = ("operator", "manager")
+#: Everyone who works on cases: the hotline and the departments it refers them to.
+CASE_ROLES = ("operator", "manager", "department")
 
 
 class User(UserMixin, db.Model):

@@ -38,7 +38,7 @@ from flask_babel import lazy_gettext as _l
 from hotline.errors import DomainError
 from hotline.escalation import sla
 from models.referral import ACTIVE_STATUSES
-from models.ticket import OPEN_STATUSES, Ticket
+from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket
 
 TICKET_CLOCKS = ("dispatch", "first_contact", "advance_relief", "paperwork", "callback", "close", "pause_review")
 #: The ticket clocks a pause stops (and a resume moves on); the pause's own review runs meanwhile.
@@ -217,7 +217,7 @@ def pause(ticket: Ticket, *, now: datetime, reason: str) -> None:
     lasts past it escalates, so a ticket never waits paused and unseen. A
     priority without that clock cannot be paused.
     """
-    if ticket.priority in ("P0", "P1"):
+    if ticket.priority in URGENT_PRIORITIES:
         raise DomainError(_l("P0 and P1 clocks never pause."))
     if not has_clock(ticket.priority, "pause_review"):
         raise DomainError(_l("sla.toml sets no pause review for this priority, so its clocks cannot be paused."))

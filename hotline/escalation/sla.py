@@ -36,6 +36,7 @@ from hotline.escalation.calendar import (
 from hotline.extensions import db
 from hotline.timeutil import to_local
 from models.calendar import CalendarDay, CalendarYear
+from models.escalation import LEVELS
 from models.ticket import PRIORITIES
 
 #: Every clock a ticket or referral can carry, in the order they are shown.
@@ -54,8 +55,6 @@ CLOCKS = (
 #: Clocks the ticket and referral services start for every priority: with them every open
 #: ticket runs a clock in every state (``pause_review`` only counts for priorities that pause).
 REQUIRED_CLOCKS = ("dispatch", "acknowledge", "first_contact", "resolve", "return_review", "callback", "close")
-#: Escalation levels the sweep knows how to act on: 预警, 催办, 督办, 个案会商.
-LEVELS = ("warn", "urge", "supervise", "case_conference")
 CONTINUOUS_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
 WORKING_UNITS = ("working_hours", "working_days", "end_of_working_day")
 

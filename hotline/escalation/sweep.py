@@ -37,7 +37,7 @@ from models.department import Department
 from models.escalation import LEVELS, EscalationStep, Heartbeat
 from models.notification import Notification
 from models.referral import Referral
-from models.ticket import Ticket, TicketEvent
+from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
 from models.user import User
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -264,7 +264,7 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _D
         levels[row.referral_key] = _higher(levels[row.referral_key], row.level)
         ticket_levels[row.ticket_id] = _higher(ticket_levels[row.ticket_id], row.level)
         referral = by_id[row.referral_key]
-        if row.level == "urge" and referral.priority in ("P0", "P1") and referral.duty_phone:
+        if row.level == "urge" and referral.priority in URGENT_PRIORITIES and referral.duty_phone:
             sms[referral.id] = referral
     db.session.execute(
         update(r_table)

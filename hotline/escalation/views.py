@@ -16,7 +16,9 @@ from hotline.extensions import csrf, db
 from hotline.security import require_role
 from hotline.tickets import views as ticket_views
 from hotline.timeutil import utcnow
+from models.escalation import BREACH_LEVELS
 from models.ticket import OPEN_STATUSES, Ticket
+from models.user import HOTLINE_ROLES
 
 bp = Blueprint("escalation", __name__)
 
@@ -80,7 +82,7 @@ def _act(number: str, form, action, message):
 
 
 @bp.post("/tickets/<number>/pause")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def pause(number: str):
     form = ReasonForm(prefix="pause")
     return _act(
@@ -94,7 +96,7 @@ def pause(number: str):
 
 
 @bp.post("/tickets/<number>/resume")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def resume(number: str):
     form = VersionForm(prefix="resume")
     return _act(
@@ -128,7 +130,7 @@ def supervision():
         select(Ticket)
         .where(
             Ticket.status.in_(OPEN_STATUSES),
-            (Ticket.escalation_level.in_(("urge", "supervise", "case_conference"))) | (Ticket.next_deadline_at < now),
+            Ticket.escalation_level.in_(BREACH_LEVELS) | (Ticket.next_deadline_at < now),
         )
         .options(joinedload(Ticket.first_contact_owner), joinedload(Ticket.contact))
         .order_by(Ticket.next_deadline_at.is_(None), Ticket.next_deadline_at, Ticket.id)

@@ -13,7 +13,7 @@ from hotline.intake.forms import DutyLineForm
 from hotline.security import require_role
 from hotline.timeutil import utcnow
 from models.duty import DutyLine
-from models.user import User
+from models.user import HOTLINE_ROLES, User
 
 bp = Blueprint("duty", __name__, url_prefix="/admin/duty")
 
@@ -21,7 +21,7 @@ bp = Blueprint("duty", __name__, url_prefix="/admin/duty")
 def _operator_choices():
     users = db.session.scalars(
         select(User)
-        .where(User.role.in_(("operator", "manager")), User.active.is_(True))
+        .where(User.role.in_(HOTLINE_ROLES), User.active.is_(True))
         .order_by(User.role.desc(), User.display_name)
     )
     return choices([(0, "—")] + [(u.id, u.display_name) for u in users])

@@ -19,10 +19,11 @@ from hotline.privacy import mask_phone
 from hotline.security import require_role
 from hotline.tickets.queries import unclaimed, urgent_alerts
 from hotline.tickets.service import can_ticket_call
-from hotline.tickets.views import DESK_ROLES, load_ticket, render_ticket, triage_headline
+from hotline.tickets.views import load_ticket, render_ticket, triage_headline
 from hotline.timeutil import utcnow
 from models.interaction import Interaction
 from models.ticket import Ticket
+from models.user import HOTLINE_ROLES
 
 bp = Blueprint("intake", __name__)
 
@@ -47,7 +48,7 @@ def call_state(call: Interaction) -> str:
 
 
 @bp.get("/desk/live")
-@require_role(*DESK_ROLES)
+@require_role(*HOTLINE_ROLES)
 def live():
     """Incoming and recent calls, the tickets waiting for an operator, and the urgent texts nobody has acted on
     yet (the alert banner), for the desk to poll."""
@@ -116,7 +117,7 @@ def live():
 
 
 @bp.post("/tickets/<number>/sms")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def sms(number: str):
     """Answer the caller by SMS; it leaves through the outbox, and their replies land on this ticket."""
     ticket = load_ticket(number)

@@ -9,7 +9,7 @@ from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.privacy import normalize_phone
 from models.duty import DutyLine
-from models.user import User
+from models.user import HOTLINE_ROLES, User
 
 
 def save_duty_line(
@@ -32,7 +32,7 @@ def save_duty_line(
         raise DomainError(_l("%(phone)s is not a valid phone number.", phone=phone))
     if bool(e164) == bool(client_identity):
         raise DomainError(_l("Give either a phone number or a Twilio Client identity for the line."))
-    if user is not None and (user.role not in ("operator", "manager") or not user.active):
+    if user is not None and (user.role not in HOTLINE_ROLES or not user.active):
         raise DomainError(_l("A duty line belongs to an active operator or manager."))
     label = (label or "").strip() or (user.display_name if user else None) or e164 or client_identity
     if line is None:

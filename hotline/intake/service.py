@@ -44,7 +44,7 @@ from hotline.triage import Triage, triage_text
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
-from models.ticket import OPEN_STATUSES, Ticket, TicketEvent, TicketSequence
+from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket, TicketEvent, TicketSequence
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ CALL_ENDED = ("completed", "busy", "no-answer", "failed", "canceled")
 RAW_NUMBER_MAX = 64
 #: Twilio sends at most 10 media items with one message.
 MEDIA_MAX = 10
-#: Triaged priorities that alert the duty phones and every operator's desk.
-URGENT = ("P0", "P1")
 
 
 def _raw_number(value: str | None) -> str | None:
@@ -301,7 +299,7 @@ def _write_message(
                 replied = {"user_id": owner_id, "ticket_id": ticket_id, "payload": sql.json({}), "at": at}
                 cursor.execute(sql.sql["replied"], replied)
             level, category, reasons = triage
-            if level in URGENT and level < priority and (suggested is None or level < suggested):
+            if level in URGENT_PRIORITIES and level < priority and (suggested is None or level < suggested):
                 raised = {"priority": level, "category": category, "reasons": sql.json(list(reasons))}
                 cursor.execute(sql.sql["raise"], {**raised, "at": at, "ticket_id": ticket_id})
                 payload = sql.json({**raised, "reasons": list(reasons)})
@@ -331,7 +329,7 @@ def _write_message(
             ticket_id = cursor.fetchone()[0]
             payload = sql.json({"channel": new.channel, "priority": new.priority, "category": new.category})
             cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": at})
-            if new.triage_priority in URGENT:
+            if new.triage_priority in URGENT_PRIORITIES:
                 alert = _alert_event(cursor, sql, ticket_id, new.triage_priority, at)
             reply = _answer(policy, new.priority, number, new=True)
         cursor.execute(
@@ -485,7 +483,7 @@ def _receive_sms_in_session(
             triage_reasons=reasons,
         )
         ticket_id, contact_id, number = ticket.id, ticket.contact_id, ticket.number
-        if priority in URGENT:
+        if priority in URGENT_PRIORITIES:
             alert = ticket_id
             add_event(ticket, None, "urgent_alert", now, priority=priority)
         reply = _answer(policy, priority, number, new=True)

@@ -29,12 +29,12 @@ from hotline import audit
 from hotline.errors import DomainError, NotAllowed
 from hotline.extensions import db
 from hotline.privacy import mask_phone, normalize_phone
-from hotline.tickets.service import TICKET_ROLES, add_event
+from hotline.tickets.service import add_event
 from models.contact import Contact
 from models.interaction import Interaction
 from models.outbox import OutboundMessage
 from models.ticket import OPEN_STATUSES, Ticket
-from models.user import User
+from models.user import HOTLINE_ROLES, User
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def text_caller(ticket: Ticket, *, actor: User, now: datetime, text: str) -> Out
     Refused, with nothing written, when the caller opted out (STOP/退订), has
     no valid mobile number, or the ticket is closed or merged.
     """
-    if actor.role not in TICKET_ROLES:
+    if actor.role not in HOTLINE_ROLES:
         raise NotAllowed(_l("Only hotline operators and managers can do this."))
     if ticket.status not in OPEN_STATUSES:
         raise DomainError(_l("Only an open ticket can be answered by text message."))

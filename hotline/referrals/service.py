@@ -29,8 +29,8 @@ from hotline.notices import notify
 from hotline.tickets.service import add_event
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, OUTCOMES, RETURN_REASONS, ROLES, Referral
-from models.ticket import Ticket, TicketEvent
-from models.user import User
+from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
+from models.user import HOTLINE_ROLES, User
 
 MAX_TEXT = 4000
 
@@ -56,7 +56,7 @@ def unit_ids(department_id: int) -> set[int]:
 
 def visible_referrals(user: User, ticket: Ticket) -> list[Referral]:
     """The referrals of ``ticket`` that ``user`` may see: all for the hotline, their units' for departments."""
-    if user.role in ("operator", "manager"):
+    if user.role in HOTLINE_ROLES:
         return list(ticket.referrals)
     if user.role != "department" or user.department_id is None:
         return []
@@ -238,7 +238,7 @@ def dispatch_referral(
     ticket.updated_at = now
     _event(referral, actor, "referral_dispatched", now, role=role, instructions=instructions)
     clocks.sync_ticket(ticket, now)
-    if ticket.priority in ("P0", "P1"):
+    if ticket.priority in URGENT_PRIORITIES:
         _text_duty_phone(referral, now)
     return referral
 

@@ -19,7 +19,8 @@ from hotline.tickets import views as ticket_views
 from hotline.timeutil import LOCAL_TZ, utcnow
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, Referral
-from models.ticket import Ticket, TicketEvent
+from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
+from models.user import CASE_ROLES, HOTLINE_ROLES
 
 bp = Blueprint("referrals", __name__)
 # The latest date an extension may reach (the request form's hint), and who asked for what waits on a
@@ -96,7 +97,7 @@ def _hotline_action(ticket: Ticket, form, action, message, *, form_key: str):
 
 
 @bp.post("/tickets/<number>/referrals")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def dispatch(number: str):
     ticket = ticket_views.load_ticket(number)
     form = forms.DispatchForm()
@@ -118,7 +119,7 @@ def dispatch(number: str):
 
 
 @bp.post("/referrals/<int:referral_id>/cancel")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def cancel(referral_id: int):
     referral = _load_referral(referral_id)
     form = forms.ReasonForm(prefix=f"c{referral.id}")
@@ -134,7 +135,7 @@ def cancel(referral_id: int):
 
 
 @bp.post("/referrals/<int:referral_id>/return-decision")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def return_decision(referral_id: int):
     referral = _load_referral(referral_id)
     form = forms.ReturnDecisionForm(prefix=f"d{referral.id}")
@@ -178,7 +179,7 @@ def extension_decision(referral_id: int):
 
 
 @bp.post("/referrals/<int:referral_id>/reopen")
-@require_role("operator", "manager", not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def reopen(referral_id: int):
     referral = _load_referral(referral_id)
     form = forms.ReasonForm(prefix=f"o{referral.id}")
@@ -214,7 +215,7 @@ def inbox():
     else:
         base = base.where(Referral.status.in_(INBOX_TABS[tab]))
     overdue = case((Referral.next_deadline_at < now, 0), else_=1)
-    urgent = case((Ticket.priority.in_(("P0", "P1")), 0), else_=1)
+    urgent = case((Ticket.priority.in_(URGENT_PRIORITIES), 0), else_=1)
     order = (
         (Referral.updated_at.desc(),)
         if tab == "done"
@@ -298,7 +299,7 @@ def render_referral(referral: Referral, *, status=200, override=None, error=None
 
 
 @bp.get("/referrals/<int:referral_id>")
-@require_role("department", "operator", "manager")
+@require_role(*CASE_ROLES)
 def show(referral_id: int):
     referral = _load_referral(referral_id)
     if current_user.role != "department":

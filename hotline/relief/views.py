@@ -30,10 +30,10 @@ from models.department import Department
 from models.referral import Referral
 from models.relief import AdvanceRelief
 from models.ticket import OPEN_STATUSES, Ticket
+from models.user import CASE_ROLES, HOTLINE_ROLES
 
 bp = Blueprint("relief", __name__)
 
-PANEL_ROLES = ("operator", "manager", "department")
 
 
 @bp.app_template_filter("yuan")
@@ -121,7 +121,7 @@ def relief_panel(ticket: Ticket) -> dict:
 
 
 def _may_see(ticket: Ticket) -> bool:
-    return current_user.role in ("operator", "manager") or bool(visible_referrals(current_user, ticket))
+    return current_user.role in HOTLINE_ROLES or bool(visible_referrals(current_user, ticket))
 
 
 def _load_ticket(number: str) -> Ticket:
@@ -191,7 +191,7 @@ def _run(ticket: Ticket, name: str, form, action, versioned):
 
 
 @bp.post("/tickets/<number>/relief")
-@require_role(*PANEL_ROLES)
+@require_role(*CASE_ROLES)
 def grant(number: str):
     ticket = _load_ticket(number)
     form = forms.GrantForm(prefix="grant")
@@ -232,7 +232,7 @@ def grant(number: str):
 
 
 @bp.post("/relief/<int:relief_id>/decision")
-@require_role(*PANEL_ROLES)
+@require_role(*CASE_ROLES)
 def decision(relief_id: int):
     relief, ticket = _load_relief(relief_id)
     form = forms.DecisionForm(prefix=f"d{relief.id}")
@@ -253,7 +253,7 @@ def decision(relief_id: int):
 
 
 @bp.post("/relief/<int:relief_id>/payment")
-@require_role(*PANEL_ROLES)
+@require_role(*CASE_ROLES)
 def payment(relief_id: int):
     relief, ticket = _load_relief(relief_id)
     form = forms.PaymentForm(prefix=f"p{relief.id}")
@@ -273,7 +273,7 @@ def payment(relief_id: int):
 
 
 @bp.post("/tickets/<number>/relief-not-needed")
-@require_role(*PANEL_ROLES)
+@require_role(*CASE_ROLES)
 def not_needed(number: str):
     ticket = _load_ticket(number)
     form = forms.NotNeededForm(prefix="nn")
@@ -288,7 +288,7 @@ def not_needed(number: str):
 
 
 @bp.post("/tickets/<number>/paperwork-done")
-@require_role(*PANEL_ROLES)
+@require_role(*CASE_ROLES)
 def paperwork_done(number: str):
     ticket = _load_ticket(number)
     form = forms.PaperworkForm(prefix="pw")

@@ -40,6 +40,7 @@ from hotline.extensions import db
 from hotline.policy import catalogue
 from hotline.timeutil import to_local
 from models.department import Department
+from models.ticket import URGENT_PRIORITIES
 from models.user import User
 
 #: Above this many tickets ``flask hotline demo`` takes the bulk path.
@@ -759,7 +760,7 @@ class Generator:
         rng, v = self.rng, c.values
         iid = self.ids.next("interaction")
         created = v["created_at"]
-        urgent = v["priority"] in ("P0", "P1")
+        urgent = v["priority"] in URGENT_PRIORITIES
         if channel == "voice":
             ring = 20 if missed else _lognormal(rng, 7, 0.6)
             started = created - ring
@@ -825,7 +826,7 @@ class Generator:
     def _take_and_call(self, c: _Case, owner: int) -> int | None:
         """An unclaimed ticket is taken and the person called back (first contact). None: not yet, as of now."""
         v = c.values
-        urgent = v["priority"] in ("P0", "P1")
+        urgent = v["priority"] in URGENT_PRIORITIES
         taken = v["created_at"] + _lognormal(self.rng, 6 * 60 if urgent else 40 * 60, 0.9)
         if taken > self.now:
             return None
@@ -867,14 +868,14 @@ class Generator:
         """Advance relief for P0/P1; refer (most cases) or answer; then callback and close."""
         v = c.values
         priority = v["priority"]
-        if priority in ("P0", "P1"):
+        if priority in URGENT_PRIORITIES:
             self._relief(c, owner)
         if priority in ("P2", "P3") and self.rng.random() < 0.12:
             at = self.later(priority, start, 1800, 0.8)
             if at <= self.now:
                 self._resolve_directly(c, owner, at)
             return
-        urgent = priority in ("P0", "P1")
+        urgent = priority in URGENT_PRIORITIES
         dispatched = self.later(priority, start, 12 * 60 if urgent else 3600, 0.8)
         if dispatched > self.now:
             return
@@ -938,7 +939,7 @@ class Generator:
             role=role,
             instructions=None,
         )
-        urgent = priority in ("P0", "P1")
+        urgent = priority in URGENT_PRIORITIES
         ack_median = 20 * 60 if urgent else (5400 if priority == "P2" else 3 * 3600)
         returns = not redispatch and rng.random() < 0.05
         result = None
@@ -976,7 +977,7 @@ class Generator:
         rng, clocks, v = self.rng, self.clocks, c.values
         priority, staff = v["priority"], self.county.staff.get(unit.id)
         due = r["resolve_due"]
-        length = due - dispatched if priority in ("P0", "P1") else clocks.index.between(dispatched, due)
+        length = due - dispatched if priority in URGENT_PRIORITIES else clocks.index.between(dispatched, due)
         resolved = self.later(priority, dispatched, length * 0.45, 0.75)
         if priority == "P3" and rng.random() < 0.05:  # 延期: asked once, before the deadline; a manager decides
             asked = clocks.later(priority, progress, 3600)

@@ -38,19 +38,18 @@ from hotline.reports import dialect
 from hotline.timeutil import LOCAL_TZ, to_local
 from models.contact import Contact
 from models.department import Department
+from models.escalation import BREACH_LEVELS
 from models.interaction import Interaction
 from models.outbox import OutboundMessage
 from models.referral import ACTIVE_STATUSES, Referral
 from models.relief import AdvanceRelief
-from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
+from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket, TicketEvent
 from models.types import UTCDateTime
 
 #: GB/T 33358-2016: a call is answered within 15 seconds.
 ANSWER_SECONDS = 15
 #: 满意: 4 (satisfied) or 5 (very satisfied) on the 5-level scale.
 SATISFIED_FROM = 4
-#: Levels of the ladder that mean a deadline was breached (催办 and above).
-BREACH_LEVELS = ("urge", "supervise", "case_conference")
 PERIODS = ("today", "7d", "30d")
 STATES = dialect.STATES
 #: Upper bounds (hours) of the bars of the time-to-advance-relief histogram; the last bar is open.
@@ -635,7 +634,7 @@ def daily_trend(period: Period, scope: Scope, now: datetime) -> list[dict]:
     tickets = {
         d: (n, urgent)
         for d, n, urgent in db.session.execute(
-            select(day, func.count(), func.sum(_flag(f.c.priority.in_(("P0", "P1"))))).group_by(day).order_by(day)
+            select(day, func.count(), func.sum(_flag(f.c.priority.in_(URGENT_PRIORITIES)))).group_by(day).order_by(day)
         )
     }
     out = []
@@ -857,7 +856,7 @@ def open_urgent(scope: Scope) -> dict[str, int]:
     """Open P0/P1 tickets by state (the department's: with an active referral to its units)."""
     rows = db.session.execute(
         select(Ticket.status, func.count())
-        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.priority.in_(("P0", "P1")), _open_ticket_scope(scope))
+        .where(Ticket.status.in_(OPEN_STATUSES), Ticket.priority.in_(URGENT_PRIORITIES), _open_ticket_scope(scope))
         .group_by(Ticket.status)
     ).all()
     found = dict(rows)
@@ -932,7 +931,7 @@ def current_list_select(name: str, scope: Scope, now: datetime, *, unit: int | N
         return "tickets", select(Ticket).where(cond).order_by(*order)
     if name == "open_urgent":
         stmt = select(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.priority.in_(("P0", "P1")), _open_ticket_scope(scope)
+            Ticket.status.in_(OPEN_STATUSES), Ticket.priority.in_(URGENT_PRIORITIES), _open_ticket_scope(scope)
         )
         if status in OPEN_STATUSES:
             stmt = stmt.where(Ticket.status == status)

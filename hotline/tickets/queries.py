@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 from hotline.extensions import db
 from hotline.privacy import normalize_phone
 from models.contact import Contact
-from models.ticket import OPEN_STATUSES, Ticket
+from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket
 from models.user import User
 
 SCOPES = ("mine", "new", "open", "all")
@@ -86,10 +86,6 @@ def unclaimed(limit: int = 10) -> list[Ticket]:
     )
 
 
-#: Triaged priorities that alert every operator on duty.
-URGENT = ("P0", "P1")
-
-
 def urgent_alerts(limit: int = 20) -> list[Ticket]:
     """Texts triaged P0/P1 that nobody has acted on yet: the alert banner on every operator's desk.
 
@@ -98,10 +94,10 @@ def urgent_alerts(limit: int = 20) -> list[Ticket]:
     stays until the suggestion is reviewed (confirmed or corrected). Most
     urgent first, then the oldest.
     """
-    unclaimed_urgent = and_(Ticket.status == "new", Ticket.triage_priority.in_(URGENT))
+    unclaimed_urgent = and_(Ticket.status == "new", Ticket.triage_priority.in_(URGENT_PRIORITIES))
     raised = and_(
         Ticket.status.in_(OPEN_STATUSES),
-        Ticket.triage_priority.in_(URGENT),
+        Ticket.triage_priority.in_(URGENT_PRIORITIES),
         Ticket.triage_verdict.is_(None),
         Ticket.triage_priority < Ticket.priority,  # the codes sort as they rank: P0 < P1 < P2 < P3
     )

@@ -29,10 +29,17 @@ from hotline.triage import triage_text
 from models.contact import Contact
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
-from models.ticket import EMERGENCY_SERVICES, OPEN_STATUSES, PRIORITIES, Ticket, TicketEvent, TicketSequence
-from models.user import User
+from models.ticket import (
+    EMERGENCY_SERVICES,
+    OPEN_STATUSES,
+    PRIORITIES,
+    URGENT_PRIORITIES,
+    Ticket,
+    TicketEvent,
+    TicketSequence,
+)
+from models.user import HOTLINE_ROLES, User
 
-TICKET_ROLES = ("operator", "manager")
 MAX_TEXT = 4000
 
 
@@ -52,7 +59,7 @@ def _check_version(ticket: Ticket, expected_version: int | None) -> None:
 
 
 def _require_ticket_role(actor: User) -> None:
-    if actor.role not in TICKET_ROLES:
+    if actor.role not in HOTLINE_ROLES:
         raise NotAllowed(_l("Only hotline operators and managers can do this."))
 
 
@@ -341,7 +348,7 @@ def change_priority(
         raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
     _touch(ticket, now, expected_version)
     old = ticket.priority
-    if ticket.paused_at is not None and priority in ("P0", "P1"):
+    if ticket.paused_at is not None and priority in URGENT_PRIORITIES:
         # 救急难 clocks never pause: raised to P0/P1, a paused ticket's clocks run again at once.
         hours = clocks.resume(ticket, now=now)
         add_event(ticket, actor, "clocks_resumed", now, paused_working_hours=round(hours, 2))

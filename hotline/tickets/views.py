@@ -26,11 +26,10 @@ from hotline.triage import triage_text
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
 from models.ticket import PRIORITIES, STATUSES, Ticket, TicketEvent
-from models.user import User
+from models.user import HOTLINE_ROLES, User
 
 bp = Blueprint("tickets", __name__)
 
-DESK_ROLES = ("operator", "manager")
 
 
 def _locale() -> str:
@@ -44,7 +43,7 @@ def load_ticket(number: str) -> Ticket:
     until referrals exist they reach none, and an unknown or forbidden ticket
     looks the same (404) so numbers cannot be probed.
     """
-    if current_user.role not in DESK_ROLES:
+    if current_user.role not in HOTLINE_ROLES:
         abort(404)
     ticket = db.session.scalar(
         select(Ticket)
@@ -75,7 +74,7 @@ def _headline(priority: str, category: str | None, reasons) -> str:
 
 
 @bp.get("/desk")
-@require_role(*DESK_ROLES)
+@require_role(*HOTLINE_ROLES)
 def desk():
     args = request.args
     scope = args.get("scope", "mine")
@@ -115,7 +114,7 @@ def desk():
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])
-@require_role(*DESK_ROLES)
+@require_role(*HOTLINE_ROLES)
 def new_call():
     form = forms.LogCallForm(catalogue=catalogue(), locale=_locale())
     if request.method == "GET" and request.args.get("phone"):
@@ -162,7 +161,7 @@ def new_call():
 
 
 @bp.post("/tickets/triage-text")
-@require_role(*DESK_ROLES)
+@require_role(*HOTLINE_ROLES)
 def triage_text_hint():
     """The triage of what the operator is typing on the call form (POST: the words stay out of URLs and logs)."""
     text = (request.form.get("text") or "")[: service.MAX_TEXT + 200]
@@ -177,7 +176,7 @@ def triage_text_hint():
 
 
 @bp.get("/tickets/lookup")
-@require_role(*DESK_ROLES)
+@require_role(*HOTLINE_ROLES)
 def lookup():
     """Caller history for the phone being typed on the call form (JSON, masked)."""
     phone = (request.args.get("phone") or "").strip()[:40]
@@ -348,7 +347,7 @@ def _clock_rows(ticket: Ticket) -> list[dict]:
 
 
 @bp.get("/tickets/<number>")
-@require_role(*DESK_ROLES, "department")
+@require_role(*HOTLINE_ROLES, "department")
 def show(number: str):
     if current_user.role == "department":
         return redirect(url_for("referrals.show", referral_id=_department_referral_id(number)))
@@ -379,7 +378,7 @@ def _run(ticket: Ticket, name: str, form, action, success_message: str):
 
 
 @bp.post("/tickets/<number>/take")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def take(number):
     ticket = load_ticket(number)
     form = forms.TakeForm()
@@ -393,7 +392,7 @@ def take(number):
 
 
 @bp.post("/tickets/<number>/note")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def note(number):
     ticket = load_ticket(number)
     form = forms.NoteForm()
@@ -407,7 +406,7 @@ def note(number):
 
 
 @bp.post("/tickets/<number>/repeat-call")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def repeat_call(number):
     ticket = load_ticket(number)
     form = forms.RepeatCallForm()
@@ -421,7 +420,7 @@ def repeat_call(number):
 
 
 @bp.post("/tickets/<number>/triage")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def triage(number):
     """One click on the triage suggestion: confirm it, or correct priority and category."""
     ticket = load_ticket(number)
@@ -445,7 +444,7 @@ def triage(number):
 
 
 @bp.post("/tickets/<number>/priority")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def priority(number):
     ticket = load_ticket(number)
     form = forms.PriorityForm()
@@ -467,7 +466,7 @@ def priority(number):
 
 
 @bp.post("/tickets/<number>/transfer")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def transfer(number):
     ticket = load_ticket(number)
     form = forms.TransferForm()
@@ -488,7 +487,7 @@ def transfer(number):
 
 
 @bp.post("/tickets/<number>/merge")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def merge(number):
     ticket = load_ticket(number)
     form = forms.MergeForm()
@@ -510,7 +509,7 @@ def merge(number):
 
 
 @bp.post("/tickets/<number>/answer")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def answer(number):
     ticket = load_ticket(number)
     form = forms.AnswerForm()
@@ -526,7 +525,7 @@ def answer(number):
 
 
 @bp.post("/tickets/<number>/callback")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def callback(number):
     ticket = load_ticket(number)
     form = forms.CallbackForm()
@@ -548,7 +547,7 @@ def callback(number):
 
 
 @bp.post("/tickets/<number>/close")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def close(number):
     ticket = load_ticket(number)
     form = forms.CloseForm()
@@ -569,7 +568,7 @@ def close(number):
 
 
 @bp.post("/tickets/<number>/reopen")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def reopen(number):
     ticket = load_ticket(number)
     form = forms.ReopenForm()
@@ -585,7 +584,7 @@ def reopen(number):
 
 
 @bp.post("/tickets/<number>/contact")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def contact(number):
     ticket = load_ticket(number)
     form = forms.ContactForm()
@@ -614,7 +613,7 @@ def contact(number):
 
 
 @bp.post("/tickets/<number>/unmask")
-@require_role(*DESK_ROLES, not_found_for=("department",))
+@require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def unmask(number):
     """Show the full numbers once, for a stated reason that goes on the timeline."""
     ticket = load_ticket(number)
