@@ -67,7 +67,10 @@ class Config:
     PAGE_SIZE = _env_int("HOTLINE_PAGE_SIZE", 25)
     REPEAT_CALL_HOURS = _env_int("HOTLINE_REPEAT_CALL_HOURS", 72)
     BABEL_DEFAULT_LOCALE = _env("HOTLINE_DEFAULT_LOCALE", "zh_CN")
-    BABEL_DEFAULT_TIMEZONE = _env("HOTLINE_TIMEZONE", "Asia/Shanghai")
+    #: The county's zone, read once by hotline.timeutil (LOCAL_TZ): times shown, ticket-number days,
+    #: the working calendar and report days all use it.
+    TIMEZONE = _env("HOTLINE_TIMEZONE", "Asia/Shanghai")
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "hotline" / "translations")
     LANGUAGES = ("zh_CN", "en")
     SESSION_COOKIE_HTTPONLY = True

@@ -38,7 +38,7 @@ from werkzeug.security import generate_password_hash
 from hotline.escalation import sla
 from hotline.extensions import db
 from hotline.policy import catalogue
-from hotline.timeutil import to_local
+from hotline.timeutil import LOCAL_UTC_OFFSET, to_local
 from models.department import Department
 from models.ticket import URGENT_PRIORITIES
 from models.user import User
@@ -51,7 +51,7 @@ DAY = 86400
 LADDER = (("warn", 0.75), ("urge", 1.0), ("supervise", 2.0), ("case_conference", 3.0))
 LEVEL_RANK = {level: i for i, (level, _at) in enumerate(LADDER)}
 MORE_OPERATORS = 21
-LOCAL_OFFSET = 8 * 3600
+LOCAL_OFFSET = int(LOCAL_UTC_OFFSET.total_seconds())
 
 
 # --- working time, precomputed --------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Every SQL difference between PostgreSQL and SQLite that the reports need, in one place.
 
 - durations in seconds between two stored instants;
-- the Asia/Shanghai day, week or month an instant falls in (the county has no
-  daylight saving time since 1991: local time is UTC + 8 hours);
+- the local day, week or month an instant falls in: PostgreSQL converts with the
+  zone's name, SQLite shifts UTC by the zone's offset (one offset all year,
+  checked at start by hotline.timeutil), so both count the same days;
 - exact percentiles (:func:`summarize`). PostgreSQL has ``percentile_cont``;
   SQLite has none, so its rows are selected in SQL and the order statistics
   picked from them with the same linear interpolation: for a fraction ``p`` of
@@ -27,11 +28,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from hotline.extensions import db
+from hotline.timeutil import LOCAL_TZ, LOCAL_UTC_OFFSET
 
 T = TypeVar("T")
 
-#: Asia/Shanghai is UTC+8 all year.
-LOCAL_OFFSET_HOURS = 8
 #: The fractions every response-time table shows.
 PERCENTILES = (0.5, 0.9, 0.95)
 #: What a clock can be as of ``now`` (see hotline.reports.service).
@@ -88,9 +88,9 @@ def local_bucket(instant, grain: str = "day") -> ColumnElement:
     if grain not in GRAINS:
         raise ValueError(f"unknown grain {grain!r}")
     if name() == "postgresql":
-        local = func.timezone("Asia/Shanghai", instant)
+        local = func.timezone(LOCAL_TZ.key, instant)
         return func.to_char(func.date_trunc(grain, local), "YYYY-MM-DD")
-    shift = f"+{LOCAL_OFFSET_HOURS} hours"
+    shift = f"{int(LOCAL_UTC_OFFSET.total_seconds()):+d} seconds"
     if grain == "day":
         return func.date(instant, shift)
     if grain == "week":
