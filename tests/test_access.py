@@ -20,7 +20,7 @@ UNKNOWN = "202001010001"
 
 #: page -> what each logged-in role gets: a status code, or the path it is redirected to.
 PAGES = {
-    "/": {"operator": "/desk", "department": "/inbox", "manager": "/desk", "admin": "/admin/users"},
+    "/": {"operator": "/desk", "department": "/inbox", "manager": "/supervision", "admin": "/admin/users"},
     "/desk": {"operator": 200, "department": 403, "manager": 200, "admin": 403},
     "/tickets/new": {"operator": 200, "department": 403, "manager": 200, "admin": 403},
     "/tickets/lookup?phone=13812341234": {"operator": 200, "department": 403, "manager": 200, "admin": 403},
