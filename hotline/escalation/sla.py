@@ -12,6 +12,7 @@ days, see :mod:`hotline.escalation.calendar`.
 """
 
 import logging
+import string
 import threading
 import tomllib
 from collections.abc import Mapping
@@ -57,6 +58,22 @@ CLOCKS = (
 REQUIRED_CLOCKS = ("dispatch", "acknowledge", "first_contact", "resolve", "return_review", "callback", "close")
 CONTINUOUS_UNITS = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1)}
 WORKING_UNITS = ("working_hours", "working_days", "end_of_working_day")
+#: Who hears of a ladder level: the referral's unit staff, the first-contact owner, every active manager.
+AUDIENCES = ("unit", "owner", "managers")
+#: Texts to a unit's duty phone (``[unit_sms]``) and the placeholders each may use.
+UNIT_SMS = {
+    "dispatched": ("number", "priority", "summary", "within"),
+    "urged": ("number", "priority", "summary"),
+}
+#: How ``{within}`` reads for a clock of each unit ("1小时").
+WITHIN = {
+    "minutes": "{n}分钟",
+    "hours": "{n}小时",
+    "days": "{n}天",
+    "working_hours": "{n}个工作小时",
+    "working_days": "{n}个工作日",
+    "end_of_working_day": "{n}个工作日",
+}
 
 
 class SlaPolicyError(ValueError):
@@ -85,13 +102,21 @@ class ClockRule:
             return calendar.add_working_time(start, days=self.amount)
         return calendar.end_of_working_day(start, self.amount)
 
+    def within(self) -> str:
+        """The length as a unit's text gives it: ``1小时``, ``5个工作日``."""
+        return WITHIN[self.unit].format(n=self.amount)
+
 
 @dataclass(frozen=True)
 class LadderLevel:
-    """A rung of the escalation ladder: ``level`` fires ``at`` clock-lengths after the clock started."""
+    """A rung of the escalation ladder: ``level`` fires ``at`` clock-lengths after the clock started.
+
+    ``audience``: who is notified (some of :data:`AUDIENCES`).
+    """
 
     level: str
     at: float
+    audience: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,19 @@ class SlaPolicy:
     #: 小额先行救助: the amount a township grants without a manager's approval.
     advance_relief_limit_yuan: int
     office_periods: tuple[tuple[time, time], ...]
+    #: ``[unit_sms]``: text name (:data:`UNIT_SMS`) -> template with ``{placeholders}``.
+    unit_sms: Mapping[str, str]
+
+    def audience(self, level: str) -> tuple[str, ...]:
+        """Who hears of ``level``; a level the ladder does not have reaches no one."""
+        return next((step.audience for step in self.ladder if step.level == level), ())
+
+    def unit_text(self, name: str, *, number: str, priority: str, summary: str) -> str:
+        """The ``[unit_sms]`` text ``name`` filled for a ticket; ``{within}`` is its priority's acknowledge clock."""
+        values = {"number": number, "priority": priority, "summary": summary}
+        if "within" in UNIT_SMS[name]:
+            values["within"] = self.rule(priority, "acknowledge").within()
+        return self.unit_sms[name].format(**values)
 
     def rule(self, priority: str, clock: str) -> ClockRule:
         """The rule of ``clock`` for ``priority``; ``LookupError`` when that priority has no such clock."""
@@ -134,7 +172,7 @@ def load_sla(path: Path) -> SlaPolicy:
     except tomllib.TOMLDecodeError as exc:
         raise SlaPolicyError(f"{path}: not valid TOML: {exc}") from exc
     where = str(path)
-    _only_keys(data, {"working_hours", "advance_relief", "ladder", "priority"}, where)
+    _only_keys(data, {"working_hours", "advance_relief", "ladder", "priority", "unit_sms"}, where)
 
     hours = _table(data, "working_hours", where)
     _only_keys(hours, {"periods"}, f"{where}: [working_hours]")
@@ -156,7 +194,27 @@ def load_sla(path: Path) -> SlaPolicy:
         ladder=_ladder(data.get("ladder"), where),
         advance_relief_limit_yuan=limit,
         office_periods=periods,
+        unit_sms=_unit_sms(_table(data, "unit_sms", where), where),
     )
+
+
+def _unit_sms(table: dict, where: str) -> dict[str, str]:
+    _only_keys(table, set(UNIT_SMS), f"{where}: [unit_sms]")
+    texts = {}
+    for name, allowed in UNIT_SMS.items():
+        here = f"{where}: [unit_sms] {name}"
+        text = table.get(name)
+        if not isinstance(text, str) or not text.strip():
+            raise SlaPolicyError(f'{here}: write the text, such as "急难转介 {{number}}，请{{within}}内签收。"')
+        try:
+            fields = [field for _, field, spec, conv in string.Formatter().parse(text) if field is not None]
+        except ValueError as exc:
+            raise SlaPolicyError(f"{here}: {exc} (a literal brace is written twice: {{{{ }}}})") from exc
+        unknown = sorted({f for f in fields if f not in allowed})
+        if unknown:
+            raise SlaPolicyError(f"{here}: unknown placeholders {unknown}; use some of {list(allowed)}")
+        texts[name] = text
+    return texts
 
 
 def _table(data: dict, key: str, where: str) -> dict:
@@ -183,9 +241,9 @@ def _ladder(levels, where: str) -> tuple[LadderLevel, ...]:
     for n, entry in enumerate(levels, start=1):
         here = f"{where}: [[ladder]] number {n}"
         if not isinstance(entry, dict):
-            raise SlaPolicyError(f"{here}: must be a table with level and at")
-        _only_keys(entry, {"level", "at"}, here)
-        level, at = entry.get("level"), entry.get("at")
+            raise SlaPolicyError(f"{here}: must be a table with level, at and audience")
+        _only_keys(entry, {"level", "at", "audience"}, here)
+        level, at, audience = entry.get("level"), entry.get("at"), entry.get("audience")
         if level not in LEVELS:
             raise SlaPolicyError(f"{here}: level {level!r} is not one of {list(LEVELS)}")
         if any(step.level == level for step in ladder):
@@ -194,7 +252,9 @@ def _ladder(levels, where: str) -> tuple[LadderLevel, ...]:
             raise SlaPolicyError(f"{here}: at must be a number of clock-lengths above 0, such as 0.75")
         if ladder and at <= ladder[-1].at:
             raise SlaPolicyError(f"{here}: at = {at} must come after the previous level's {ladder[-1].at}")
-        ladder.append(LadderLevel(level, float(at)))
+        if not isinstance(audience, list) or any(who not in AUDIENCES for who in audience):
+            raise SlaPolicyError(f"{here}: audience must be a list of some of {list(AUDIENCES)}, not {audience!r}")
+        ladder.append(LadderLevel(level, float(at), tuple(audience)))
     return tuple(ladder)
 
 

@@ -41,14 +41,6 @@ from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
 from models.user import User
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
-#: Who hears of each level (besides the event on the timeline).
-#: unit: the referral's unit staff; owner: the first-contact owner; managers: every active manager.
-AUDIENCE = {
-    "warn": ("unit", "owner"),
-    "urge": ("unit", "owner"),
-    "supervise": ("unit", "owner", "managers"),
-    "case_conference": ("owner", "managers"),
-}
 
 
 def _higher(current: str | None, new: str) -> str:
@@ -91,9 +83,10 @@ def _step_row(
 
 
 class _Audience:
-    """Recipients, looked up once per sweep."""
+    """Recipients, looked up once per sweep; who hears of each level is the ladder's ``audience`` in sla.toml."""
 
     def __init__(self):
+        self.policy = sla.sla_policy()
         self.managers = list(db.session.scalars(select(User.id).where(User.role == "manager", User.active.is_(True))))
         self.staff: dict[int, list[int]] = defaultdict(list)
         for uid, dept in db.session.execute(
@@ -103,7 +96,7 @@ class _Audience:
 
     def users(self, level: str, *, owner: int | None, unit: int | None) -> set[int]:
         out = set()
-        for who in AUDIENCE[level]:
+        for who in self.policy.audience(level):
             if who == "owner" and owner:
                 out.add(owner)
             elif who == "unit" and unit:
@@ -223,6 +216,7 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _D
             t_table.c.priority,
             t_table.c.paused_at,
             t_table.c.number,
+            t_table.c.summary,
             t_table.c.first_contact_owner_id,
             t_table.c.escalation_level.label("ticket_level"),
             Department.__table__.c.name.label("unit_name"),
@@ -334,7 +328,9 @@ def _text_unit(referral, now: datetime) -> None:
 
     enqueue_sms(
         to=referral.duty_phone,
-        body=f"【救助热线】催办：急难转介 {referral.number} 已超时未办结，请立即处理并签收反馈。",
+        body=sla.sla_policy().unit_text(
+            "urged", number=referral.number, priority=referral.priority, summary=referral.summary
+        ),
         now=now,
         ticket=SimpleNamespace(id=referral.ticket_id),
     )

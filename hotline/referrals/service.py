@@ -249,9 +249,9 @@ def _text_duty_phone(referral: Referral, now: datetime) -> None:
     unit = referral.department
     if not unit.duty_phone:
         return
-    body = (
-        f"【救助热线】急难转介 {referral.ticket.number}（{referral.ticket.priority}）："
-        f"{referral.ticket.summary}。请1小时内签收。"
+    ticket = referral.ticket
+    body = sla.sla_policy().unit_text(
+        "dispatched", number=ticket.number, priority=ticket.priority, summary=ticket.summary
     )
     enqueue_sms(to=unit.duty_phone, body=body, now=now, ticket=referral.ticket)
 
