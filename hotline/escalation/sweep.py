@@ -27,7 +27,7 @@ from collections import defaultdict
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -366,9 +366,3 @@ def heartbeat_age(name: str, *, now: datetime) -> float | None:
     """Seconds since job ``name`` last ran, or None if it never did."""
     beat_at = db.session.scalar(select(Heartbeat.beat_at).where(Heartbeat.name == name))
     return None if beat_at is None else (now - beat_at).total_seconds()
-
-
-def supervised_count() -> int:
-    return db.session.scalar(
-        select(func.count(Ticket.id)).where(Ticket.escalation_level.in_(("supervise", "case_conference")))
-    )

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from hotline.actions import run_form_action
 from hotline.escalation import service
 from hotline.escalation.sweep import heartbeat_age
-from hotline.extensions import csrf, db
+from hotline.extensions import db
 from hotline.security import require_role
 from hotline.tickets import views as ticket_views
 from hotline.timeutil import utcnow
@@ -40,7 +40,6 @@ def scheduler_health(now) -> dict:
 
 
 @bp.get("/healthz")
-@csrf.exempt
 def healthz():
     """JSON for load balancers and monitoring: database reachable, heartbeat ages, the intake spool.
 

@@ -675,7 +675,6 @@ MEASURES = (
     Measure("advance_relief", "tickets", "advance_relief_s", "advance_relief", "先行救助用时"),
     Measure("resolve", "referrals", "resolve_s", "resolve", "办结用时"),
 )
-MEASURE_BY_KEY = {m.key: m for m in MEASURES}
 
 
 @dataclass
