@@ -27,13 +27,11 @@ from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.notices import notify
 from hotline.tickets.service import add_event
+from hotline.validation import check_version, checked_text
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, OUTCOMES, RETURN_REASONS, ROLES, Referral
 from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
 from models.user import HOTLINE_ROLES, User
-
-MAX_TEXT = 4000
-
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -68,22 +66,6 @@ def _event(referral: Referral, actor: User | None, kind: str, now: datetime, **p
     ev = add_event(referral.ticket, actor, kind, now, department=referral.department.name, **payload)
     ev.referral_id = referral.id
     return ev
-
-
-def _text(value: str | None, message, *, required: bool = True) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise DomainError(message)
-        return None
-    if len(value) > MAX_TEXT:
-        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=MAX_TEXT))
-    return value
-
-
-def _check_version(obj, expected_version: int | None) -> None:
-    if expected_version is not None and obj.version != expected_version:
-        raise StaleError(labels.STALE)
 
 
 def _require_owner_or_manager(ticket: Ticket, actor: User) -> None:
@@ -226,7 +208,7 @@ def dispatch_referral(
         raise DomainError(_l("This ticket already has a lead unit; add this one as an assist."))
     if role == "assist" and not has_lead:
         raise DomainError(_l("Choose the lead unit (主办) first; assists (协办) work with a lead."))
-    instructions = _text(instructions, None, required=False)
+    instructions = checked_text(instructions, None, required=False)
     if expected_version is not None and ticket.version != expected_version:
         raise StaleError(labels.STALE)
     referral = _new_referral(ticket, department, role, actor, now, instructions)
@@ -262,8 +244,8 @@ def cancel_referral(
     """Withdraw an active referral (and any it was passed on to), with a reason."""
     _require_owner_or_manager(referral.ticket, actor)
     _require_status(referral, ACTIVE_STATUSES, _l("Only an active referral can be cancelled."))
-    reason = _text(reason, _l("Give a reason for cancelling."))
-    _check_version(referral, expected_version)
+    reason = checked_text(reason, _l("Give a reason for cancelling."))
+    check_version(referral, expected_version)
     _close(referral, "cancelled", actor, now, reason)
     _roll_up(referral.ticket, actor, now)
 
@@ -304,8 +286,8 @@ def decide_return(
         raise NotAllowed(
             _l("You asked for this return: the ticket's first-contact owner or a manager other than you decides.")
         )
-    _check_version(referral, expected_version)
-    comment = _text(comment, None, required=False)
+    check_version(referral, expected_version)
+    comment = checked_text(comment, None, required=False)
     if not accept:
         if not comment:
             raise DomainError(_l("Tell the unit why the return is rejected."))
@@ -353,7 +335,7 @@ def decide_extension(
         raise DomainError(_l("There is no extension request waiting on this referral."))
     if requester_id(referral, "extension_requested") == actor.id:
         raise NotAllowed(_l("You asked for this extension: another manager must decide on it."))
-    _check_version(referral, expected_version)
+    check_version(referral, expected_version)
     latest = latest_extension(referral)
     if approve and latest is not None and referral.extension_until > latest:
         raise DomainError(
@@ -362,7 +344,7 @@ def decide_extension(
                 latest=localtime(latest),
             )
         )
-    comment = _text(comment, None, required=False)
+    comment = checked_text(comment, None, required=False)
     referral.extension_state = "approved" if approve else "denied"
     referral.updated_at = now
     old = referral.resolve_due_at
@@ -391,8 +373,8 @@ def reopen_referral(
     _require_status(referral, ("resolved",), _l("Only a resolved referral can be reopened."))
     if ticket.status not in ("open", "referred", "pending_callback"):
         raise DomainError(_l("Reopen the ticket first."))
-    reason = _text(reason, _l("Give a reason for reopening."))
-    _check_version(referral, expected_version)
+    reason = checked_text(reason, _l("Give a reason for reopening."))
+    check_version(referral, expected_version)
     referral.resolved_at = None
     referral.closed_at = None
     _set_status(referral, "in_progress", now)
@@ -410,7 +392,7 @@ def acknowledge(referral: Referral, *, actor: User, now: datetime, expected_vers
     """签收: the unit takes the case on; its acknowledge clock stops."""
     _require_unit_staff(referral, actor)
     _require_status(referral, ("dispatched",), _l("Only a newly referred case can be acknowledged."))
-    _check_version(referral, expected_version)
+    check_version(referral, expected_version)
     referral.acknowledged_at = now
     referral.acknowledged_by_id = actor.id
     _set_status(referral, "acknowledged", now)
@@ -429,7 +411,7 @@ def add_progress(referral: Referral, *, actor: User, now: datetime, text: str, c
         ("acknowledged", "in_progress", "return_requested"),
         _l("Acknowledge the case before adding progress."),
     )
-    text = _text(text, _l("Write the progress note first."))
+    text = checked_text(text, _l("Write the progress note first."))
     if referral.status == "acknowledged":
         _set_status(referral, "in_progress", now)
     referral.updated_at = now
@@ -455,8 +437,8 @@ def request_return(
     )
     if reason not in RETURN_REASONS:
         raise DomainError(_l("Choose a reason for the return."))
-    comment = _text(comment, _l("Explain the return in a few words."))
-    _check_version(referral, expected_version)
+    comment = checked_text(comment, _l("Explain the return in a few words."))
+    check_version(referral, expected_version)
     referral.status_before_return = referral.status
     referral.return_reason = reason
     referral.return_comment = comment
@@ -504,8 +486,8 @@ def request_extension(
                 latest=localtime(latest),
             )
         )
-    reason = _text(reason, _l("Give a reason for the extension."))
-    _check_version(referral, expected_version)
+    reason = checked_text(reason, _l("Give a reason for the extension."))
+    check_version(referral, expected_version)
     referral.extension_state = "requested"
     referral.extension_reason = reason
     referral.extension_until = until
@@ -534,8 +516,8 @@ def pass_on(
         raise DomainError(_l("This unit is deactivated."))
     if any(c.is_active and c.department_id == department.id for c in referral.children):
         raise DomainError(_l("%(unit)s already has this case.", unit=department.name))
-    instructions = _text(instructions, None, required=False)
-    _check_version(referral, expected_version)
+    instructions = checked_text(instructions, None, required=False)
+    check_version(referral, expected_version)
     child = _new_referral(referral.ticket, department, referral.role, actor, now, instructions, parent=referral)
     if referral.resolve_due_at and (child.resolve_due_at is None or child.resolve_due_at > referral.resolve_due_at):
         child.resolve_due_at = referral.resolve_due_at  # the village works within the township's time
@@ -567,8 +549,8 @@ def resolve(
     )
     if outcome not in OUTCOMES:
         raise DomainError(_l("Choose an outcome."))
-    result = _text(result, _l("Write what your unit did."))
-    _check_version(referral, expected_version)
+    result = checked_text(result, _l("Write what your unit did."))
+    check_version(referral, expected_version)
     _finish(referral, actor, now, result, outcome)
     parent = referral.parent
     if parent is not None and parent.is_active:
@@ -620,5 +602,5 @@ def unmask_for_unit(referral: Referral, *, actor: User, now: datetime, reason: s
         raise DomainError(_l("This referral is finished."))
     if referral.ticket.contact is None:
         raise DomainError(_l("This ticket has no caller details."))
-    reason = _text(reason, _l("Say why you need to see the full numbers."))
+    reason = checked_text(reason, _l("Say why you need to see the full numbers."))
     _event(referral, actor, "unmasked", now, reason=reason)

@@ -32,21 +32,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
-from hotline import labels
-from hotline.errors import DomainError, NotAllowed, StaleError
+from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
 from hotline.notices import notify
 from hotline.referrals.service import visible_referrals
 from hotline.tickets.service import add_event
+from hotline.validation import check_version, checked_text
 from models.department import Department
 from models.referral import Referral
 from models.relief import KINDS, AdvanceRelief, AdvanceReliefPayment
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from models.user import User
 
-MAX_TEXT = 4000
 #: Ten million yuan: far above any relief, far below what a BIGINT of fen holds. Beyond it is a typo.
 MAX_FEN = 10_000_000 * 100
 #: Event kinds written here, for the panel's history.
@@ -166,20 +165,6 @@ def can_record_not_needed(ticket: Ticket, actor: User) -> bool:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _text(value: str | None, message) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise DomainError(message)
-    if len(value) > MAX_TEXT:
-        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=MAX_TEXT))
-    return value
-
-
-def _check_version(obj, expected_version: int | None) -> None:
-    if expected_version is not None and obj.version != expected_version:
-        raise StaleError(labels.STALE)
-
-
 def ticket_of(relief: AdvanceRelief) -> Ticket:
     return db.session.get(Ticket, relief.ticket_id)
 
@@ -258,8 +243,8 @@ def grant_relief(
         raise DomainError(_l("Relief is granted by a township or a county unit, not by a village or grid."))
     if actor.role == "department" and granting_unit.id != actor.department_id:
         raise NotAllowed(_l("Your unit can grant relief only in its own name."))
-    reason = _text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
-    _check_version(ticket, expected_version)
+    reason = checked_text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
+    check_version(ticket, expected_version)
     case_total = fen + case_total_fen(ticket)
     within = case_total <= limit_fen()
     relief = AdvanceRelief(
@@ -325,8 +310,8 @@ def decide_relief(
         raise NotAllowed(_l("You asked for this relief: another manager must decide on it (four eyes)."))
     if relief.status != "pending_approval":
         raise DomainError(_l("This relief is not waiting for a decision."))
-    comment = _text(comment, _l("Write the reasoning of the decision (一事一议): audits read it."))
-    _check_version(relief, expected_version)
+    comment = checked_text(comment, _l("Write the reasoning of the decision (一事一议): audits read it."))
+    check_version(relief, expected_version)
     ticket = ticket_of(relief)
     relief.status = "approved" if approve else "rejected"
     relief.decided_by_id = actor.id
@@ -372,8 +357,8 @@ def record_payment(
     if relief.status != "approved":
         raise DomainError(_l("This relief was rejected: nothing can be paid under it."))
     fen = parse_amount(amount_yuan)
-    note = _text(note, _l("Say what this payment is (which stage, how it was paid)."))
-    _check_version(relief, expected_version)
+    note = checked_text(note, _l("Say what this payment is (which stage, how it was paid)."))
+    check_version(relief, expected_version)
     paid = relief.paid_fen
     if paid + fen > relief.amount_fen:
         raise DomainError(
@@ -422,8 +407,8 @@ def relief_not_needed(
         raise DomainError(_l("Only P0 and P1 tickets have an advance-relief deadline to stop."))
     if any(r.status == "pending_approval" for r in ticket.reliefs):
         raise DomainError(_l("A relief waits for a manager's decision: it must be decided first."))
-    reason = _text(reason, _l("Say why no advance relief is needed."))
-    _check_version(ticket, expected_version)
+    reason = checked_text(reason, _l("Say why no advance relief is needed."))
+    check_version(ticket, expected_version)
     ticket.advance_relief_at = now
     ticket.advance_relief_outcome = "not_needed"
     ticket.updated_at = now
@@ -443,8 +428,8 @@ def complete_paperwork(
         raise DomainError(_l("No advance relief was granted on this ticket: there is no paperwork to complete."))
     if ticket.paperwork_done_at is not None:
         raise DomainError(_l("The paperwork is already complete."))
-    note = _text(note, _l("Say which documents were completed."))
-    _check_version(ticket, expected_version)
+    note = checked_text(note, _l("Say which documents were completed."))
+    check_version(ticket, expected_version)
     granted = sum(r.amount_fen for r in ticket.reliefs if r.status == "approved")
     on_time = ticket.paperwork_due_at is None or now <= ticket.paperwork_due_at
     ticket.paperwork_done_at = now

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from hotline import labels
-from hotline.errors import DomainError, NotAllowed, StaleError
+from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
@@ -26,6 +26,7 @@ from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.timeutil import local_date
 from hotline.triage import triage_text
+from hotline.validation import check_version, checked_text
 from models.contact import Contact
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
@@ -40,9 +41,6 @@ from models.ticket import (
 )
 from models.user import HOTLINE_ROLES, User
 
-MAX_TEXT = 4000
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -51,11 +49,6 @@ def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **pa
     ev = TicketEvent(ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, payload=payload, at=now)
     db.session.add(ev)
     return ev
-
-
-def _check_version(ticket: Ticket, expected_version: int | None) -> None:
-    if expected_version is not None and ticket.version != expected_version:
-        raise StaleError(labels.STALE)
 
 
 def _require_ticket_role(actor: User) -> None:
@@ -74,19 +67,8 @@ def _require_status(ticket: Ticket, allowed: tuple[str, ...], message) -> None:
         raise DomainError(message)
 
 
-def _text(value: str | None, message, *, required: bool = True, limit: int = MAX_TEXT) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise DomainError(message)
-        return None
-    if len(value) > limit:
-        raise DomainError(_l("The text is too long (at most %(n)s characters).", n=limit))
-    return value
-
-
 def _touch(ticket: Ticket, now: datetime, expected_version: int | None) -> None:
-    _check_version(ticket, expected_version)
+    check_version(ticket, expected_version)
     ticket.updated_at = now
 
 
@@ -232,15 +214,15 @@ def log_call(
         raise DomainError(_l("Choose a category from the list."))
     if priority not in PRIORITIES:
         raise DomainError(_l("Choose a priority."))
-    summary = _text(summary, _l("Write a one-line summary of the call."), limit=200)
-    description = _text(description, None, required=False)
+    summary = checked_text(summary, _l("Write a one-line summary of the call."), limit=200)
+    description = checked_text(description, None, required=False)
     if priority == "P0" and emergency_service not in EMERGENCY_SERVICES:
         raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
     if emergency_service is not None and emergency_service not in EMERGENCY_SERVICES:
         raise DomainError(_l("Choose 110, 119 or 120."))
     if answered_on_call:
-        answer = _text(answer, _l("Write what the caller was told when the call was answered directly."))
-    caller_name = _text(caller_name, None, required=False, limit=120)
+        answer = checked_text(answer, _l("Write what the caller was told when the call was answered directly."))
+    caller_name = checked_text(caller_name, None, required=False, limit=120)
     triage = triage_text("\n".join(filter(None, (summary, description))))
 
     contact = get_or_create_contact(phone, now=now, name=caller_name)
@@ -321,7 +303,7 @@ def add_note(ticket: Ticket, *, actor: User, now: datetime, text: str) -> Ticket
     _require_ticket_role(actor)
     if ticket.status == "merged":
         raise DomainError(_l("This ticket was merged into another; add the note there."))
-    text = _text(text, _l("Write the note first."))
+    text = checked_text(text, _l("Write the note first."))
     return add_event(ticket, actor, "note", now, text=text)
 
 
@@ -342,7 +324,7 @@ def change_priority(
         raise DomainError(_l("Choose a priority."))
     if priority == ticket.priority:
         raise DomainError(_l("The ticket already has this priority."))
-    reason = _text(reason, _l("Give a reason for the change."))
+    reason = checked_text(reason, _l("Give a reason for the change."))
     service = emergency_service or ticket.emergency_service
     if priority == "P0" and service not in EMERGENCY_SERVICES:
         raise DomainError(_l("A P0 call must be handed over to 110, 119 or 120: choose which."))
@@ -387,7 +369,7 @@ def review_triage(
         raise DomainError(_l("This ticket has no triage suggestion to review."))
     if ticket.triage_verdict is not None:
         raise DomainError(_l("The triage suggestion of this ticket was already reviewed; change the priority instead."))
-    _check_version(ticket, expected_version)
+    check_version(ticket, expected_version)
     priority = priority or ticket.triage_priority
     category = category or ticket.triage_category or ticket.category
     if priority not in PRIORITIES:
@@ -428,7 +410,7 @@ def transfer_owner(
         raise DomainError(_l("Ownership can only go to an active hotline operator."))
     if new_owner.id == ticket.first_contact_owner_id:
         raise DomainError(_l("This operator already owns the ticket."))
-    reason = _text(reason, _l("Give a reason for handing the ticket over."))
+    reason = checked_text(reason, _l("Give a reason for handing the ticket over."))
     _touch(ticket, now, expected_version)
     old = ticket.first_contact_owner_id
     ticket.first_contact_owner_id = new_owner.id
@@ -461,7 +443,7 @@ def merge_ticket(
         raise DomainError(_l("A ticket cannot be merged into itself."))
     if target.status not in OPEN_STATUSES:
         raise DomainError(_l("The ticket to merge into must still be open."))
-    reason = _text(reason, _l("Give a reason for merging."))
+    reason = checked_text(reason, _l("Give a reason for merging."))
     _touch(ticket, now, expected_version)
     ticket.status = "merged"
     ticket.merged_into_id = target.id
@@ -489,7 +471,7 @@ def resolve_directly(
     """直接答复: the caller's need was met by the operator; the ticket waits for its callback."""
     _require_owner_or_manager(ticket, actor)
     _require_status(ticket, ("open",), _l("Only an open ticket with no referrals can be answered directly."))
-    answer = _text(answer, _l("Write what the caller was told."))
+    answer = checked_text(answer, _l("Write what the caller was told."))
     _touch(ticket, now, expected_version)
     ticket.status = "pending_callback"
     ticket.resolution = answer
@@ -520,7 +502,7 @@ def record_callback(
             raise DomainError(_l("The caller was reached: record their satisfaction from 1 to 5."))
     elif satisfaction is not None:
         raise DomainError(_l("Satisfaction can only be recorded when the caller was reached."))
-    comment = _text(comment, None, required=False)
+    comment = checked_text(comment, None, required=False)
     _touch(ticket, now, expected_version)
     ticket.last_callback_at = now
     ticket.close_due_at = None  # each attempt starts the closing clock (结案) again, from this attempt
@@ -551,7 +533,7 @@ def close_ticket(
     _require_status(
         ticket, ("open", "pending_callback"), _l("Only an open ticket or one awaiting callback can be closed.")
     )
-    resolution = _text(resolution, None, required=False)
+    resolution = checked_text(resolution, None, required=False)
     if ticket.status == "open" and not resolution:
         raise DomainError(_l("Write what was done for the caller before closing."))
     unpaid = sum(relief.unpaid_fen for relief in ticket.reliefs)
@@ -582,7 +564,7 @@ def reopen_ticket(
     """Reopen a closed ticket (the caller is not satisfied, or the need came back), with a reason."""
     _require_ticket_role(actor)
     _require_status(ticket, ("closed",), _l("Only a closed ticket can be reopened."))
-    reason = _text(reason, _l("Give a reason for reopening."))
+    reason = checked_text(reason, _l("Give a reason for reopening."))
     _touch(ticket, now, expected_version)
     ticket.status = "open" if ticket.first_contact_owner_id else "new"
     ticket.closed_at = None
@@ -607,7 +589,7 @@ def log_repeat_call(
     """Record another call from the same caller on their open ticket instead of a new ticket."""
     _require_ticket_role(actor)
     _require_status(ticket, OPEN_STATUSES, _l("Only an open ticket can take a repeat call."))
-    note = _text(note, None, required=False)
+    note = checked_text(note, None, required=False)
     interaction = Interaction(
         channel=channel,
         direction="inbound",
@@ -631,7 +613,7 @@ def unmask_contact(ticket: Ticket, *, actor: User, now: datetime, reason: str) -
     _require_ticket_role(actor)
     if ticket.contact is None:
         raise DomainError(_l("This ticket has no caller details."))
-    reason = _text(reason, _l("Say why you need to see the full numbers."), limit=500)
+    reason = checked_text(reason, _l("Say why you need to see the full numbers."), limit=500)
     add_event(ticket, actor, "unmasked", now, reason=reason)
 
 
@@ -682,9 +664,9 @@ def update_contact(
     township_id, village_id = _place(township_id, village_id)
     changed = []
     values = {
-        "name": _text(name, None, required=False, limit=120),
-        "id_number": _text(id_number, None, required=False, limit=32),
-        "address": _text(address, None, required=False, limit=500),
+        "name": checked_text(name, None, required=False, limit=120),
+        "id_number": checked_text(id_number, None, required=False, limit=32),
+        "address": checked_text(address, None, required=False, limit=500),
         "township_id": township_id,
         "village_id": village_id,
         **{k: bool(v) for k, v in flags.items() if k in ("is_elderly", "is_child", "has_disability", "lives_alone")},

@@ -23,13 +23,13 @@ from hotline.tickets import forms, service
 from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed, urgent_alerts
 from hotline.timeutil import utcnow
 from hotline.triage import triage_text
+from hotline.validation import MAX_TEXT
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
 from models.ticket import PRIORITIES, STATUSES, Ticket, TicketEvent
 from models.user import HOTLINE_ROLES, User
 
 bp = Blueprint("tickets", __name__)
-
 
 
 def _locale() -> str:
@@ -164,7 +164,7 @@ def new_call():
 @require_role(*HOTLINE_ROLES)
 def triage_text_hint():
     """The triage of what the operator is typing on the call form (POST: the words stay out of URLs and logs)."""
-    text = (request.form.get("text") or "")[: service.MAX_TEXT + 200]
+    text = (request.form.get("text") or "")[: MAX_TEXT + 200]
     if not text.strip():
         return jsonify(priority=None, category=None, triage="")
     triage = triage_text(text)
