@@ -1,10 +1,12 @@
 """Intake rules: calls and text messages become Interactions and tickets, once.
 
-Every function takes plain values and an explicit ``now``, writes in the
-current transaction and leaves the commit to the caller (the webhook view),
-like the ticket service. Twilio retries webhooks, so every write is keyed by
-the provider's SID behind a unique constraint: the first request writes, a
-replay finds the row and writes nothing.
+Every function takes plain values and an explicit ``now``. All but
+:func:`receive_sms` write in the current transaction and leave the commit to
+the caller (the webhook view), like the ticket service; :func:`receive_sms`
+commits its own short transactions, because a valid number's text is written
+outside the session (``_write_message``). Twilio retries webhooks, so every
+write is keyed by the provider's SID behind a unique constraint: the first
+request writes, a replay finds the row and writes nothing.
 
 Nothing here calls out of the process: outbound messages go to the outbox.
 
