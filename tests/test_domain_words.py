@@ -1,0 +1,24 @@
+"""Pages take the urgent priorities and the supervised levels from the models, as the services do."""
+
+import re
+
+from hotline.extensions import db
+from tests.helpers import log_call
+
+
+def row_classes(html: str, number: str) -> str:
+    match = re.search(r'<tr class="([^"]*)">\s*<td><a href="/tickets/' + number, html)
+    assert match, number
+    return match.group(1)
+
+
+def test_the_desk_marks_urgent_and_supervised_tickets(client, logged_in, operator, now):
+    p1 = log_call(operator, now, priority="P1")
+    p2 = log_call(operator, now, priority="P2", category="illness_hardship", phone=None)
+    p2.escalation_level = "supervise"
+    db.session.commit()
+    html = logged_in(operator).get("/desk?scope=mine").get_data(as_text=True)
+    assert "urgent" in row_classes(html, p1.number).split()
+    assert "urgent" not in row_classes(html, p2.number).split()
+    assert 'class="badge level-supervise"' in html
+    assert "level-warn" not in html
