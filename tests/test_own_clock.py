@@ -244,6 +244,7 @@ def test_a_priority_without_a_pause_review_cannot_pause(app, operator, now):
         ladder=policy.ladder,
         advance_relief_limit_yuan=policy.advance_relief_limit_yuan,
         office_periods=policy.office_periods,
+        unit_sms=policy.unit_sms,
     )
     t = log_p2(operator, now, priority="P3")
     with pytest.raises(DomainError, match="暂停复核"):
