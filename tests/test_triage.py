@@ -37,6 +37,25 @@ def test_labelled_set_meets_the_issue_targets():
     assert {s.result.category for s in scored} <= CATEGORIES
 
 
+def test_an_independently_written_set_meets_the_issue_targets():
+    # Written blind to the rules by someone other than their author, so phrasings the rules were not tuned on
+    # (dialect, third parties, digits, pinyin, enquiries that name a danger) are scored too.
+    pairs = read_labelled(DATA / "triage_fresh.tsv")
+    labels = [label for label, _text in pairs]
+    assert len(pairs) >= 240
+    assert min(labels.count("P0"), labels.count("P1"), labels.count("routine")) >= 60
+
+    figures, scored = score(pairs)
+
+    assert figures["urgent_kept"]["of"] == labels.count("P0") + labels.count("P1")
+    assert figures["danger_found"]["of"] == labels.count("P0")
+    assert figures["routine_raised"]["of"] == labels.count("routine")
+    assert figures["urgent_kept"]["share"] >= TARGETS["urgent_kept"]
+    assert figures["danger_found"]["share"] >= TARGETS["danger_found"]
+    assert figures["routine_raised"]["share"] <= TARGETS["routine_raised"]
+    assert {s.result.category for s in scored} <= CATEGORIES
+
+
 def test_score_command_prints_the_three_figures(capsys, tmp_path):
     assert main([str(DATA / "triage_labelled.tsv")]) == 0
     out = capsys.readouterr().out
@@ -275,7 +294,7 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ("gap = 10\n", "gap = 0\n", r"\[settings\] gap must be a whole number"),
         ("min_pinyin_letters = 5", "min_pinyin_letters = 5\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
         ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
-        ('calm = [\n    "不是急事",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
+        ('calm = [\n    "我就问问",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
         ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),
         ('phrases = ["{no_food}",', 'phrases = ["~{no_food}",', r"~ stands between two pieces"),
         ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),
