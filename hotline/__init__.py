@@ -27,6 +27,7 @@ from hotline.request_limits import HotlineRequest, check_whole_numbers
 from hotline.security import check_request_input, set_security_headers
 from models.escalation import SUPERVISED_LEVELS
 from models.ticket import URGENT_PRIORITIES
+from models.user import HOTLINE_ROLES
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -180,7 +181,11 @@ def configure_templates(app: Flask) -> None:
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["category"] = category_label
     app.jinja_env.globals.update(
-        labels=labels, catalogue=catalogue, SUPERVISED_LEVELS=SUPERVISED_LEVELS, URGENT_PRIORITIES=URGENT_PRIORITIES
+        labels=labels,
+        catalogue=catalogue,
+        HOTLINE_ROLES=HOTLINE_ROLES,
+        SUPERVISED_LEVELS=SUPERVISED_LEVELS,
+        URGENT_PRIORITIES=URGENT_PRIORITIES,
     )
 
     @app.context_processor

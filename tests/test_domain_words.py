@@ -22,3 +22,12 @@ def test_the_desk_marks_urgent_and_supervised_tickets(client, logged_in, operato
     assert "urgent" not in row_classes(html, p2.number).split()
     assert 'class="badge level-supervise"' in html
     assert "level-warn" not in html
+
+
+def test_the_desk_link_is_for_the_hotline_staff(logged_in, operator):
+    assert 'href="/desk"' in logged_in(operator).get("/account/password").get_data(as_text=True)
+
+
+def test_department_staff_get_no_desk_link(logged_in, make_department, make_user):
+    staff = make_user("department", username="civil1", department=make_department())
+    assert 'href="/desk"' not in logged_in(staff).get("/account/password").get_data(as_text=True)
