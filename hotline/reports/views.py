@@ -38,7 +38,6 @@ MAX_DAYS = 2 * 366
 #: day arithmetic of periods and buckets).
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
-
 FIGURE_LABEL = {
     "answer_rate": _l("Answer rate"),
     "answered_on_call": _l("Answered on the call"),
@@ -163,7 +162,6 @@ def _parse_date(text: str | None) -> date | None:
     if value is not None and not FIRST_DATE <= value <= LAST_DATE:
         abort(400, description=_("Reports cover %(first)s to %(last)s.", first=FIRST_DATE, last=LAST_DATE))
     return value
-
 
 
 def current_period(now) -> tuple[Period, dict]:
