@@ -35,7 +35,6 @@ from models.user import CASE_ROLES, HOTLINE_ROLES
 bp = Blueprint("relief", __name__)
 
 
-
 @bp.app_template_filter("yuan")
 def yuan(fen: int | None) -> str:
     return service.format_yuan(fen)
