@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from time import monotonic
 
@@ -25,6 +26,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline import toml_checks
 from hotline.escalation.calendar import (
     CalendarError,
     WorkingCalendar,
@@ -78,6 +80,10 @@ WITHIN = {
 
 class SlaPolicyError(ValueError):
     """``sla.toml`` is malformed; raised when the application starts, naming the file and the key."""
+
+
+_table = partial(toml_checks.table, error=SlaPolicyError)
+_only_keys = partial(toml_checks.only_keys, error=SlaPolicyError)
 
 
 @dataclass(frozen=True)
@@ -215,19 +221,6 @@ def _unit_sms(table: dict, where: str) -> dict[str, str]:
             raise SlaPolicyError(f"{here}: unknown placeholders {unknown}; use some of {list(allowed)}")
         texts[name] = text
     return texts
-
-
-def _table(data: dict, key: str, where: str) -> dict:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise SlaPolicyError(f"{where}: [{key}] is missing or is not a table")
-    return value
-
-
-def _only_keys(table: dict, allowed: set[str], where: str) -> None:
-    unknown = set(table) - allowed
-    if unknown:
-        raise SlaPolicyError(f"{where}: unknown keys {sorted(unknown)}; expected some of {sorted(allowed)}")
 
 
 def _is_positive_int(value) -> bool:

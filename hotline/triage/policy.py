@@ -12,7 +12,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 import ahocorasick
@@ -22,6 +22,8 @@ import ahocorasick
 os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
 os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
 from pypinyin import Style, pinyin
+
+from hotline import toml_checks
 
 LEVELS = ("P0", "P1", "P2")
 SETTINGS = {"gap", "min_pinyin_letters", "hypothetical_window", "topic_window", "resolved_window"}
@@ -56,6 +58,10 @@ MAX_SPELLINGS = 32
 
 class TriagePolicyError(ValueError):
     """``triage.toml`` is malformed; raised when it is loaded, naming the file and the key."""
+
+
+_table = partial(toml_checks.table, error=TriagePolicyError)
+_only_keys = partial(toml_checks.only_keys, error=TriagePolicyError)
 
 
 @dataclass(frozen=True)
@@ -433,16 +439,3 @@ def _category(value, categories: set[str] | None, where: str) -> str:
             f"{where}: category {value!r} is not in catalogue.toml ({', '.join(sorted(categories))})"
         )
     return value
-
-
-def _table(data: dict, key: str, where: str) -> dict:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise TriagePolicyError(f"{where}: [{key}] is missing or is not a table")
-    return value
-
-
-def _only_keys(table: dict, allowed: set[str], where: str) -> None:
-    unknown = set(table) - allowed
-    if unknown:
-        raise TriagePolicyError(f"{where}: unknown keys {sorted(unknown)}; expected some of {sorted(allowed)}")
