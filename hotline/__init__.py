@@ -196,7 +196,7 @@ def configure_templates(app: Flask) -> None:
     def inject_unread_notices():
         if not current_user or not current_user.is_authenticated:
             return {}
-        from hotline.notices import unread_count
+        from hotline.user_notifications import unread_count
         from hotline.timeutil import utcnow
 
         warnings = _manager_warnings() + _calendar_warnings(utcnow())

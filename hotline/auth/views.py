@@ -140,7 +140,7 @@ def notifications():
     """The user's notices, newest first; opening the list marks them read."""
     from sqlalchemy import select
 
-    from hotline.notices import mark_all_read
+    from hotline.user_notifications import mark_all_read
     from models.notification import Notification
 
     page = db.paginate(

@@ -11,7 +11,7 @@ from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks
 from hotline.escalation.sweep import _higher
 from hotline.extensions import db
-from hotline.notices import notify
+from hotline.user_notifications import notify
 from hotline.tickets.service import add_event
 from models.escalation import EscalationStep
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.intake.policy import IntakePolicy, Line
-from hotline.notices import CALLER_REPLIED
+from hotline.user_notifications import CALLER_REPLIED
 from hotline.notify.service import enqueue_sms
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone

@@ -1,4 +1,5 @@
-"""In-app notices: a line in someone's notification list, written in the caller's transaction.
+"""In-app notifications: a line in a staff member's notification list (the bell), written in the caller's
+transaction. Texts to phones are another thing: the SMS outbox, :mod:`hotline.notify`.
 
 A caller's text on an owned ticket is written by the SMS webhook itself, as one plain INSERT in its own
 transaction (``hotline.intake.service``), with the kind ``CALLER_REPLIED``.
