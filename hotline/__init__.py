@@ -196,8 +196,8 @@ def configure_templates(app: Flask) -> None:
     def inject_unread_notices():
         if not current_user or not current_user.is_authenticated:
             return {}
-        from hotline.user_notifications import unread_count
         from hotline.timeutil import utcnow
+        from hotline.user_notifications import unread_count
 
         warnings = _manager_warnings() + _calendar_warnings(utcnow())
         return {"unread_notices": unread_count(current_user.id), "manager_warnings": warnings}

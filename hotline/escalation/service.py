@@ -11,8 +11,8 @@ from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks
 from hotline.escalation.sweep import _higher
 from hotline.extensions import db
-from hotline.user_notifications import notify
 from hotline.tickets.service import add_event
+from hotline.user_notifications import notify
 from models.escalation import EscalationStep
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from models.user import User

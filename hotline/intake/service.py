@@ -30,7 +30,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.intake.policy import IntakePolicy, Line
-from hotline.user_notifications import CALLER_REPLIED
 from hotline.notify.service import enqueue_sms
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
@@ -43,6 +42,7 @@ from hotline.tickets.service import (
 )
 from hotline.timeutil import local_date
 from hotline.triage import Triage, triage_text
+from hotline.user_notifications import CALLER_REPLIED
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction

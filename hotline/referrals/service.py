@@ -25,8 +25,8 @@ from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import localtime
-from hotline.user_notifications import notify
 from hotline.tickets.service import add_event
+from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, OUTCOMES, RETURN_REASONS, ROLES, Referral

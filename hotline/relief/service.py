@@ -36,9 +36,9 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
-from hotline.user_notifications import notify
 from hotline.referrals.service import visible_referrals
 from hotline.tickets.service import add_event
+from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from models.department import Department
 from models.referral import Referral

@@ -21,11 +21,11 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
-from hotline.user_notifications import notify
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
 from hotline.timeutil import local_date
 from hotline.triage import triage_text
+from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from models.contact import Contact
 from models.department import Department

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from hotline import labels, notices
+from hotline import labels, user_notifications
 from hotline.actions import run_form_action
 from hotline.errors import DomainError
 from hotline.escalation import clocks
@@ -102,7 +102,7 @@ def desk():
         unclaimed=unclaimed(),
         alerts=urgent_alerts(),
         triage_headline=triage_headline,
-        replied=notices.unread_replies(current_user.id, [t.id for t in page.items]),
+        replied=user_notifications.unread_replies(current_user.id, [t.id for t in page.items]),
         statuses=STATUSES,
         priorities=PRIORITIES,
         channels=CHANNELS,
@@ -352,7 +352,7 @@ def show(number: str):
     if current_user.role == "department":
         return redirect(url_for("referrals.show", referral_id=_department_referral_id(number)))
     ticket = load_ticket(number)
-    if notices.mark_replies_read(current_user.id, ticket.id, now=utcnow()):
+    if user_notifications.mark_replies_read(current_user.id, ticket.id, now=utcnow()):
         db.session.commit()
     return render_ticket(ticket)
 
