@@ -41,10 +41,9 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from hotline import create_app  # noqa: E402
-from hotline.demo import DEMO_PASSWORD  # noqa: E402
+from hotline.demo import DEMO_PASSWORD, load_bulk_demo  # noqa: E402
 from hotline.extensions import db  # noqa: E402
 from hotline.reports import service  # noqa: E402
-from hotline.reports.bulk_demo import load_bulk_demo  # noqa: E402
 from hotline.timeutil import utcnow  # noqa: E402
 from models.ticket import OPEN_STATUSES, Ticket  # noqa: E402
 from models.user import User  # noqa: E402

@@ -40,8 +40,7 @@ def init_db():
 @click.option("--tickets", default=50, show_default=True, help="How many demo tickets to create.")
 def demo(tickets: int):
     """Load the demo county (skipped if the database already has departments) and print the demo logins."""
-    from hotline.demo import DEMO_PASSWORD, USERS, demo_exists, load_demo
-    from hotline.reports.bulk_demo import BULK_THRESHOLD, load_bulk_demo
+    from hotline.demo import BULK_THRESHOLD, DEMO_PASSWORD, USERS, demo_exists, load_bulk_demo, load_demo
 
     if demo_exists():
         click.echo("demo data already present: nothing loaded")

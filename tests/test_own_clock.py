@@ -550,7 +550,7 @@ def test_every_open_demo_ticket_has_a_next_deadline(app, client, now):
 def test_the_bulk_demo_runs_the_same_clocks(app, now):
     """The bulk loader writes what the services and the sweep would have: a deadline on every open ticket,
     the own clock's start where it runs, and steps a sweep right after does not write again."""
-    from hotline.reports.bulk_demo import load_bulk_demo
+    from hotline.demo import load_bulk_demo
 
     load_bulk_demo(now=now, tickets=800, days=60, echo=lambda _line: None)
     open_tickets = select(Ticket).where(Ticket.status.in_(OPEN_STATUSES))

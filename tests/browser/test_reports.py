@@ -10,8 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from hotline.demo import DEMO_PASSWORD
-from hotline.reports.bulk_demo import load_bulk_demo
+from hotline.demo import DEMO_PASSWORD, load_bulk_demo
 from hotline.timeutil import utcnow
 from tests.browser.conftest import log_in, screenshot
 

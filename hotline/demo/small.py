@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from hotline.admin.service import create_user, save_department
+from hotline.demo.relief import load_demo_reliefs
 from hotline.extensions import db
 from hotline.intake.duty import save_duty_line
 from hotline.referrals import service as referrals
-from hotline.relief.demo import load_demo_reliefs
 from hotline.tickets import service
 from hotline.triage import triage_text
 from models.department import Department

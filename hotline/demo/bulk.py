@@ -1,6 +1,6 @@
 """``flask hotline demo --tickets N`` for large N: two years of realistic history, written in bulk.
 
-The small demo (:mod:`hotline.demo`) walks every ticket through the service
+The small demo (:mod:`hotline.demo.small`) walks every ticket through the service
 functions; at a million tickets that would take hours. This loader writes the
 same shapes of rows directly -- tickets with their clock deadlines, referrals,
 ticket events, escalation steps, calls and messages, advance relief -- as the
@@ -468,7 +468,7 @@ class County:
 
 
 def _county(now: datetime, echo) -> County:
-    from hotline.demo import demo_exists, load_demo
+    from hotline.demo.small import demo_exists, load_demo
 
     if not demo_exists():
         load_demo(now=now, tickets=0)
@@ -476,7 +476,7 @@ def _county(now: datetime, echo) -> County:
     units = {d.code: d for d in db.session.scalars(select(Department))}
     users = {u.username: u for u in db.session.scalars(select(User))}
     # A county line has a few dozen operators over two years; one hash for all of them (demo password).
-    from hotline.demo import DEMO_PASSWORD
+    from hotline.demo.small import DEMO_PASSWORD
 
     password = generate_password_hash(DEMO_PASSWORD, method="scrypt")
     for n in range(4, 4 + MORE_OPERATORS):
