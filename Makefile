@@ -28,7 +28,7 @@ run: $(VENV)/.runtime
 	$(FLASK) hotline demo
 	@echo ""
 	@echo "Open http://127.0.0.1:5000 and log in with one of the logins above."
-	@echo "The web server and the scheduler (escalation sweep, SMS outbox) run together; Ctrl-C stops both."
+	@echo "The web server and the scheduler (escalation sweep, SMS outbox, intake spool replay) run together; Ctrl-C stops both."
 	@echo ""
 	@echo "No Twilio account needed to see calls and texts arrive: in another terminal, play Twilio with signed webhooks:"
 	@echo "  $(FLASK) hotline simulate sms --from +8613800000000 --body '我父亲突发脑溢血住院，请帮帮我们'"

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
-from hotline.escalation.commands import scheduler_command, sweep_command, sync_clocks_command
 from hotline.extensions import db
-from hotline.intake.cli import send_outbox_command, simulate
+from hotline.intake.cli import simulate
 from hotline.intake.replay import spool_cli
+from hotline.jobs.commands import scheduler_command, send_outbox_command, sweep_command, sync_clocks_command
 from hotline.timeutil import utcnow
 from hotline.triage.cli import triage_command
 from models.department import Department

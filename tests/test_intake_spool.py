@@ -431,7 +431,7 @@ def test_while_the_database_is_away_one_request_at_a_time_tries_it_and_not_more_
 
 
 def test_the_scheduler_replays_the_spool_every_few_seconds(app, spool):
-    from hotline.escalation.scheduler import SPOOL_SECONDS, build_scheduler, run_spool
+    from hotline.jobs.scheduler import SPOOL_SECONDS, build_scheduler, run_spool
 
     job = build_scheduler(app).get_job("spool")
     assert job.trigger.interval == timedelta(seconds=SPOOL_SECONDS) and SPOOL_SECONDS <= 10

@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from twilio.rest import Client
 
 from hotline.extensions import db
-from hotline.notify import sender, service
-from hotline.notify.sender import send_outbox, twilio_client
+from hotline.jobs import outbox as sender
+from hotline.jobs.outbox import send_outbox, twilio_client
+from hotline.notify import service
 from models.contact import Contact
 from models.outbox import OutboundMessage
 from models.ticket import Ticket

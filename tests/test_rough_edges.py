@@ -107,7 +107,7 @@ def test_the_demo_puts_two_operators_on_duty_so_a_simulated_call_rings_them(app,
 
 def test_the_scheduler_keeps_apscheduler_quiet_below_debug(app, monkeypatch):
     """`make run` prints the demo logins; APScheduler's INFO line for every run must not scroll them away."""
-    from hotline.escalation import scheduler
+    from hotline.jobs import scheduler
 
     class Stopped:
         running = False

@@ -1,4 +1,4 @@
-"""``flask hotline simulate sms|call`` and ``flask hotline send-outbox``.
+"""``flask hotline simulate sms|call``.
 
 ``simulate`` plays Twilio against the running server: it posts the same
 webhooks, signed the same way (the request validator's own signature over the
@@ -6,7 +6,6 @@ URL and the form), and follows the TwiML answers (menu, dial, voicemail) as
 Twilio would, so the demo shows the whole path without a Twilio account.
 """
 
-import time
 import uuid
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -17,8 +16,6 @@ import click
 from flask import current_app
 
 from hotline.intake import intake
-from hotline.notify.sender import send_outbox
-from hotline.timeutil import utcnow
 
 ACCOUNT = "AC" + "0" * 32
 
@@ -162,16 +159,3 @@ def simulate_call(from_number, digit, answer, seconds, voicemail, base_url):
         )
     else:
         click.echo(f"nobody answered: the caller{left or ' hung up'}; a missed-call ticket waits on the desk")
-
-
-@click.command("send-outbox")
-@click.option("--every", type=int, default=0, help="Keep running: one pass every N seconds (Ctrl-C stops).")
-def send_outbox_command(every: int):
-    """Send the queued text messages (until the scheduler process does it)."""
-    while True:
-        report = send_outbox(current_app)
-        if not every or report.sent or report.retrying or report.failed or report.not_sent:
-            click.echo(f"{utcnow():%H:%M:%S} outbox: {report}")
-        if not every:
-            return
-        time.sleep(every)

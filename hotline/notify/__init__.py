@@ -1,4 +1,7 @@
-"""Outbound messages: the SMS outbox, its sender, and the admins' list of what could not be sent."""
+"""Outbound messages: the SMS outbox, its sending rules, and the admins' list of what could not be sent.
+
+The job that sends the outbox (settings, clock, Twilio client) is ``hotline.jobs.outbox``.
+"""
 
 from flask import Flask
 

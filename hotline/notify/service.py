@@ -2,12 +2,13 @@
 
 Webhooks and views never call Twilio. They call ``enqueue_sms`` (or the
 operator action ``text_caller``) inside their own transaction; ``send_due``,
-run by ``flask hotline send-outbox`` (and by the scheduler process once it
-exists), claims the messages that are due and sends each through
-``twilio.rest.Client``. A message that fails for a reason that may pass
-(timeout, network, Twilio 5xx or 429) is retried with exponential backoff and
-given up after ``max_attempts``; one Twilio refuses outright (4xx: bad number,
-unsubscribed) fails at once. Failed messages are listed for admins.
+run by the scheduler process every 10 seconds and by ``flask hotline
+send-outbox`` (both through ``hotline.jobs.outbox``), claims the messages
+that are due and sends each through ``twilio.rest.Client``. A message that
+fails for a reason that may pass (timeout, network, Twilio 5xx or 429) is
+retried with exponential backoff and given up after ``max_attempts``; one
+Twilio refuses outright (4xx: bad number, unsubscribed) fails at once.
+Failed messages are listed for admins.
 
 Several senders may run at once (scheduler processes sharing one PostgreSQL):
 a message is claimed with a compare-and-set update, after ``FOR UPDATE SKIP

@@ -1,4 +1,4 @@
-"""The edge of the outbox: reads settings and the clock, builds the Twilio client, runs ``send_due``."""
+"""One pass of the SMS outbox sender: reads settings and the clock, builds the Twilio client, runs ``send_due``."""
 
 from flask import Flask
 from twilio.http import HttpClient
@@ -22,7 +22,7 @@ def twilio_client(app: Flask, http_client: HttpClient | None = None) -> Client |
 
 
 def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int = 100) -> SendReport:
-    """One pass of the sender over the due messages, with the application's settings."""
+    """One pass of the sender over the due messages, with the application's settings (inside an app context)."""
     return send_due(
         now=utcnow(),
         client=twilio_client(app, http_client),

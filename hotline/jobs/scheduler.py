@@ -1,11 +1,13 @@
 """The scheduler process: ``flask --app app hotline scheduler``. Never started inside web workers.
 
-APScheduler 3.x runs four jobs, each inside an application context and each
-reading the clock only at this edge: the escalation sweep every
-``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender, the replay of the intake
-spool (Twilio requests kept while the database was away) every
-``SPOOL_SECONDS``, and a heartbeat. Each job coalesces missed runs and never
-runs twice at once.
+APScheduler 3.x runs four jobs, each inside its own application context (its
+own database session, removed when the run ends) and each reading the clock
+only at this edge: the escalation sweep (``hotline.escalation.sweep``) every
+``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender (``hotline.jobs.outbox``)
+every ``OUTBOX_SECONDS``, the replay of the intake spool (Twilio requests kept
+while the database was away, ``hotline.intake.replay``) every
+``SPOOL_SECONDS``, and a heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job
+coalesces missed runs and never runs twice at once.
 """
 
 import logging
@@ -16,15 +18,20 @@ from flask import Flask
 
 from hotline.escalation.sweep import beat, sweep
 from hotline.extensions import db
+from hotline.intake.replay import run_spool_replay
+from hotline.jobs.outbox import send_outbox
 from hotline.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 #: How often the intake spool is replayed: a caller waits for their ticket number until then.
 SPOOL_SECONDS = 5
+#: How often the outbox sender looks for due text messages.
+OUTBOX_SECONDS = 10
 
 
 def run_sweep(app: Flask) -> dict:
+    """One escalation sweep as of now; logs the steps it wrote and returns its report."""
     with app.app_context():
         try:
             report = sweep(now=utcnow())
@@ -36,8 +43,7 @@ def run_sweep(app: Flask) -> dict:
 
 
 def run_outbox(app: Flask) -> None:
-    from hotline.notify.sender import send_outbox
-
+    """One pass of the outbox sender, then the outbox heartbeat (its age is on ``/healthz`` and the reports)."""
     with app.app_context():
         try:
             send_outbox(app)
@@ -48,12 +54,12 @@ def run_outbox(app: Flask) -> None:
 
 
 def run_spool(app: Flask) -> None:
-    from hotline.intake.replay import run_spool_replay
-
+    """Replay what waits in the intake spool (or, with nothing waiting, refresh its duty roster snapshot)."""
     run_spool_replay(app)
 
 
 def run_heartbeat(app: Flask) -> None:
+    """Record that the scheduler process is alive (its age is on ``/healthz`` and the reports)."""
     with app.app_context():
         try:
             beat("scheduler", now=utcnow())
@@ -63,12 +69,13 @@ def run_heartbeat(app: Flask) -> None:
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
+    """The four jobs on their intervals, each run once at start."""
     seconds = app.config["SWEEP_SECONDS"]
     scheduler = BlockingScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": seconds}
     )
     scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
-    scheduler.add_job(run_outbox, "interval", seconds=10, args=[app], id="outbox", next_run_time=utcnow())
+    scheduler.add_job(run_outbox, "interval", seconds=OUTBOX_SECONDS, args=[app], id="outbox", next_run_time=utcnow())
     scheduler.add_job(run_spool, "interval", seconds=SPOOL_SECONDS, args=[app], id="spool", next_run_time=utcnow())
     scheduler.add_job(run_heartbeat, "interval", seconds=seconds, args=[app], id="heartbeat", next_run_time=utcnow())
     return scheduler
