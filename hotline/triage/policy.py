@@ -48,12 +48,15 @@ CUES = {
 }
 RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks", "generic"}
 TOPIC_KEYS = {"category", "phrases"}
+VARIANT_KEYS = {"within", "final", "separable", "infix", "written_only"}
 #: Characters that end a sentence: a gap (``~``) and the look-around windows do not cross them.
 SENTENCE_END = "。！？!?；;\n"
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}|~")
 #: At most this many pinyin spellings per word (polyphonic characters multiply them).
 MAX_SPELLINGS = 32
+#: At most this many written forms per word from [variants] (each part with variants multiplies them).
+MAX_VARIANTS = 48
 
 
 class TriagePolicyError(ValueError):
@@ -176,7 +179,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         raise TriagePolicyError(f"{where}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise TriagePolicyError(f"{where}: cannot be read: {exc}") from exc
-    _only_keys(data, {"settings", "cues", "words", "rule", "topic"}, where)
+    _only_keys(data, {"settings", "cues", "words", "rule", "topic", "variants"}, where)
 
     settings = _table(data, "settings", where)
     _only_keys(settings, SETTINGS, f"{where}: [settings]")
@@ -197,7 +200,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise TriagePolicyError(f"{where}: [words] {name!r}: a name is lower-case letters, digits and _")
         words[name] = _word_list(value, f"{where}: [words] {name}")
-    compiler = _Compiler(words, gap, min_letters, where)
+    compiler = _Compiler(words, gap, min_letters, where, _variants(data.get("variants", {}), where))
 
     rules = []
     entries = data.get("rule")
@@ -311,27 +314,95 @@ def _readings(char: str) -> tuple[str, ...]:
     return tuple(forms)
 
 
+@dataclass(frozen=True)
+class Variants:
+    """Other ways of writing parts of a word: dialect forms, sentence-final particles, an aspect particle inside.
+
+    ``within``: a part anywhere in a word -> its other forms ("没" -> "冇", "莫得": "没呼吸" is also "莫得呼吸");
+    ``final``: the same at the end of a word only ("了" -> "啦", "哒": "着火了" is also "着火啦");
+    ``separable``: verbs that, opening a word, may take one of ``infix`` after them ("割腕" is also "割了腕");
+    ``written_only``: dialect characters nobody spells in Mandarin pinyin ("冇", "唔"): a form holding one gets
+    no pinyin spellings (the pinyin "m" of 唔 would otherwise be a negation cue before any "...m").
+    """
+
+    within: dict[str, tuple[str, ...]]
+    final: dict[str, tuple[str, ...]]
+    separable: frozenset[str]
+    infix: tuple[str, ...]
+    written_only: frozenset[str] = frozenset()
+
+    def spelt(self, form: str) -> bool:
+        """Whether ``form`` gets pinyin spellings: it has a Chinese character and no written-only one."""
+        return _HAN.search(form) is not None and not any(char in self.written_only for char in form)
+
+    def of(self, word: str) -> list[str]:
+        """``word`` first, then its other forms (at most :data:`MAX_VARIANTS` in all)."""
+        options: list[tuple[str, ...]] = []
+        keys = sorted(self.within, key=len, reverse=True)
+        at = 0
+        while at < len(word):
+            key = next((k for k in keys if word.startswith(k, at)), None)
+            if key is None:
+                options.append((word[at],))
+                at += 1
+            else:
+                options.append((key, *self.within[key]))
+                at += len(key)
+        forms = ["".join(parts) for parts in itertools.islice(itertools.product(*options), MAX_VARIANTS)]
+        for key, others in self.final.items():
+            forms += [form[: -len(key)] + other for form in forms if form.endswith(key) for other in others]
+        if len(word) > 1 and word[0] in self.separable:
+            forms += [form[0] + infix + form[1:] for form in forms if form[0] == word[0] for infix in self.infix]
+        return list(dict.fromkeys(forms))[:MAX_VARIANTS]
+
+
+def _variants(value, where: str) -> Variants:
+    """The checked ``[variants]`` table (absent: no variants)."""
+    here = f"{where}: [variants]"
+    if not isinstance(value, dict):
+        raise TriagePolicyError(f"{here} must be a table")
+    _only_keys(value, VARIANT_KEYS, here)
+    tables = {}
+    for key in ("within", "final"):
+        table = value.get(key, {})
+        if not isinstance(table, dict):
+            raise TriagePolicyError(f"{here} {key} must be a table of word = [other forms]")
+        tables[key] = {}
+        for part, others in table.items():
+            if not normalise_word(part):
+                raise TriagePolicyError(f"{here} {key}: a part must not be empty")
+            tables[key][normalise_word(part)] = tuple(_word_list(others, f"{here} {key} {part!r}"))
+    separable = _word_list(value["separable"], f"{here} separable") if "separable" in value else []
+    infix = _word_list(value["infix"], f"{here} infix") if "infix" in value else []
+    written = _word_list(value["written_only"], f"{here} written_only") if "written_only" in value else []
+    if any(len(char) != 1 for char in written):
+        raise TriagePolicyError(f"{here} written_only must be a list of single characters")
+    return Variants(tables["within"], tables["final"], frozenset(separable), tuple(infix), frozenset(written))
+
+
 class _Compiler:
     """Turns phrases with ``{word list}`` and ``~`` into pieces (word lists) and the automaton of their forms."""
 
-    def __init__(self, words: dict[str, list[str]], gap: int, min_letters: int, where: str):
+    def __init__(self, words: dict[str, list[str]], gap: int, min_letters: int, where: str, variants: Variants):
         self.words = words
         self.gap = gap
         self.min_letters = min_letters
         self.where = where
+        self.variants = variants
         self.piece_ids: dict[tuple[str, int], int] = {}
         self.forms: dict[str, set[int]] = {}
         self.by_first: dict[int, list[Phrase]] = {}
 
     def _forms(self, words: list[str], min_letters: int) -> list[str]:
-        """Each word as written, then its pinyin spellings at least ``min_letters`` long."""
-        forms: list[str] = []
+        """Each word and its [variants] as written, then their pinyin spellings at least ``min_letters`` long."""
+        forms: dict[str, None] = {}
         for word in words:
-            spellings = pinyin_spellings(word) if _HAN.search(word) else []
-            for form in [word, *(f for f in spellings if len(f) >= min_letters)]:
-                if form not in forms:
-                    forms.append(form)
-        return forms
+            written = self.variants.of(word)
+            forms.update(dict.fromkeys(written))
+            for variant in written:
+                if _HAN.search(variant) and (variant == word or self.variants.spelt(variant)):
+                    forms.update(dict.fromkeys(f for f in pinyin_spellings(variant) if len(f) >= min_letters))
+        return list(forms)
 
     def alternation(self, words: list[str], min_letters: int = 0) -> str:
         return _trie_regex(self._forms(words, min_letters))
