@@ -135,13 +135,15 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         return text[index[start] : index[end - 1] + 1]
 
     bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
-    calm = policy.calm.search(norm) is not None
-    safe = policy.safe.search(norm) is not None
+    negation = policy.negation_cue.search(norm) is not None
+    calm = _affirmed(policy, policy.calm, norm, negation)
+    safe = _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
-        negation=policy.negation_cue.search(norm) is not None,
+        negation=negation,
         hypothetical=policy.hypothetical.search(norm) is not None,
         resolved=policy.resolved.search(norm) is not None,
         topic=policy.topic.search(norm) is not None,
+        framing=policy.framing.search(norm) is not None,
     )
     past = policy.past.search(norm) is not None
     recent = policy.recent.search(norm) is not None
@@ -197,6 +199,15 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
             return Triage("P3", topic.category, (original(*match.span()),), None)
     category = "policy_enquiry" if policy.enquiry.search(norm) else "other"
     return Triage("P3", category, (), None)
+
+
+def _affirmed(policy: TriagePolicy, cue: re.Pattern, norm: str, negation: bool) -> bool:
+    """Whether ``cue`` occurs in ``norm`` without a negation right before it: "不是没有危险" is not safe."""
+    for found in cue.finditer(norm):
+        start = found.start()
+        if not negation or not policy.negation.search(norm, max(0, start - NEGATION_REACH), start):
+            return True
+    return False
 
 
 def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
@@ -295,10 +306,12 @@ class _Cues:
     hypothetical: bool
     resolved: bool
     topic: bool
+    framing: bool
 
 
 def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], cues: _Cues) -> bool:
-    """Whether a match (the spans of its pieces) is negated, hypothetical, resolved or a topic of a question.
+    """Whether a match (the spans of its pieces) is negated, hypothetical, resolved, framed as an enquiry
+    or a topic of a question.
 
     A negation counts before any piece ("孩子没有走丢"); only a single word can be a topic ("自杀干预"):
     pieces joined by ``~`` describe a situation.
@@ -319,6 +332,8 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
             cue = end + resolved.start()
             if not policy.negation.search(norm, max(0, cue - NEGATION_REACH), cue):
                 return True
+    if cues.framing and policy.framing.search(_SENTENCE.split(norm[end : end + policy.topic_window])[0]):
+        return True  # "溺水了怎么预防", "农药中毒住院能报销多少": about the event, not reporting one
     if not cues.topic or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
     if len(spans) > 1:

@@ -39,6 +39,7 @@ CUES = {
     "present",
     "ordinary",
     "topic",
+    "framing",
     "statement_before",
     "topic_joiners",
     "resolved",
@@ -143,6 +144,9 @@ class TriagePolicy:
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
+    #: A strong enquiry framing in that window ("怎么预防", "能报销多少"): a question about the event, whether
+    #: the match is one word or several and even followed by 了.
+    framing: re.Pattern
     #: After a phrase of several pieces, a topic word counts only right behind one of these.
     topic_joiner: re.Pattern
     #: A first-person or intent marker right before a match: a statement even when a topic word follows.
@@ -267,6 +271,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
+        framing=compiler.cue(cue_words["framing"]),
         topic_joiner=re.compile(compiler.alternation(cue_words["topic_joiners"])),
         statement_before=compiler.cue(cue_words["statement_before"]),
         resolved=compiler.cue(cue_words["resolved"]),
