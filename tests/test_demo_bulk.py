@@ -1,0 +1,231 @@
+"""The bulk demo writes a case as the services and the sweep would: the same case both ways, row by row.
+
+Each case is run twice with the same fixed instants: through the service
+functions (``hotline.tickets.service``, ``hotline.referrals.service``) with the
+escalation sweep run as the scheduler runs it (every 30 seconds, at whole
+multiples: here only at the ticks where something is due, which writes the same),
+and through the bulk loader's case writer (``hotline.demo.bulk_case``), whose
+rows go through the bulk writer into the same database. The rows are read
+back through the models and compared field by field after naming ids by
+their place (the ticket, its referrals in order): the ticket, its referrals,
+its events in time order, its escalation steps.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from hotline.demo.bulk_case import CaseWriter, swept
+from hotline.demo.bulk_clocks import Clocks, WorkingIndex, local_day
+from hotline.demo.bulk_rows import Writer
+from hotline.escalation import sla
+from hotline.escalation.sweep import sweep
+from hotline.extensions import db
+from hotline.referrals import service as rs
+from hotline.tickets import service as ts
+from hotline.timeutil import to_local
+from models.escalation import EscalationStep
+from models.referral import Referral
+from models.ticket import Ticket, TicketEvent
+
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+#: Differ by construction: the row's own id and number, and the optimistic-lock counter (1 in the bulk rows).
+SKIP = {"id", "number", "version", "ticket_id"}
+
+
+@pytest.fixture
+def civil(make_department):
+    return make_department("civil_affairs", "县民政局", duty_phone="+8613900000001")
+
+
+@pytest.fixture
+def civil_staff(make_user, civil):
+    return make_user("department", username="civil1", department=civil)
+
+
+def _ts(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _sweep_until(at: datetime) -> None:
+    """Run every sweep the scheduler would have run by ``at`` that finds something due."""
+    while True:
+        due = [
+            db.session.scalar(select(func.min(model.next_escalation_at)).where(model.next_escalation_at.is_not(None)))
+            for model in (Ticket, Referral)
+        ]
+        due = [d for d in due if d is not None]
+        if not due:
+            return
+        tick = datetime.fromtimestamp(swept(_ts(min(due)) + (min(due).microsecond > 0)), UTC)
+        if tick > at:
+            return
+        sweep(now=tick)
+
+
+class Services:
+    """Each step at its instant through the services, committed as a request would be, sweeps in between."""
+
+    def __call__(self, at: datetime, step, *args, **kwargs):
+        _sweep_until(at)
+        result = step(*args, now=at, **kwargs)
+        db.session.commit()
+        return result
+
+
+def _bulk(now: datetime):
+    """A case writer on the test database, as ``load_bulk_demo`` builds it, with ``now`` as the load's instant."""
+    from hotline.demo.bulk import next_ids
+
+    calendar = sla.working_calendar()
+    first, last = to_local(now).date() - timedelta(days=60), to_local(now).date() + timedelta(days=400)
+    clocks = Clocks(sla.sla_policy(), WorkingIndex(calendar, first, last))
+    db.session.commit()
+    raw = db.engine.raw_connection()
+    writer = Writer(raw, db.engine.dialect.name)
+    return CaseWriter(writer, clocks, next_ids(), _ts(now)), raw
+
+
+def _flush(cases, c) -> None:
+    cases.finish(c)
+    cases.w.flush()
+
+
+def _columns(row, skip=SKIP) -> dict:
+    return {col.name: getattr(row, col.key) for col in row.__table__.c if col.name not in skip}
+
+
+def _rows(ticket_id: int) -> dict:
+    """The case's rows with ids named by place: referral n, the ticket itself."""
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    referrals = list(db.session.scalars(select(Referral).where(Referral.ticket_id == ticket_id).order_by(Referral.id)))
+    place = {r.id: f"referral {n}" for n, r in enumerate(referrals)}
+    events = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.at, TicketEvent.id)
+    )
+    steps = db.session.scalars(
+        select(EscalationStep)
+        .where(EscalationStep.ticket_id == ticket_id)
+        .order_by(EscalationStep.due_at, EscalationStep.clock, EscalationStep.level)
+    )
+    return {
+        "ticket": _columns(ticket),
+        "referrals": [_columns(r) | {"parent_id": place.get(r.parent_id)} for r in referrals],
+        "events": [(e.at, e.kind, e.actor_id, place.get(e.referral_id), e.payload) for e in events],
+        "steps": [
+            (place.get(s.referral_key), s.clock, s.started_at, s.level, s.due_at, s.written_at, s.actor_id, s.payload)
+            for s in steps
+        ],
+    }
+
+
+def assert_same(services: dict, bulk: dict) -> None:
+    """Field by field, so a failure names what differs."""
+    for field, value in services["ticket"].items():
+        assert bulk["ticket"][field] == value, f"ticket.{field}"
+    assert len(bulk["referrals"]) == len(services["referrals"])
+    for n, (mine, theirs) in enumerate(zip(bulk["referrals"], services["referrals"], strict=True)):
+        for field, value in theirs.items():
+            assert mine[field] == value, f"referral {n}.{field}"
+    assert [e[:2] for e in bulk["events"]] == [e[:2] for e in services["events"]], "event kinds in order"
+    for mine, theirs in zip(bulk["events"], services["events"], strict=True):
+        assert mine == theirs, f"event {theirs[1]} at {theirs[0]}"
+    assert bulk["steps"] == services["steps"], "escalation steps"
+
+
+def test_a_referred_case_from_text_to_closing(app, operator, civil, civil_staff, now):
+    """A P2 text taken, the person called, referred, acknowledged late (a 预警 on the acknowledge clock),
+    resolved, called back and closed: the bulk rows equal the services' and the sweep's."""
+    # Thursday 2025-10-09 12:00 in Shanghai (lunch: working time starts at 14:00).
+    taken, called, referred = now + 10 * MINUTE, now + 15 * MINUTE, now + 3 * HOUR
+    acknowledged = now + 21 * HOUR + 30 * MINUTE  # Friday 09:30, after the acknowledge clock's 75 %
+    progress = acknowledged + 30 * MINUTE
+    resolved = now + 4 * 24 * HOUR - 2 * HOUR  # Monday 10:00
+    callback, closed = resolved + 6 * HOUR, resolved + 6 * HOUR + 10 * MINUTE
+    later = closed + 7 * 24 * HOUR  # the load: long after, every clock run has ended
+
+    run = Services()
+    t = run(now, ts.open_unclaimed_ticket, channel="sms", phone="13900001111", summary="家里没米了", priority="P2")
+    run(taken, ts.take_ticket, t, actor=operator)
+    run(called, ts.record_callback, t, actor=operator, reached=True, satisfaction=4)
+    r = run(referred, rs.dispatch_referral, t, department=civil, role="lead", actor=operator)
+    run(acknowledged, rs.acknowledge, r, actor=civil_staff)
+    run(progress, rs.add_progress, r, actor=civil_staff, text="已联系当事人，正在核实情况。")
+    run(resolved, rs.resolve, r, actor=civil_staff, result="已办结，已反馈来电人。", outcome="relief_granted")
+    run(callback, ts.record_callback, t, actor=operator, reached=True, satisfaction=5)
+    run(closed, ts.close_ticket, t, actor=operator)
+    _sweep_until(later)
+    services = _rows(t.id)
+    assert [s[1:4:2] for s in services["steps"]] == [("acknowledge", "warn")]  # the case is what it says
+
+    cases, raw = _bulk(later)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9001),
+            channel="sms",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="other",
+            priority="P2",
+            summary="家里没米了",
+            created=_ts(now),
+            owner=None,
+        )
+        cases.take(c, operator.id, _ts(taken))
+        cases.callback(c, operator.id, _ts(called), reached=True, satisfaction=4)
+        b = cases.dispatch(c, operator.id, civil.id, civil.name, "lead", _ts(referred))
+        cases.acknowledge(c, b, civil_staff.id, _ts(acknowledged))
+        cases.progress(c, b, civil_staff.id, _ts(progress), "已联系当事人，正在核实情况。", contacted=False)
+        cases.resolve(c, b, civil_staff.id, _ts(resolved), "已办结，已反馈来电人。", "relief_granted")
+        cases.roll_up(c, civil_staff.id, _ts(resolved))
+        cases.callback(c, operator.id, _ts(callback), reached=True, satisfaction=5)
+        cases.close(c, operator.id, _ts(closed))
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
+
+
+def test_an_open_case_past_its_warn_point(app, operator, civil, now):
+    """A P2 call logged and referred, never acknowledged: at the load's ``now`` its acknowledge clock has
+    passed 预警 and 催办 and its resolve clock runs: the same steps, deadlines and next ladder instant."""
+    logged, referred = now + HOUR, now + 2 * HOUR  # Thursday 13:00 and 14:00
+    load = now + 24 * HOUR + 15 * MINUTE  # Friday 12:15, acknowledge due Friday 09:00
+
+    run = Services()
+    t = run(
+        logged,
+        ts.log_call,
+        actor=operator,
+        phone="13900002222",
+        category="subsistence",
+        priority="P2",
+        summary="询问低保申请进度",
+    )
+    run(referred, rs.dispatch_referral, t, department=civil, role="lead", actor=operator)
+    _sweep_until(load)
+    services = _rows(t.id)
+    assert [s[3] for s in services["steps"]] == ["warn", "urge"]
+    assert services["ticket"]["status"] == "referred" and services["ticket"]["next_deadline_at"] is not None
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(logged)), 9002),
+            channel="voice",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="subsistence",
+            priority="P2",
+            summary="询问低保申请进度",
+            created=_ts(logged),
+            owner=operator.id,
+        )
+        cases.dispatch(c, operator.id, civil.id, civil.name, "lead", _ts(referred))
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
