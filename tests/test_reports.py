@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Float, Integer, String, cast, func, literal, select, union_all
 
+from hotline import access
 from hotline.extensions import db
 from hotline.intake import intake
 from hotline.intake.service import InboundCall, leg_status, mark_missed, start_call
@@ -519,7 +520,7 @@ def test_what_stands_now(history):
 
 def test_department_scope_counts_only_its_units(history):
     units = history["units"]
-    scope = Scope(frozenset(referrals.unit_ids(units["town"].id)))
+    scope = Scope(frozenset(access.unit_ids(units["town"].id)))
     assert scope.units == {units["town"].id, units["village"].id}
     found = {rate.figure.key: (rate.numerator, rate.denominator) for rate in reports.figures(PERIOD, scope, NOW)}
     assert "answer_rate" not in found  # the hotline's calls are not a department's figure

@@ -6,7 +6,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hotline import labels
+from hotline import access, labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks
 from hotline.escalation.sweep import _higher
@@ -28,7 +28,7 @@ def _reason(text: str | None, message) -> str:
 
 
 def _owner_or_manager(ticket: Ticket, actor: User) -> None:
-    if actor.role != "manager" and not (actor.role == "operator" and ticket.first_contact_owner_id == actor.id):
+    if not access.can_manage_ticket(actor, ticket):
         raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
 
 
@@ -105,7 +105,7 @@ def sync_open_tickets(*, now: datetime, batch_size: int = 500) -> dict:
 
 def supervise(ticket: Ticket, *, actor: User, now: datetime, reason: str, expected_version: int | None = None) -> None:
     """督办 by hand: a manager takes a case up before (or regardless of) the ladder; flagged red."""
-    if actor.role != "manager":
+    if not access.can_supervise(actor):
         raise NotAllowed(_l("Only a manager can supervise a case."))
     if ticket.status not in OPEN_STATUSES:
         raise DomainError(_l("Only an open ticket can be supervised."))

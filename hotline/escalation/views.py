@@ -9,12 +9,13 @@ from sqlalchemy.orm import joinedload
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from hotline.access import load_ticket
 from hotline.actions import run_form_action
 from hotline.escalation import service
 from hotline.escalation.sweep import heartbeat_age
 from hotline.extensions import db
 from hotline.security import require_role
-from hotline.tickets import views as ticket_views
+from hotline.tickets.page import render_ticket
 from hotline.timeutil import utcnow
 from models.escalation import BREACH_LEVELS
 from models.ticket import OPEN_STATUSES, Ticket
@@ -68,13 +69,11 @@ def healthz():
 
 
 def _act(number: str, form, action, message):
-    ticket = ticket_views.load_ticket(number)
+    ticket = load_ticket(number)
     return run_form_action(
         form,
         lambda: action(ticket),
-        render=lambda status, error: ticket_views.render_ticket(
-            ticket, status=status, error=error or _("Give a reason.")
-        ),
+        render=lambda status, error: render_ticket(ticket, status=status, error=error or _("Give a reason.")),
         done_url=url_for("tickets.show", number=ticket.number),
         message=message,
     )

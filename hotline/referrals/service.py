@@ -20,7 +20,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hotline import labels
+from hotline import access, labels
 from hotline.errors import DomainError, NotAllowed, StaleError
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
@@ -31,35 +31,9 @@ from hotline.validation import check_version, checked_text
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, OUTCOMES, RETURN_REASONS, ROLES, Referral
 from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
-from models.user import HOTLINE_ROLES, User
+from models.user import User
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def unit_ids(department_id: int) -> set[int]:
-    """The unit and every unit below it (a township's villages and grids)."""
-    rows = db.session.execute(select(Department.id, Department.parent_id)).all()
-    children: dict[int | None, list[int]] = {}
-    for ident, parent in rows:
-        children.setdefault(parent, []).append(ident)
-    found, todo = set(), [department_id]
-    while todo:
-        current = todo.pop()
-        if current in found:
-            continue
-        found.add(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def visible_referrals(user: User, ticket: Ticket) -> list[Referral]:
-    """The referrals of ``ticket`` that ``user`` may see: all for the hotline, their units' for departments."""
-    if user.role in HOTLINE_ROLES:
-        return list(ticket.referrals)
-    if user.role != "department" or user.department_id is None:
-        return []
-    units = unit_ids(user.department_id)
-    return [r for r in ticket.referrals if r.department_id in units]
 
 
 def _event(referral: Referral, actor: User | None, kind: str, now: datetime, **payload):
@@ -69,14 +43,12 @@ def _event(referral: Referral, actor: User | None, kind: str, now: datetime, **p
 
 
 def _require_owner_or_manager(ticket: Ticket, actor: User) -> None:
-    if actor.role == "manager":
-        return
-    if actor.role != "operator" or ticket.first_contact_owner_id != actor.id:
+    if not access.can_manage_ticket(actor, ticket):
         raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
 
 
 def _require_unit_staff(referral: Referral, actor: User) -> None:
-    if actor.role != "department" or actor.department_id != referral.department_id:
+    if not access.works_on_referral(actor, referral):
         raise NotAllowed(_l("Only staff of the unit this case was referred to can do this."))
 
 
@@ -329,7 +301,7 @@ def decide_extension(
 
     An approval beyond what the policy allows now (``latest_extension``) is refused: it can only be denied.
     """
-    if actor.role != "manager":
+    if not access.can_supervise(actor):
         raise NotAllowed(_l("Only a manager can decide on an extension."))
     if referral.extension_state != "requested":
         raise DomainError(_l("There is no extension request waiting on this referral."))

@@ -2,20 +2,24 @@
 
 from datetime import UTC
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, select
 from sqlalchemy.orm import joinedload
 
+from hotline import access
+from hotline.access import load_referral, load_ticket
 from hotline.actions import run_form_action
 from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.forms import choices
-from hotline.policy import catalogue
+from hotline.panels import Panel, compose, hand_back
 from hotline.referrals import forms, service
+from hotline.referrals.panel import unit_choices
+from hotline.relief.panel import relief_panel
 from hotline.security import require_role
-from hotline.tickets import views as ticket_views
+from hotline.tickets.page import render_ticket
 from hotline.timeutil import LOCAL_TZ, utcnow
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, Referral
@@ -37,69 +41,28 @@ INBOX_TABS = {
 }
 
 
-def unit_choices(exclude_hotline: bool = True):
-    units = db.session.scalars(
-        select(Department).where(Department.active.is_(True)).order_by(Department.level, Department.code)
-    )
-    return [(d.id, d.name) for d in units if not (exclude_hotline and d.kind == "hotline")]
+# --- the hotline side (forms live on the ticket page, in the referral panel) ---------------
 
 
-# --- the hotline side (forms live on the ticket page) --------------------------------------
+def _on_ticket_page(ticket: Ticket, key: str, form, current_version) -> dict:
+    """How :func:`run_form_action` answers for a hotline-side referral form: the ticket page again with
+    ``form`` handed back to the referral panel under ``key``, or back to the panel when done."""
 
+    def render(status, error):
+        hand_back("referrals", key, form)
+        return render_ticket(ticket, status=status, error=error)
 
-def referral_forms(ticket: Ticket) -> dict:
-    """Forms for the referral panel of the ticket page."""
-    units = unit_choices()
-    dispatch = forms.DispatchForm(data={"version": ticket.version})
-    dispatch.department_id.choices = choices([(0, _("Choose…")), *units])
-    suggestion = service.suggested_units(ticket, catalogue())
-    active_ids = {r.department_id for r in ticket.referrals if r.is_active}
-    pending = [(role, unit) for role, unit in suggestion if unit.id not in active_ids]
-    if request.method == "GET" and pending:
-        has_lead = any(r.role == "lead" and r.is_active for r in ticket.referrals)
-        role, unit = pending[0]
-        dispatch.department_id.data = unit.id
-        dispatch.role.data = "assist" if has_lead else role
-    per_referral = {}
-    for r in ticket.referrals:
-        v = {"version": r.version}
-        decision = forms.ReturnDecisionForm(data=dict(v, redispatch_instructions=r.instructions), prefix=f"d{r.id}")
-        decision.redispatch_to.choices = choices([(0, _("Nobody: keep it with the hotline")), *units])
-        per_referral[r.id] = {
-            "cancel": forms.ReasonForm(data=v, prefix=f"c{r.id}"),
-            "return_decision": decision,
-            "extension_decision": forms.ExtensionDecisionForm(data=v, prefix=f"e{r.id}"),
-            "reopen": forms.ReasonForm(data=v, prefix=f"o{r.id}"),
-        }
-    return {"dispatch": dispatch, "suggestion": suggestion, "per_referral": per_referral}
-
-
-def _load_referral(referral_id: int) -> Referral:
-    referral = db.session.get(Referral, referral_id)
-    if referral is None:
-        abort(404)
-    if current_user.role == "department" and referral not in service.visible_referrals(current_user, referral.ticket):
-        abort(404)
-    return referral
-
-
-def _hotline_action(ticket: Ticket, form, action, message, *, form_key: str):
-    """Run a hotline-side referral action; refusals re-render the ticket page with what was typed."""
-    return run_form_action(
-        form,
-        action,
-        render=lambda status, error: ticket_views.render_ticket(
-            ticket, status=status, referral_override={form_key: form}, error=error
-        ),
-        done_url=url_for("tickets.show", number=ticket.number) + "#referrals",
-        message=message,
-    )
+    return {
+        "render": render,
+        "done_url": url_for("tickets.show", number=ticket.number) + "#referrals",
+        "current_version": current_version,
+    }
 
 
 @bp.post("/tickets/<number>/referrals")
 @require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def dispatch(number: str):
-    ticket = ticket_views.load_ticket(number)
+    ticket = load_ticket(number)
     form = forms.DispatchForm()
     form.department_id.choices = choices([(0, ""), *unit_choices()])
 
@@ -115,29 +78,30 @@ def dispatch(number: str):
             expected_version=form.version.data,
         )
 
-    return _hotline_action(ticket, form, action, _("Referred."), form_key="dispatch")
+    return run_form_action(
+        form, action, message=_("Referred."), **_on_ticket_page(ticket, "dispatch", form, lambda: ticket.version)
+    )
 
 
 @bp.post("/referrals/<int:referral_id>/cancel")
 @require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def cancel(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ReasonForm(prefix=f"c{referral.id}")
-    return _hotline_action(
-        referral.ticket,
+    return run_form_action(
         form,
         lambda: service.cancel_referral(
             referral, actor=current_user, now=utcnow(), reason=form.reason.data, expected_version=form.version.data
         ),
-        _("Referral cancelled."),
-        form_key=f"cancel-{referral.id}",
+        message=_("Referral cancelled."),
+        **_on_ticket_page(referral.ticket, f"cancel-{referral.id}", form, lambda: referral.version),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/return-decision")
 @require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def return_decision(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ReturnDecisionForm(prefix=f"d{referral.id}")
     form.redispatch_to.choices = choices([(0, ""), *unit_choices()])
 
@@ -154,16 +118,20 @@ def return_decision(referral_id: int):
             expected_version=form.version.data,
         )
 
-    return _hotline_action(referral.ticket, form, action, _("Decision recorded."), form_key=f"return-{referral.id}")
+    return run_form_action(
+        form,
+        action,
+        message=_("Decision recorded."),
+        **_on_ticket_page(referral.ticket, f"return-{referral.id}", form, lambda: referral.version),
+    )
 
 
 @bp.post("/referrals/<int:referral_id>/extension-decision")
 @require_role("manager", not_found_for=("department",))
 def extension_decision(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ExtensionDecisionForm(prefix=f"e{referral.id}")
-    return _hotline_action(
-        referral.ticket,
+    return run_form_action(
         form,
         lambda: service.decide_extension(
             referral,
@@ -173,24 +141,23 @@ def extension_decision(referral_id: int):
             comment=form.comment.data,
             expected_version=form.version.data,
         ),
-        _("Decision recorded."),
-        form_key=f"extension-{referral.id}",
+        message=_("Decision recorded."),
+        **_on_ticket_page(referral.ticket, f"extension-{referral.id}", form, lambda: referral.version),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/reopen")
 @require_role(*HOTLINE_ROLES, not_found_for=("department",))
 def reopen(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ReasonForm(prefix=f"o{referral.id}")
-    return _hotline_action(
-        referral.ticket,
+    return run_form_action(
         form,
         lambda: service.reopen_referral(
             referral, actor=current_user, now=utcnow(), reason=form.reason.data, expected_version=form.version.data
         ),
-        _("Referral reopened."),
-        form_key=f"reopen-{referral.id}",
+        message=_("Referral reopened."),
+        **_on_ticket_page(referral.ticket, f"reopen-{referral.id}", form, lambda: referral.version),
     )
 
 
@@ -204,7 +171,7 @@ def inbox():
     tab = request.args.get("tab", "new")
     if tab not in INBOX_TABS:
         tab = "new"
-    units = service.unit_ids(current_user.department_id)
+    units = access.user_units(current_user)
     now = utcnow()
     base = select(Referral).join(Ticket, Referral.ticket_id == Ticket.id).where(Referral.department_id.in_(units))
     if tab == "waiting":
@@ -269,18 +236,23 @@ def _unit_forms(referral: Referral) -> dict:
     }
 
 
+#: The panels of a unit's referral page (:mod:`hotline.panels`).
+REFERRAL_PANELS = (Panel("relief", "main", "relief/_panel.html", relief_panel),)
+
+
 def render_referral(referral: Referral, *, status=200, override=None, error=None, unmasked=False):
+    """A unit's referral page. ``override`` puts a submitted form of the unit's own actions (with
+    what was typed and its errors) in place of the fresh one and opens it."""
     unit_forms = _unit_forms(referral)
     if override:
         unit_forms.update(override)
-    own = {r.id for r in service.visible_referrals(current_user, referral.ticket)}
+    own = {r.id for r in access.visible_referrals(current_user, referral.ticket)}
     events = db.session.scalars(
         select(TicketEvent)
         .where(TicketEvent.ticket_id == referral.ticket_id, TicketEvent.referral_id.in_(own))
         .options(joinedload(TicketEvent.actor))
         .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
     ).all()
-    can_act = current_user.role == "department" and current_user.department_id == referral.department_id
     return (
         render_template(
             "referrals/show.html",
@@ -290,7 +262,8 @@ def render_referral(referral: Referral, *, status=200, override=None, error=None
             forms=unit_forms,
             open_form=next(iter(override)) if override else None,
             error=error,
-            can_act=can_act,
+            can_act=access.works_on_referral(current_user, referral),
+            panels=compose(REFERRAL_PANELS, referral.ticket),
             unmasked=unmasked,
             now=utcnow(),
         ),
@@ -301,61 +274,56 @@ def render_referral(referral: Referral, *, status=200, override=None, error=None
 @bp.get("/referrals/<int:referral_id>")
 @require_role(*CASE_ROLES)
 def show(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     if current_user.role != "department":
         return redirect(url_for("tickets.show", number=referral.ticket.number) + f"#referral-{referral.id}")
     return render_referral(referral)
 
 
-def _unit_action(referral: Referral, name: str, form, action, message):
-    """Run a unit's action on its referral; refusals re-render the referral page with what was typed."""
-    return run_form_action(
-        form,
-        action,
-        render=lambda status, error: render_referral(referral, status=status, override={name: form}, error=error),
-        done_url=url_for("referrals.show", referral_id=referral.id),
-        message=message,
-    )
+def _on_referral_page(referral: Referral, name: str, form) -> dict:
+    """How :func:`run_form_action` answers for a unit's form: the referral page again with ``form``
+    open as typed, or back to the page when done."""
+    return {
+        "render": lambda status, error: render_referral(referral, status=status, override={name: form}, error=error),
+        "done_url": url_for("referrals.show", referral_id=referral.id),
+        "current_version": lambda: referral.version,
+    }
 
 
 @bp.post("/referrals/<int:referral_id>/acknowledge")
 @require_role("department")
 def acknowledge(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.AcknowledgeForm()
-    return _unit_action(
-        referral,
-        "acknowledge",
+    return run_form_action(
         form,
         lambda: service.acknowledge(referral, actor=current_user, now=utcnow(), expected_version=form.version.data),
-        _("Acknowledged. The case is yours to act on."),
+        message=_("Acknowledged. The case is yours to act on."),
+        **_on_referral_page(referral, "acknowledge", form),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/progress")
 @require_role("department")
 def progress(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ProgressForm()
-    return _unit_action(
-        referral,
-        "progress",
+    return run_form_action(
         form,
         lambda: service.add_progress(
             referral, actor=current_user, now=utcnow(), text=form.text.data, contacted=form.contacted.data
         ),
-        _("Progress noted."),
+        message=_("Progress noted."),
+        **_on_referral_page(referral, "progress", form),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/return")
 @require_role("department")
 def request_return(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ReturnRequestForm()
-    return _unit_action(
-        referral,
-        "return",
+    return run_form_action(
         form,
         lambda: service.request_return(
             referral,
@@ -365,18 +333,17 @@ def request_return(referral_id: int):
             comment=form.comment.data,
             expected_version=form.version.data,
         ),
-        _("Return requested. The hotline will decide."),
+        message=_("Return requested. The hotline will decide."),
+        **_on_referral_page(referral, "return", form),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/extension")
 @require_role("department")
 def request_extension(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ExtensionRequestForm()
-    return _unit_action(
-        referral,
-        "extension",
+    return run_form_action(
         form,
         lambda: service.request_extension(
             referral,
@@ -387,14 +354,15 @@ def request_extension(referral_id: int):
             until=form.until.data.replace(tzinfo=LOCAL_TZ).astimezone(UTC),
             expected_version=form.version.data,
         ),
-        _("Extension requested. A manager will decide."),
+        message=_("Extension requested. A manager will decide."),
+        **_on_referral_page(referral, "extension", form),
     )
 
 
 @bp.post("/referrals/<int:referral_id>/pass-on")
 @require_role("department")
 def pass_on(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.PassOnForm()
     form.department_id.choices = choices([(0, "")] + [(d.id, d.name) for d in referral.department.children])
 
@@ -409,17 +377,15 @@ def pass_on(referral_id: int):
             expected_version=form.version.data,
         )
 
-    return _unit_action(referral, "pass_on", form, action, _("Passed on."))
+    return run_form_action(form, action, message=_("Passed on."), **_on_referral_page(referral, "pass_on", form))
 
 
 @bp.post("/referrals/<int:referral_id>/resolve")
 @require_role("department")
 def resolve(referral_id: int):
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.ResolveForm()
-    return _unit_action(
-        referral,
-        "resolve",
+    return run_form_action(
         form,
         lambda: service.resolve(
             referral,
@@ -429,7 +395,8 @@ def resolve(referral_id: int):
             outcome=form.outcome.data,
             expected_version=form.version.data,
         ),
-        _("Resolved. The hotline will call the person back."),
+        message=_("Resolved. The hotline will call the person back."),
+        **_on_referral_page(referral, "resolve", form),
     )
 
 
@@ -437,7 +404,7 @@ def resolve(referral_id: int):
 @require_role("department")
 def unmask(referral_id: int):
     """Department staff see full numbers only after acknowledging, for a stated reason."""
-    referral = _load_referral(referral_id)
+    referral = load_referral(referral_id)
     form = forms.UnmaskForm()
     if not form.validate_on_submit():
         return render_referral(referral, status=400, override={"unmask": form})

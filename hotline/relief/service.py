@@ -32,16 +32,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
+from hotline import access
+from hotline.access import GRANTING_LEVELS
 from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
-from hotline.referrals.service import visible_referrals
 from hotline.tickets.service import add_event
 from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from models.department import Department
-from models.referral import Referral
 from models.relief import KINDS, AdvanceRelief, AdvanceReliefPayment
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from models.user import User
@@ -58,8 +58,6 @@ EVENT_KINDS = (
     "relief_not_needed",
     "paperwork_done",
 )
-#: Who holds relief funds: county bureaus and the charity fund, and townships; villages and grids do not.
-GRANTING_LEVELS = ("county", "township")
 _AMOUNT_RE = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
 _HUNDRED = Decimal(100)
 _FEN = Decimal("0.01")
@@ -115,53 +113,6 @@ def limit_fen() -> int:
     return sla.sla_policy().advance_relief_limit_yuan * 100
 
 
-# --- who may do what -----------------------------------------------------------------------
-
-
-def _is_owner_or_manager(ticket: Ticket, actor: User) -> bool:
-    return actor.role == "manager" or (actor.role == "operator" and ticket.first_contact_owner_id == actor.id)
-
-
-def _unit_referrals(ticket: Ticket, actor: User) -> list[Referral]:
-    """The referrals of ``ticket`` a department user works on (their unit and the units below it)."""
-    if actor.role != "department":
-        return []
-    return visible_referrals(actor, ticket)
-
-
-def can_grant(ticket: Ticket, actor: User) -> bool:
-    """The owner, a manager, or staff of a granting unit currently working on the case (an active referral)."""
-    if _is_owner_or_manager(ticket, actor):
-        return True
-    if actor.department is None or actor.department.level not in GRANTING_LEVELS:
-        return False
-    return any(r.is_active for r in _unit_referrals(ticket, actor))
-
-
-def can_pay(relief: AdvanceRelief, ticket: Ticket, actor: User) -> bool:
-    """The owner, a manager, or staff of the unit that granted the relief (it pays), while it sees the case."""
-    if _is_owner_or_manager(ticket, actor):
-        return True
-    return actor.department_id == relief.granting_unit_id and bool(_unit_referrals(ticket, actor))
-
-
-def can_complete_paperwork(ticket: Ticket, actor: User) -> bool:
-    """The owner, a manager, or staff of a unit that granted an approved relief on the case."""
-    if _is_owner_or_manager(ticket, actor):
-        return True
-    granted_by = {r.granting_unit_id for r in ticket.reliefs if r.status == "approved"}
-    return actor.department_id in granted_by and bool(_unit_referrals(ticket, actor))
-
-
-def can_decide(relief: AdvanceRelief, actor: User) -> bool:
-    """A manager other than the one who asked (four eyes: nobody approves their own request)."""
-    return actor.role == "manager" and relief.requested_by_id != actor.id
-
-
-def can_record_not_needed(ticket: Ticket, actor: User) -> bool:
-    return _is_owner_or_manager(ticket, actor)
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -180,13 +131,9 @@ def _event(ticket: Ticket, actor: User, kind: str, now: datetime, relief: Advanc
             "amount": _plain_yuan(relief.amount_fen),
             **payload,
         }
-    referral_id = None
-    referrals = _unit_referrals(ticket, actor)  # before the event exists: the query autoflushes
-    if referrals:
-        own = [r for r in referrals if r.department_id == actor.department_id] or referrals
-        referral_id = ([r for r in own if r.is_active] or own)[-1].id
+    referral = access.relief_referral(actor, ticket)  # before the event exists: the query autoflushes
     ev = add_event(ticket, actor, kind, now, **payload)
-    ev.referral_id = referral_id
+    ev.referral_id = referral.id if referral else None
     return ev
 
 
@@ -225,7 +172,7 @@ def grant_relief(
     Department staff grant in their own unit's name only. ``expected_version`` is
     the ticket's.
     """
-    if not can_grant(ticket, actor):
+    if not access.can_grant_relief(actor, ticket):
         raise NotAllowed(
             _l(
                 "Only the first-contact owner, a manager, or staff of a unit this case is referred to "
@@ -241,7 +188,7 @@ def grant_relief(
         raise DomainError(_l("Choose the unit that grants and pays the relief."))
     if granting_unit.level not in GRANTING_LEVELS:
         raise DomainError(_l("Relief is granted by a township or a county unit, not by a village or grid."))
-    if actor.role == "department" and granting_unit.id != actor.department_id:
+    if not access.can_grant_for(actor, granting_unit):
         raise NotAllowed(_l("Your unit can grant relief only in its own name."))
     reason = checked_text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
     check_version(ticket, expected_version)
@@ -304,7 +251,7 @@ def decide_relief(
     Never the manager who asked for it (four eyes). Approval counts as the grant
     for the ticket's clocks; the requester is told either way.
     """
-    if actor.role != "manager":
+    if not access.can_supervise(actor):
         raise NotAllowed(_l("Only a manager can decide on advance relief above the limit (一事一议)."))
     if relief.requested_by_id == actor.id:
         raise NotAllowed(_l("You asked for this relief: another manager must decide on it (four eyes)."))
@@ -348,7 +295,7 @@ def record_payment(
     cannot both pass the total check.
     """
     ticket = ticket_of(relief)
-    if not can_pay(relief, ticket, actor):
+    if not access.can_pay_relief(actor, relief, ticket):
         raise NotAllowed(
             _l("Only the first-contact owner, a manager, or staff of the granting unit can record a payment.")
         )
@@ -395,7 +342,7 @@ def relief_not_needed(
     ticket: Ticket, *, actor: User, now: datetime, reason: str, expected_version: int | None = None
 ) -> None:
     """The case needs no advance relief (already covered, help in kind...): the P0/P1 clock stops, with a reason."""
-    if not can_record_not_needed(ticket, actor):
+    if not access.can_record_relief_not_needed(actor, ticket):
         raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
     if ticket.status not in OPEN_STATUSES:
         raise DomainError(_l("Only an open ticket's advance relief can be recorded as not needed."))
@@ -420,7 +367,7 @@ def complete_paperwork(
     ticket: Ticket, *, actor: User, now: datetime, note: str, expected_version: int | None = None
 ) -> None:
     """补齐手续: the applicant's documents for the relief already given are complete; the paperwork clock stops."""
-    if not can_complete_paperwork(ticket, actor):
+    if not access.can_complete_paperwork(actor, ticket):
         raise NotAllowed(
             _l("Only the first-contact owner, a manager, or staff of a granting unit can record the paperwork.")
         )

@@ -33,6 +33,7 @@ from itertools import pairwise
 
 from sqlalchemy import and_, case, exists, false, func, literal, null, or_, select, true
 
+from hotline.access import referred_to
 from hotline.extensions import db
 from hotline.reports import dialect
 from hotline.timeutil import LOCAL_TZ, to_local
@@ -272,7 +273,7 @@ def _light_ticket_facts(in_period, scope: Scope, now: datetime, place: bool):
     if place:
         stmt = stmt.outerjoin(Contact, Contact.id == Ticket.contact_id)
     if not scope.everything:
-        stmt = stmt.where(exists().where(Referral.ticket_id == Ticket.id, Referral.department_id.in_(scope.units)))
+        stmt = stmt.where(referred_to(scope.units))
     return stmt
 
 
@@ -496,7 +497,7 @@ def _unit_members(population: str, f, unit_ids):
     if population == "referrals":
         return f.c.department_id.in_(unit_ids)
     if population == "tickets":
-        return exists().where(Referral.ticket_id == f.c.id, Referral.department_id.in_(unit_ids))
+        return referred_to(unit_ids, f.c.id)
     return false()
 
 
@@ -962,9 +963,7 @@ def current_list_select(name: str, scope: Scope, now: datetime, *, unit: int | N
 
 
 def _ticket_in_units(units):
-    if units is None:
-        return true()
-    return exists().where(Referral.ticket_id == Ticket.id, Referral.department_id.in_(units))
+    return true() if units is None else referred_to(units)
 
 
 def current_counts(scope: Scope, now: datetime) -> dict[str, int]:

@@ -14,12 +14,11 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from hotline import labels
+from hotline import access, labels
 from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.policy import category_label
 from hotline.privacy import mask_phone
-from hotline.referrals.service import unit_ids
 from hotline.reports import charts, export, service
 from hotline.reports.service import Filters, Period, Scope
 from hotline.security import require_role
@@ -146,11 +145,11 @@ CURRENT_ZH = {
 
 
 def current_scope() -> Scope:
-    if current_user.role == "manager":
-        return Scope()
-    if current_user.department_id is None:
+    """The figures ``current_user`` may read (:func:`hotline.access.report_units`); 403 when none."""
+    units = access.report_units(current_user)
+    if units is not None and not units:
         abort(403)
-    return Scope(frozenset(unit_ids(current_user.department_id)))
+    return Scope(units)
 
 
 def _parse_date(text: str | None) -> date | None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import joinedload
 
+from hotline.access import ticket_condition
 from hotline.extensions import db
 from hotline.privacy import normalize_phone
 from models.contact import Contact
@@ -32,9 +33,10 @@ def queue_select(actor: User, filters: QueueFilters, *, now: datetime):
 
     ``mine`` is the actor's open tickets, ``new`` the unclaimed ones (ordered
     like the desk's waiting list: most urgent, then oldest), ``open``
-    everything not closed, ``all`` everything including closed and merged.
+    everything not closed, ``all`` everything including closed and merged;
+    each only among the tickets ``actor`` may see (:func:`hotline.access.ticket_condition`).
     """
-    stmt = select(Ticket).outerjoin(Contact, Ticket.contact_id == Contact.id)
+    stmt = select(Ticket).outerjoin(Contact, Ticket.contact_id == Contact.id).where(ticket_condition(actor))
     if filters.scope == "mine":
         stmt = stmt.where(Ticket.first_contact_owner_id == actor.id, Ticket.status.in_(OPEN_STATUSES))
     elif filters.scope == "new":

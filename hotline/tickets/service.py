@@ -16,7 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from hotline import labels
+from hotline import access, labels
+from hotline.access import can_ticket_call
 from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
@@ -39,7 +40,7 @@ from models.ticket import (
     TicketEvent,
     TicketSequence,
 )
-from models.user import HOTLINE_ROLES, User
+from models.user import User
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -52,13 +53,13 @@ def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **pa
 
 
 def _require_ticket_role(actor: User) -> None:
-    if actor.role not in HOTLINE_ROLES:
+    if not access.is_hotline(actor):
         raise NotAllowed(_l("Only hotline operators and managers can do this."))
 
 
 def _require_owner_or_manager(ticket: Ticket, actor: User) -> None:
     _require_ticket_role(actor)
-    if actor.role != "manager" and ticket.first_contact_owner_id != actor.id:
+    if not access.can_manage_ticket(actor, ticket):
         raise NotAllowed(_l("Only the first-contact owner of this ticket or a manager can do this."))
 
 
@@ -158,17 +159,6 @@ def caller_history(phone: str, *, limit: int = 10) -> tuple[Contact | None, list
         select(Ticket).where(Ticket.contact_id == contact.id).order_by(Ticket.created_at.desc()).limit(limit)
     ).all()
     return contact, list(tickets)
-
-
-def can_ticket_call(call: Interaction, actor: User) -> bool:
-    """Whether ``actor`` may log the ticket of a call that reached the line and has none yet.
-
-    That is the operator who took the call, a manager, or anyone while nobody
-    is known to have taken it; a missed call already has its ticket.
-    """
-    if call.channel != "voice" or call.direction != "inbound" or call.ticket_id is not None or call.missed_at:
-        return False
-    return actor.role == "manager" or call.handled_by_id in (None, actor.id)
 
 
 # --- actions -------------------------------------------------------------------------------

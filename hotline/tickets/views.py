@@ -1,73 +1,34 @@
-"""HTTP side of the desk and the ticket page: parse, authorise, call a service, render."""
+"""HTTP side of the desk and the ticket page's actions: parse, authorise, call a service, render.
+
+The page itself is composed in :mod:`hotline.tickets.page`; who may open it, in :mod:`hotline.access`.
+"""
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from hotline import labels, user_notifications
+from hotline import access, labels, user_notifications
+from hotline.access import load_ticket
 from hotline.actions import run_form_action
 from hotline.errors import DomainError
-from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.forms import choices
-from hotline.intake.forms import SmsForm
-from hotline.policy import catalogue, category_label
-from hotline.privacy import mask_id_number, mask_phone, normalize_phone
-from hotline.referrals import service as referral_service
+from hotline.policy import catalogue
+from hotline.privacy import mask_phone, normalize_phone
 from hotline.security import require_role
 from hotline.tickets import forms, service
+from hotline.tickets.page import action_forms, headline, locale, operators, render_ticket, triage_headline
 from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaimed, urgent_alerts
 from hotline.timeutil import utcnow
 from hotline.triage import triage_text
 from hotline.validation import MAX_TEXT
-from models.department import Department
 from models.interaction import CHANNELS, Interaction
-from models.ticket import PRIORITIES, STATUSES, Ticket, TicketEvent
+from models.ticket import PRIORITIES, STATUSES, Ticket
 from models.user import HOTLINE_ROLES, User
 
 bp = Blueprint("tickets", __name__)
-
-
-def _locale() -> str:
-    return str(get_locale() or "zh_CN")
-
-
-def load_ticket(number: str) -> Ticket:
-    """The ticket behind a URL, or 404 for anyone who may not see it.
-
-    Department staff reach a ticket only through a referral to their unit;
-    until referrals exist they reach none, and an unknown or forbidden ticket
-    looks the same (404) so numbers cannot be probed.
-    """
-    if current_user.role not in HOTLINE_ROLES:
-        abort(404)
-    ticket = db.session.scalar(
-        select(Ticket)
-        .where(Ticket.number == number)
-        .options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner))
-    )
-    if ticket is None:
-        abort(404)
-    return ticket
-
-
-def triage_headline(ticket: Ticket) -> str:
-    """The ticket's triage suggestion as operators read it: 系统研判：P0 危及生命 · 走失儿童 — 命中：孩子、走丢."""
-    if ticket.triage_priority is None:
-        return ""
-    return _headline(ticket.triage_priority, ticket.triage_category, ticket.triage_reasons)
-
-
-def _headline(priority: str, category: str | None, reasons) -> str:
-    values = {"priority": labels.PRIORITY.get(priority, priority), "category": category_label(category)}
-    if not reasons:
-        return _("Triage: %(priority)s · %(category)s", **values)
-    separator = "、" if _locale().startswith("zh") else ", "
-    return _("Triage: %(priority)s · %(category)s — matched: %(reasons)s", reasons=separator.join(reasons), **values)
 
 
 # --- desk ----------------------------------------------------------------------------------
@@ -116,12 +77,12 @@ def desk():
 @bp.route("/tickets/new", methods=["GET", "POST"])
 @require_role(*HOTLINE_ROLES)
 def new_call():
-    form = forms.LogCallForm(catalogue=catalogue(), locale=_locale())
+    form = forms.LogCallForm(catalogue=catalogue(), locale=locale())
     if request.method == "GET" and request.args.get("phone"):
         form.phone.data = request.args["phone"][:40]
     # ?call=<id>: the ticket of a call that reached the line, opened from the desk's live panel.
     call = db.session.get(Interaction, request.args.get("call", 0, type=int)) if "call" in request.args else None
-    if "call" in request.args and (call is None or not service.can_ticket_call(call, current_user)):
+    if "call" in request.args and (call is None or not access.can_ticket_call(call, current_user)):
         abort(404)
     if request.method == "GET" and call is not None:
         form.phone.data = call.from_number
@@ -171,7 +132,7 @@ def triage_text_hint():
     return jsonify(
         priority=triage.priority,
         category=triage.category,
-        triage=_headline(triage.priority, triage.category, triage.reasons),
+        triage=headline(triage.priority, triage.category, triage.reasons),
     )
 
 
@@ -212,140 +173,6 @@ def lookup():
 # --- the ticket page -----------------------------------------------------------------------
 
 
-def _operators() -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(User.role == "operator", User.active.is_(True)).order_by(User.display_name)
-        )
-    )
-
-
-def _places() -> list[Department]:
-    return list(
-        db.session.scalars(
-            select(Department)
-            .where(Department.level.in_(("township", "village")), Department.active.is_(True))
-            .order_by(Department.code)
-        )
-    )
-
-
-def _action_forms(ticket: Ticket) -> dict:
-    """Fresh forms for every action the page shows, preset to the ticket's version."""
-    v = {"version": ticket.version}
-    transfer = forms.TransferForm(data=v)
-    transfer.new_owner.choices = choices(
-        (u.id, u.display_name) for u in _operators() if u.id != ticket.first_contact_owner_id
-    )
-    contact = forms.ContactForm(obj=ticket.contact) if ticket.contact else None
-    if contact is not None:
-        places = _places()
-        none = [(0, "—")]
-        contact.township_id.choices = choices(none + [(d.id, d.name) for d in places if d.level == "township"])
-        contact.village_id.choices = choices(none + [(d.id, d.name) for d in places if d.level == "village"])
-        # The full ID number never goes into the page: the field starts empty, shows the
-        # masked number as a hint, and left empty keeps the number on record.
-        contact.id_number.data = None
-        contact.id_number.render_kw = {"placeholder": mask_id_number(ticket.contact.id_number)}
-        if request.method == "GET":
-            contact.township_id.data = ticket.contact.township_id or 0
-            contact.village_id.data = ticket.contact.village_id or 0
-    return {
-        "note": forms.NoteForm(),
-        "repeat_call": forms.RepeatCallForm(),
-        "take": forms.TakeForm(data=v),
-        "priority": forms.PriorityForm(data=dict(v, priority=ticket.priority)),
-        "triage": forms.TriageForm(
-            data=dict(v, priority=ticket.triage_priority, category=ticket.triage_category),
-            catalogue=catalogue(),
-            locale=_locale(),
-        ),
-        "transfer": transfer,
-        "merge": forms.MergeForm(data=v),
-        "answer": forms.AnswerForm(data=v),
-        "callback": forms.CallbackForm(data=v),
-        "close": forms.CloseForm(data=v),
-        "reopen": forms.ReopenForm(data=v),
-        "unmask": forms.UnmaskForm(),
-        "sms": SmsForm(),
-        "contact": contact,
-    }
-
-
-def render_ticket(
-    ticket: Ticket,
-    *,
-    status: int = 200,
-    override: dict | None = None,
-    referral_override: dict | None = None,
-    error: str | None = None,
-    unmasked=False,
-):
-    """The ticket page. ``override`` / ``referral_override`` put a submitted form (with what was
-    typed and its errors) in place of the fresh one and open its panel."""
-    from hotline.referrals.views import referral_forms
-
-    action_forms = _action_forms(ticket)
-    if override:
-        action_forms.update(override)
-    ref_forms = referral_forms(ticket)
-    open_referral_form = None
-    if referral_override:
-        key, form = next(iter(referral_override.items()))
-        open_referral_form = key
-        if key == "dispatch":
-            form.department_id.choices = ref_forms["dispatch"].department_id.choices
-            ref_forms["dispatch"] = form
-        else:
-            name, _sep, ident = key.rpartition("-")
-            slot = {"cancel": "cancel", "return": "return_decision", "extension": "extension_decision"}.get(name, name)
-            if slot == "return_decision":
-                form.redispatch_to.choices = ref_forms["per_referral"][int(ident)][slot].redispatch_to.choices
-            ref_forms["per_referral"][int(ident)][slot] = form
-    events = db.session.scalars(
-        select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id)
-        .options(joinedload(TicketEvent.actor))
-        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
-    ).all()
-    interactions = db.session.scalars(
-        select(Interaction).where(Interaction.ticket_id == ticket.id).order_by(Interaction.started_at.desc())
-    ).all()
-    merged_here = db.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id)).all()
-    can_manage = current_user.role == "manager" or ticket.first_contact_owner_id == current_user.id
-    return (
-        render_template(
-            "tickets/show.html",
-            ticket=ticket,
-            events=events,
-            interactions=interactions,
-            merged_here=merged_here,
-            forms=action_forms,
-            ref_forms=ref_forms,
-            ticket_clocks=_clock_rows(ticket),
-            open_referral_form=open_referral_form,
-            error=error,
-            open_form=next(iter(override)) if override else None,
-            can_manage=can_manage,
-            unmasked=unmasked,
-            triage=triage_headline(ticket),
-            now=utcnow(),
-        ),
-        status,
-    )
-
-
-def _clock_rows(ticket: Ticket) -> list[dict]:
-    """Every running clock of the ticket and its referrals, soonest first, for the clocks panel."""
-    rows = [{"clock": s.clock, "start": s.start, "due": s.due, "unit": None} for s in clocks.ticket_spans(ticket)]
-    for referral in ticket.referrals:
-        rows += [
-            {"clock": s.clock, "start": s.start, "due": s.due, "unit": referral.department.name}
-            for s in clocks.referral_spans(referral)
-        ]
-    return sorted(rows, key=lambda row: row["due"])
-
-
 @bp.get("/tickets/<number>")
 @require_role(*HOTLINE_ROLES, "department")
 def show(number: str):
@@ -358,23 +185,22 @@ def show(number: str):
 
 
 def _department_referral_id(number: str) -> int:
-    """The newest referral of ticket ``number`` that the department user may see, or 404."""
+    """The department user's way into ticket ``number``: their referral page (:func:`access.unit_referral`), or 404."""
     ticket = db.session.scalar(select(Ticket).where(Ticket.number == number))
-    visible = referral_service.visible_referrals(current_user, ticket) if ticket else []
-    if not visible:
+    referral = access.unit_referral(current_user, ticket) if ticket else None
+    if referral is None:
         abort(404)
-    return visible[-1].id
+    return referral.id
 
 
-def _run(ticket: Ticket, name: str, form, action, success_message: str):
-    """Run a ticket action from its form; a refusal re-renders the ticket page with what was typed."""
-    return run_form_action(
-        form,
-        action,
-        render=lambda status, error: render_ticket(ticket, status=status, override={name: form}, error=error),
-        done_url=url_for("tickets.show", number=ticket.number),
-        message=success_message,
-    )
+def _on_ticket_page(ticket: Ticket, name: str, form) -> dict:
+    """How :func:`run_form_action` answers for a form of the ticket page: the page again with ``form``
+    open as typed, or back to the page when done."""
+    return {
+        "render": lambda status, error: render_ticket(ticket, status=status, override={name: form}, error=error),
+        "done_url": url_for("tickets.show", number=ticket.number),
+        "current_version": lambda: ticket.version,
+    }
 
 
 @bp.post("/tickets/<number>/take")
@@ -382,12 +208,11 @@ def _run(ticket: Ticket, name: str, form, action, success_message: str):
 def take(number):
     ticket = load_ticket(number)
     form = forms.TakeForm()
-    return _run(
-        ticket,
-        "take",
+    return run_form_action(
         form,
         lambda: service.take_ticket(ticket, actor=current_user, now=utcnow(), expected_version=form.version.data),
-        _("You now own this ticket."),
+        message=_("You now own this ticket."),
+        **_on_ticket_page(ticket, "take", form),
     )
 
 
@@ -396,12 +221,11 @@ def take(number):
 def note(number):
     ticket = load_ticket(number)
     form = forms.NoteForm()
-    return _run(
-        ticket,
-        "note",
+    return run_form_action(
         form,
         lambda: service.add_note(ticket, actor=current_user, now=utcnow(), text=form.text.data),
-        _("Note added."),
+        message=_("Note added."),
+        **_on_ticket_page(ticket, "note", form),
     )
 
 
@@ -410,12 +234,11 @@ def note(number):
 def repeat_call(number):
     ticket = load_ticket(number)
     form = forms.RepeatCallForm()
-    return _run(
-        ticket,
-        "repeat_call",
+    return run_form_action(
         form,
         lambda: service.log_repeat_call(ticket, actor=current_user, now=utcnow(), note=form.note.data),
-        _("The call was added to this ticket."),
+        message=_("The call was added to this ticket."),
+        **_on_ticket_page(ticket, "repeat_call", form),
     )
 
 
@@ -424,11 +247,9 @@ def repeat_call(number):
 def triage(number):
     """One click on the triage suggestion: confirm it, or correct priority and category."""
     ticket = load_ticket(number)
-    form = forms.TriageForm(catalogue=catalogue(), locale=_locale())
+    form = forms.TriageForm(catalogue=catalogue(), locale=locale())
     confirm = bool(form.confirm.data)
-    return _run(
-        ticket,
-        "triage",
+    return run_form_action(
         form,
         lambda: service.review_triage(
             ticket,
@@ -439,7 +260,8 @@ def triage(number):
             emergency_service=form.emergency_service.data or None,
             expected_version=form.version.data,
         ),
-        _("Triage suggestion confirmed.") if confirm else _("Triage suggestion corrected."),
+        message=_("Triage suggestion confirmed.") if confirm else _("Triage suggestion corrected."),
+        **_on_ticket_page(ticket, "triage", form),
     )
 
 
@@ -448,9 +270,7 @@ def triage(number):
 def priority(number):
     ticket = load_ticket(number)
     form = forms.PriorityForm()
-    return _run(
-        ticket,
-        "priority",
+    return run_form_action(
         form,
         lambda: service.change_priority(
             ticket,
@@ -461,7 +281,8 @@ def priority(number):
             emergency_service=form.emergency_service.data or None,
             expected_version=form.version.data,
         ),
-        _("Priority changed."),
+        message=_("Priority changed."),
+        **_on_ticket_page(ticket, "priority", form),
     )
 
 
@@ -470,7 +291,7 @@ def priority(number):
 def transfer(number):
     ticket = load_ticket(number)
     form = forms.TransferForm()
-    form.new_owner.choices = choices((u.id, u.display_name) for u in _operators())
+    form.new_owner.choices = choices((u.id, u.display_name) for u in operators())
 
     def action():
         new_owner = db.session.get(User, form.new_owner.data)
@@ -483,7 +304,9 @@ def transfer(number):
             expected_version=form.version.data,
         )
 
-    return _run(ticket, "transfer", form, action, _("Ownership handed over."))
+    return run_form_action(
+        form, action, message=_("Ownership handed over."), **_on_ticket_page(ticket, "transfer", form)
+    )
 
 
 @bp.post("/tickets/<number>/merge")
@@ -505,7 +328,7 @@ def merge(number):
             expected_version=form.version.data,
         )
 
-    return _run(ticket, "merge", form, action, _("Ticket merged."))
+    return run_form_action(form, action, message=_("Ticket merged."), **_on_ticket_page(ticket, "merge", form))
 
 
 @bp.post("/tickets/<number>/answer")
@@ -513,14 +336,13 @@ def merge(number):
 def answer(number):
     ticket = load_ticket(number)
     form = forms.AnswerForm()
-    return _run(
-        ticket,
-        "answer",
+    return run_form_action(
         form,
         lambda: service.resolve_directly(
             ticket, actor=current_user, now=utcnow(), answer=form.answer.data, expected_version=form.version.data
         ),
-        _("Recorded as answered. The ticket now waits for its callback."),
+        message=_("Recorded as answered. The ticket now waits for its callback."),
+        **_on_ticket_page(ticket, "answer", form),
     )
 
 
@@ -529,9 +351,7 @@ def answer(number):
 def callback(number):
     ticket = load_ticket(number)
     form = forms.CallbackForm()
-    return _run(
-        ticket,
-        "callback",
+    return run_form_action(
         form,
         lambda: service.record_callback(
             ticket,
@@ -542,7 +362,8 @@ def callback(number):
             comment=form.comment.data,
             expected_version=form.version.data,
         ),
-        _("Callback recorded."),
+        message=_("Callback recorded."),
+        **_on_ticket_page(ticket, "callback", form),
     )
 
 
@@ -551,9 +372,7 @@ def callback(number):
 def close(number):
     ticket = load_ticket(number)
     form = forms.CloseForm()
-    return _run(
-        ticket,
-        "close",
+    return run_form_action(
         form,
         lambda: service.close_ticket(
             ticket,
@@ -563,7 +382,8 @@ def close(number):
             expected_version=form.version.data,
             leave_relief_unpaid=form.leave_relief_unpaid.data,
         ),
-        _("Ticket closed."),
+        message=_("Ticket closed."),
+        **_on_ticket_page(ticket, "close", form),
     )
 
 
@@ -572,14 +392,13 @@ def close(number):
 def reopen(number):
     ticket = load_ticket(number)
     form = forms.ReopenForm()
-    return _run(
-        ticket,
-        "reopen",
+    return run_form_action(
         form,
         lambda: service.reopen_ticket(
             ticket, actor=current_user, now=utcnow(), reason=form.reason.data, expected_version=form.version.data
         ),
-        _("Ticket reopened."),
+        message=_("Ticket reopened."),
+        **_on_ticket_page(ticket, "reopen", form),
     )
 
 
@@ -588,14 +407,12 @@ def reopen(number):
 def contact(number):
     ticket = load_ticket(number)
     form = forms.ContactForm()
-    base = _action_forms(ticket)["contact"]
+    base = action_forms(ticket)["contact"]
     if base is None:
         abort(404)
     form.township_id.choices = base.township_id.choices
     form.village_id.choices = base.village_id.choices
-    return _run(
-        ticket,
-        "contact",
+    return run_form_action(
         form,
         lambda: service.update_contact(
             ticket,
@@ -608,7 +425,8 @@ def contact(number):
             village_id=form.village_id.data or None,
             flags={k: getattr(form, k).data for k in ("is_elderly", "is_child", "has_disability", "lives_alone")},
         ),
-        _("Caller details saved."),
+        message=_("Caller details saved."),
+        **_on_ticket_page(ticket, "contact", form),
     )
 
 

@@ -1,0 +1,256 @@
+"""Who may see and act on what: every access rule of a case, in one place.
+
+The rules are plain functions of a user and a record (``can_see_ticket(user,
+ticket)``), so services, views, templates and the reports ask the same
+question the same way. Hotline staff (operators and managers) see every
+ticket; department staff see a ticket only through a referral to their unit
+or a unit below it (a township sees its villages' referrals); admins see no
+case. Acting takes more: the first-contact owner or a manager runs a ticket,
+staff of the receiving unit work its referral, a manager decides what needs
+a second pair of eyes (and never on their own request).
+
+``ticket_condition`` and ``referred_to`` are the same rules as SQL, for the
+queue, search, reports and exports. The loaders at the end apply the rules to
+the current request: what a user may not see is a 404, the same answer as
+for something that does not exist, so ticket numbers cannot be probed.
+
+Which role may reach a route at all is said at the route, by
+:func:`hotline.security.require_role`.
+"""
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import exists, false, select, true
+from sqlalchemy.orm import joinedload
+
+from hotline.extensions import db
+from models.department import Department
+from models.interaction import Interaction
+from models.referral import Referral
+from models.relief import AdvanceRelief
+from models.ticket import Ticket
+from models.user import HOTLINE_ROLES, User
+
+#: Who holds relief funds: county bureaus and the charity fund, and townships; villages and grids do not.
+GRANTING_LEVELS = ("county", "township")
+
+# --- units ---------------------------------------------------------------------------------
+
+
+def unit_ids(department_id: int) -> set[int]:
+    """The unit and every unit below it (a township's villages and grids)."""
+    rows = db.session.execute(select(Department.id, Department.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for ident, parent in rows:
+        children.setdefault(parent, []).append(ident)
+    found, todo = set(), [department_id]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.add(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def user_units(user: User) -> frozenset[int]:
+    """The units whose cases a department user sees (their own and those below it); none for anyone else."""
+    if user.role != "department" or user.department_id is None:
+        return frozenset()
+    return frozenset(unit_ids(user.department_id))
+
+
+def report_units(user: User) -> frozenset[int] | None:
+    """Whose figures ``user`` may read: None for every unit (a manager), else the units of :func:`user_units`.
+
+    An empty set (a department account without a unit) may read nothing.
+    """
+    if user.role == "manager":
+        return None
+    return user_units(user)
+
+
+# --- tickets -------------------------------------------------------------------------------
+
+
+def is_hotline(user: User) -> bool:
+    """Operators and managers: they see every ticket and work on the ticket page."""
+    return user.role in HOTLINE_ROLES
+
+
+def can_see_ticket(user: User, ticket: Ticket) -> bool:
+    """The hotline, and staff of a unit the ticket is referred to (or of a unit above it)."""
+    return is_hotline(user) or bool(visible_referrals(user, ticket))
+
+
+def can_manage_ticket(user: User, ticket: Ticket) -> bool:
+    """The first-contact owner or a manager: closes, merges, hands over, refers, grants, pauses clocks."""
+    return user.role == "manager" or (user.role == "operator" and ticket.first_contact_owner_id == user.id)
+
+
+def can_ticket_call(call: Interaction, user: User) -> bool:
+    """Whether ``user`` may log the ticket of a call that reached the line and has none yet.
+
+    That is the operator who took the call, a manager, or anyone while nobody
+    is known to have taken it; a missed call already has its ticket.
+    """
+    if call.channel != "voice" or call.direction != "inbound" or call.ticket_id is not None or call.missed_at:
+        return False
+    return user.role == "manager" or call.handled_by_id in (None, user.id)
+
+
+def can_supervise(user: User) -> bool:
+    """督办 by hand, decisions on extensions and on relief above the limit: managers."""
+    return user.role == "manager"
+
+
+def referred_to(units, ticket_id=Ticket.id):
+    """SQL: the ticket whose id is ``ticket_id`` (a column) has a referral to one of ``units``."""
+    return exists().where(Referral.ticket_id == ticket_id, Referral.department_id.in_(units))
+
+
+def ticket_condition(user: User, ticket_id=Ticket.id):
+    """SQL: the tickets ``user`` may see (:func:`can_see_ticket` for a whole list), by the column ``ticket_id``."""
+    if is_hotline(user):
+        return true()
+    units = user_units(user)
+    return referred_to(units, ticket_id) if units else false()
+
+
+# --- referrals -----------------------------------------------------------------------------
+
+
+def visible_referrals(user: User, ticket: Ticket) -> list[Referral]:
+    """The referrals of ``ticket`` that ``user`` may see: all for the hotline, their units' for departments."""
+    if is_hotline(user):
+        return list(ticket.referrals)
+    units = user_units(user)
+    return [r for r in ticket.referrals if r.department_id in units]
+
+
+def can_see_referral(user: User, referral: Referral) -> bool:
+    """The hotline, and staff of the referral's unit or of a unit above it."""
+    return is_hotline(user) or referral.department_id in user_units(user)
+
+
+def works_on_referral(user: User, referral: Referral) -> bool:
+    """Staff of the unit the case was referred to: they acknowledge, report progress, ask, pass on, resolve."""
+    return user.role == "department" and user.department_id == referral.department_id
+
+
+def unit_referral(user: User, ticket: Ticket) -> Referral | None:
+    """A department user's way into ``ticket``: their own unit's newest referral, else the newest they see."""
+    visible = visible_referrals(user, ticket)
+    own = [r for r in visible if r.department_id == user.department_id] or visible
+    return own[-1] if own else None
+
+
+# --- advance relief ------------------------------------------------------------------------
+
+
+def _case_units_referrals(user: User, ticket: Ticket) -> list[Referral]:
+    """The referrals of ``ticket`` a department user works on (their unit and the units below it)."""
+    if user.role != "department":
+        return []
+    return visible_referrals(user, ticket)
+
+
+def can_grant_relief(user: User, ticket: Ticket) -> bool:
+    """The owner, a manager, or staff of a granting unit currently working on the case (an active referral)."""
+    if can_manage_ticket(user, ticket):
+        return True
+    if user.department is None or user.department.level not in GRANTING_LEVELS:
+        return False
+    return any(r.is_active for r in _case_units_referrals(user, ticket))
+
+
+def can_grant_for(user: User, unit: Department) -> bool:
+    """Department staff grant in their own unit's name only; the hotline names any granting unit."""
+    return user.role != "department" or unit.id == user.department_id
+
+
+def can_pay_relief(user: User, relief: AdvanceRelief, ticket: Ticket) -> bool:
+    """The owner, a manager, or staff of the unit that granted the relief (it pays), while it sees the case."""
+    if can_manage_ticket(user, ticket):
+        return True
+    return user.department_id == relief.granting_unit_id and bool(_case_units_referrals(user, ticket))
+
+
+def can_complete_paperwork(user: User, ticket: Ticket) -> bool:
+    """The owner, a manager, or staff of a unit that granted an approved relief on the case."""
+    if can_manage_ticket(user, ticket):
+        return True
+    granted_by = {r.granting_unit_id for r in ticket.reliefs if r.status == "approved"}
+    return user.department_id in granted_by and bool(_case_units_referrals(user, ticket))
+
+
+def can_decide_relief(user: User, relief: AdvanceRelief) -> bool:
+    """A manager other than the one who asked (four eyes: nobody approves their own request)."""
+    return can_supervise(user) and relief.requested_by_id != user.id
+
+
+def can_record_relief_not_needed(user: User, ticket: Ticket) -> bool:
+    """The owner or a manager."""
+    return can_manage_ticket(user, ticket)
+
+
+def relief_referral(user: User, ticket: Ticket) -> Referral | None:
+    """The referral a unit's relief action is filed under (so its referral page shows it); None for the hotline.
+
+    Their own unit's newest active referral, else its newest; a unit above works through its villages'.
+    """
+    referrals = _case_units_referrals(user, ticket)
+    if not referrals:
+        return None
+    own = [r for r in referrals if r.department_id == user.department_id] or referrals
+    return ([r for r in own if r.is_active] or own)[-1]
+
+
+# --- loaders: the rules applied to the current request (404 when not allowed) -------------
+
+
+def _ticket_or_404(number: str) -> Ticket:
+    ticket = db.session.scalar(
+        select(Ticket)
+        .where(Ticket.number == number)
+        .options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner))
+    )
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def load_ticket(number: str) -> Ticket:
+    """The ticket behind a hotline URL (the ticket page and its actions), or 404 for anyone else.
+
+    Department staff reach a ticket only through their referral page, and an
+    unknown or forbidden ticket looks the same (404) so numbers cannot be probed.
+    """
+    if not is_hotline(current_user):
+        abort(404)
+    return _ticket_or_404(number)
+
+
+def load_case_ticket(number: str) -> Ticket:
+    """The ticket behind a URL that the hotline and the units working on it share (relief), or 404."""
+    ticket = _ticket_or_404(number)
+    if not can_see_ticket(current_user, ticket):
+        abort(404)
+    return ticket
+
+
+def load_referral(referral_id: int) -> Referral:
+    """The referral behind a URL, or 404 when it does not exist or ``current_user`` may not see it."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or not can_see_referral(current_user, referral):
+        abort(404)
+    return referral
+
+
+def load_relief(relief_id: int) -> tuple[AdvanceRelief, Ticket]:
+    """A relief and its ticket, or 404 when either is missing or ``current_user`` may not see the ticket."""
+    relief = db.session.get(AdvanceRelief, relief_id)
+    ticket = db.session.get(Ticket, relief.ticket_id) if relief is not None else None
+    if ticket is None or not can_see_ticket(current_user, ticket):
+        abort(404)
+    return relief, ticket
