@@ -70,6 +70,7 @@ def referral_panel(ticket: Ticket) -> dict:
         "forms": {"dispatch": dispatch, "suggestion": suggestion, "per_referral": per_referral},
         "open_form": open_form,
         "can_manage": access.can_manage_ticket(current_user, ticket),
+        "can_supervise": access.can_supervise(current_user),
     }
 
 

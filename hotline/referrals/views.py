@@ -215,6 +215,7 @@ def inbox():
         now=now,
         department=current_user.department,
         ack_form=forms.AcknowledgeForm(),
+        works_on=lambda referral: access.works_on_referral(current_user, referral),
     )
 
 
