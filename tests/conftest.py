@@ -1,18 +1,25 @@
 """Fixtures: app -> client -> runner, a fresh database per test, users, a fixed clock.
 
+The test body runs inside one application context, with its own database
+session. Each request of the test client and each command of the CLI runner
+runs in an application context of its own, hence with its own session, removed
+at its end as on a server: what a view or a command does not commit is lost.
+
 The suite runs on SQLite by default. With ``TEST_DATABASE_URL`` naming a
 PostgreSQL server (``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``),
 it creates its own database there, runs the migrations, and drops it at the end.
 """
 
+import contextvars
+import functools
 import os
 import re
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
+from flask import has_app_context
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
@@ -98,6 +105,7 @@ def app(database_url, _schema, tmp_path):
     # Each test's own intake spool: the repository's instance/spool is the development server's.
     application = create_app(app_config(database_url) | {"SPOOL_DIR": str(tmp_path / "spool")})
     application.test_client_class = RequestScopedClient
+    application.test_cli_runner_class = CommandScopedRunner
     with application.app_context():
         yield application
         db.session.remove()
@@ -106,20 +114,55 @@ def app(database_url, _schema, tmp_path):
         db.engine.dispose()
 
 
-class RequestScopedClient(FlaskClient):
-    """A test client whose every request starts with an empty ``g``, as on a server.
+def _on_its_own(run):
+    """Call ``run()`` as a server or the ``flask`` command would: in no application context of the test's.
 
-    The ``app`` fixture keeps one application context open for the whole test and
-    Flask reuses it for each request, so what a request caches on ``g`` -- the
-    logged-in user (Flask-Login), the CSRF token (Flask-WTF), the locale
-    (Flask-Babel) -- would otherwise leak into the next request, even one made
-    by another client. The database session stays shared, so tests see what a
-    request committed.
+    The ``app`` fixture keeps one application context open for the whole test,
+    and Flask reuses the active one for a request; Flask-SQLAlchemy scopes its
+    session by application context, so a request would share the test's
+    session (and ``g``: the logged-in user, the CSRF token, the locale) and a
+    view that forgot to commit would pass. Here ``run`` goes in an empty
+    ``contextvars`` context, so the request or command pushes an application
+    context of its own, whose session is removed (its uncommitted work rolled
+    back) when that context ends.
+
+    Around it the test's own session commits what the test wrote, so the
+    request sees it from its own connection and no lock of the test's holds
+    it up, and afterwards expires what it holds (``expire_on_commit`` is off),
+    so the test reads what the request committed: from a new transaction on
+    PostgreSQL, from a new read on SQLite.
+    """
+    if not has_app_context():
+        return run()
+    db.session.commit()
+    try:
+        return contextvars.Context().run(run)
+    finally:
+        db.session.expire_all()
+
+
+class RequestScopedClient(FlaskClient):
+    """A test client whose every request runs in its own application context, with its own session.
+
+    The response body is read (buffered) before that context is left, so no
+    part of the response runs in the test's context. In ``with client:`` blocks
+    Flask keeps the last request's contexts pushed until the block ends, as
+    usual.
     """
 
-    def open(self, *args, **kwargs):
-        g.__dict__.clear()
-        return super().open(*args, **kwargs)
+    def run_wsgi_app(self, environ, buffered=False):
+        return _on_its_own(functools.partial(super().run_wsgi_app, environ, buffered=True))
+
+
+class CommandScopedRunner(FlaskCliRunner):
+    """A CLI runner whose every command runs in its own application context, as ``flask`` runs one."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        def run():
+            with self.app.app_context():
+                return FlaskCliRunner.invoke(self, cli, args, **kwargs)
+
+        return _on_its_own(run)
 
 
 @pytest.fixture
