@@ -45,6 +45,16 @@ def civil_staff(make_user, civil):
     return make_user("department", username="civil1", department=civil)
 
 
+@pytest.fixture
+def health(make_department):
+    return make_department("health", "县卫生健康局", duty_phone="+8613900000010")
+
+
+@pytest.fixture
+def health_staff(make_user, health):
+    return make_user("department", username="health1", department=health)
+
+
 def _ts(at: datetime) -> int:
     return int(at.timestamp())
 
@@ -225,6 +235,114 @@ def test_an_open_case_past_its_warn_point(app, operator, civil, now):
             owner=operator.id,
         )
         cases.dispatch(c, operator.id, civil.id, civil.name, "lead", _ts(referred))
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
+
+
+def test_an_urgent_case_returned_and_redispatched_on_wall_clock_time(
+    app, operator, civil, civil_staff, health, health_staff, now
+):
+    """A P1 call (24/7 clocks) referred, returned before acknowledgement and redispatched to another unit,
+    which acknowledges; three days later its resolve clock has passed 预警 and the advance-relief clock
+    (never met) has climbed the whole ladder through the night: the same rows both ways."""
+    referred, asked, decided = now + 10 * MINUTE, now + 30 * MINUTE, now + HOUR
+    acknowledged = decided + 20 * MINUTE
+    load = now + 72 * HOUR + 15 * MINUTE
+
+    run = Services()
+    t = run(
+        now,
+        ts.log_call,
+        actor=operator,
+        phone="13900003333",
+        category="illness_hardship",
+        priority="P1",
+        summary="家人突发重病住院，拿不出押金",
+    )
+    r = run(referred, rs.dispatch_referral, t, department=civil, role="lead", actor=operator)
+    run(asked, rs.request_return, r, actor=civil_staff, reason="not_our_remit", comment="不属于本单位职责。")
+    again = run(decided, rs.decide_return, r, actor=operator, accept=True, comment="改派", redispatch_to=health)
+    run(acknowledged, rs.acknowledge, again, actor=health_staff)
+    _sweep_until(load)
+    services = _rows(t.id)
+    steps = [(s[0], s[1], s[3]) for s in services["steps"]]
+    assert ("referral 1", "resolve", "warn") in steps
+    assert (None, "advance_relief", "case_conference") in steps
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9003),
+            channel="voice",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="illness_hardship",
+            priority="P1",
+            summary="家人突发重病住院，拿不出押金",
+            created=_ts(now),
+            owner=operator.id,
+        )
+        first = cases.dispatch(c, operator.id, civil.id, civil.name, "lead", _ts(referred))
+        cases.request_return(c, first, civil_staff.id, _ts(asked), "not_our_remit", "不属于本单位职责。")
+        cases.decide_return(c, first, operator.id, _ts(decided), accept=True, comment="改派")
+        second = cases.dispatch(c, operator.id, health.id, health.name, "lead", _ts(decided), first["instructions"])
+        cases.acknowledge(c, second, health_staff.id, _ts(acknowledged))
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
+
+
+def test_a_case_answered_on_the_call_closed_reopened_and_answered_again(app, operator, now):
+    """A P3 walk-in answered on the call, nobody reached at the callback, closed, reopened the next day and
+    answered again: its callback clock counts to the close of Saturday 2025-10-11 (a make-up working day)
+    and has passed 预警 at the load."""
+    called, closed = now + 4 * HOUR, now + 4 * HOUR + 10 * MINUTE
+    reopened, answered = now + 24 * HOUR, now + 25 * HOUR  # Friday 12:00 and 13:00
+    load = now + 51 * HOUR  # Saturday 15:00, a working day
+    answer = "已告知办理流程和所需材料，并联系村（社区）协助。"
+
+    run = Services()
+    t = run(
+        now,
+        ts.log_call,
+        actor=operator,
+        phone="13900004444",
+        category="policy_enquiry",
+        priority="P3",
+        summary="临时救助需要哪些材料",
+        channel="walk_in",
+        answered_on_call=True,
+        answer=answer,
+    )
+    run(called, ts.record_callback, t, actor=operator, reached=False, comment="电话无人接听")
+    run(closed, ts.close_ticket, t, actor=operator)
+    run(reopened, ts.reopen_ticket, t, actor=operator, reason="来电人再次来电")
+    run(answered, ts.resolve_directly, t, actor=operator, answer=answer)
+    _sweep_until(load)
+    services = _rows(t.id)
+    assert [(s[1], s[3]) for s in services["steps"]] == [("callback", "warn")]
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9004),
+            channel="walk_in",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="policy_enquiry",
+            priority="P3",
+            summary="临时救助需要哪些材料",
+            created=_ts(now),
+            owner=operator.id,
+            answer=answer,
+        )
+        cases.callback(c, operator.id, _ts(called), reached=False, satisfaction=None, comment="电话无人接听")
+        cases.close(c, operator.id, _ts(closed))
+        cases.reopen(c, operator.id, _ts(reopened), "来电人再次来电")
+        cases.resolve_directly(c, operator.id, _ts(answered), answer)
         _flush(cases, c)
     finally:
         raw.close()

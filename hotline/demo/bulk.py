@@ -157,6 +157,7 @@ SUMMARIES = {
 
 ANSWER = "已告知办理流程和所需材料，并联系村（社区）协助。"
 PROGRESS = "已联系当事人，正在核实情况。"
+RETURN_REASONS = ("not_our_remit", "wrong_township", "insufficient_information")
 RESULT = "已办结，已反馈来电人。"
 MERGE_REASON = "同一来电人重复反映同一事项"
 #: Median acknowledge delay (seconds) by priority: minutes for 救急难, hours for the rest.
@@ -376,13 +377,15 @@ class Generator(CaseWriter):
                 units.append(("assist", assist))
         return units
 
-    def _referral(self, c: Case, owner: int, unit: Department, role: str, dispatched: int, instructions=None):
+    def _referral(
+        self, c: Case, owner: int, unit: Department, role: str, dispatched: int, instructions=None, redispatch=False
+    ):
         """One referral's life; returns (when, by whom) it or its redispatch was resolved, None if not yet."""
         rng, v = self.rng, c.values
         priority = v["priority"]
         staff = self.county.staff.get(unit.id)
         r = self.dispatch(c, owner, unit.id, unit.name, role, dispatched, instructions)
-        returns = instructions is None and rng.random() < 0.05  # a redispatched referral is not returned again
+        returns = not redispatch and rng.random() < 0.05  # a redispatched referral is not returned again
         ack_median = ACK_MEDIAN[priority]
         if returns and rng.random() < 0.4:  # asked to return before acknowledging
             return self._return(
@@ -447,30 +450,21 @@ class Generator(CaseWriter):
 
     def _return(self, c: Case, owner: int, unit: Department, role: str, r: dict, asked: int):
         """退单: asked, then decided; accepted ones go to another unit, rejected ones back to work."""
-        rng, v = self.rng, c.values
+        rng = self.rng
         staff = self.county.staff.get(unit.id)
         if asked > self.now:
             return None
-        reason = rng.choice(("not_our_remit", "wrong_township", "insufficient_information"))
-        comment = "不属于本单位职责。"
-        r.update(status_before_return=r["status"], status="return_requested", return_requested_at=asked)
-        r.update(return_reason=reason, return_comment=comment, updated_at=asked)
-        r["return_review_due_at"] = self.clocks.due(v["priority"], "return_review", asked)
-        self._referral_event(c, r, "return_requested", asked, staff, reason=reason, comment=comment)
+        self.request_return(c, r, staff, asked, rng.choice(RETURN_REASONS), "不属于本单位职责。")
         decided = asked + _lognormal(rng, 3 * 3600, 0.8)
         if decided > self.now:
             return None
-        # The review's run ended with the decision (its deadline is cleared, as decide_return does).
-        r.update(_return_review_due_at=r["return_review_due_at"], _return_decided_at=decided, return_review_due_at=None)
         if rng.random() < 0.25 and r["status_before_return"] != "dispatched":
-            r.update(status=r["status_before_return"], updated_at=decided)
-            self._referral_event(c, r, "return_rejected", decided, owner, comment="请先核实情况。")
+            self.decide_return(c, r, owner, decided, accept=False, comment="请先核实情况。")
             return self._resolve(c, unit, r, decided)
-        r.update(status="returned", closed_at=decided, closed_reason="改派", updated_at=decided)
-        self._referral_event(c, r, "return_accepted", decided, owner, comment="改派")
+        self.decide_return(c, r, owner, decided, accept=True, comment="改派")
         others = [u for u in self.bureaus if u.id != unit.id]
         other = others[rng.randrange(len(others))]
-        return self._referral(c, owner, other, role, decided, instructions=r["instructions"] or "")
+        return self._referral(c, owner, other, role, decided, instructions=r["instructions"], redispatch=True)
 
     def _relief(self, c: Case, owner: int) -> None:
         """先行救助 for P0/P1: granted (most), ruled out, or not decided yet; paperwork after a grant."""

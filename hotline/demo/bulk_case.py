@@ -297,6 +297,27 @@ class CaseWriter:
         r.update(return_review_due_at=None, status="resolved", updated_at=at)
         self._referral_event(c, r, "referral_resolved", at, staff, result=result, outcome=outcome, via=None)
 
+    def request_return(self, c: Case, r: dict, staff: int, at: int, reason: str, comment: str) -> None:
+        """``request_return`` (退单): the return review clock starts; the acknowledge clock stops if it ran."""
+        r.update(status_before_return=r["status"], status="return_requested", return_requested_at=at)
+        r.update(return_reason=reason, return_comment=comment, updated_at=at)
+        r["return_review_due_at"] = self.clocks.due(c.values["priority"], "return_review", at)
+        self._referral_event(c, r, "return_requested", at, staff, reason=reason, comment=comment)
+
+    def decide_return(self, c: Case, r: dict, owner: int, at: int, *, accept: bool, comment: str) -> None:
+        """``decide_return``: rejected, back to the unit; accepted, the referral ends as returned.
+
+        The review's run ends here (its deadline is cleared, as the service does); an
+        accepted return's redispatch is :meth:`dispatch` with the referral's instructions.
+        """
+        r.update(_return_review_due_at=r["return_review_due_at"], _return_decided_at=at, return_review_due_at=None)
+        if not accept:
+            r.update(status=r["status_before_return"] or "acknowledged", updated_at=at)
+            self._referral_event(c, r, "return_rejected", at, owner, comment=comment)
+            return
+        r.update(status="returned", closed_at=at, closed_reason=comment, updated_at=at)
+        self._referral_event(c, r, "return_accepted", at, owner, comment=comment)
+
     def roll_up(self, c: Case, actor: int | None, at: int) -> None:
         """What the referral service does when no referral is active any more: callback, or back to the hotline."""
         v = c.values
