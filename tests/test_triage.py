@@ -57,6 +57,16 @@ def test_an_independently_written_set_meets_the_issue_targets():
     assert {s.result.category for s in scored} <= CATEGORIES
 
 
+def test_the_probe_sets_meet_the_issue_targets():
+    # Probes 2-4 were each written before the rule changes they led to (dialects, result compounds, pinyin,
+    # third parties, follow-ups), then kept as regression guards.
+    for name in ("triage_probe2.tsv", "triage_probe3.tsv", "triage_probe4.tsv"):
+        figures, _scored = score(read_labelled(DATA / name))
+        assert figures["urgent_kept"]["share"] >= TARGETS["urgent_kept"], name
+        assert figures["danger_found"]["share"] >= TARGETS["danger_found"], name
+        assert figures["routine_raised"]["share"] <= TARGETS["routine_raised"], name
+
+
 def test_score_command_prints_the_three_figures(capsys, tmp_path):
     assert main([str(DATA / "triage_labelled.tsv")]) == 0
     out = capsys.readouterr().out
@@ -150,6 +160,49 @@ def test_negated_resolved_and_hypothetical_texts_stay_routine(text):
 def test_a_question_about_a_topic_is_routine(text, category):
     result = triage_text(text)
     assert (result.priority, result.category) == ("P3", category)
+
+
+@pytest.mark.parametrize(
+    ("text", "priority", "kind"),
+    [
+        # A dialect negation written into the urgent fact itself: 莫得/冇/没得 + 呼吸, 饭, 钱 ([variants]).
+        ("我妈莫得呼吸了 快点来", "P0", "unconscious"),
+        ("我屋老倌子冇得气了", "P0", "unconscious"),
+        ("冇饭食了 屋企冇钱", "P1", "no_food"),
+        ("没得饭吃了 娃娃饿得哭", "P1", "no_food"),
+        # Verb + aspect particle + object, verb + result: 割了脉, 上了吊, 泡塌, 砸穿, 冲冇了.
+        ("有人割了脉 在出租屋里", "P0", "suicide"),
+        ("邻居大姐上了吊 刚放下来", "P0", "suicide"),
+        ("老屋让水泡塌了 屋头啥子都冇得了", "P1", "home_destroyed"),
+        ("冰雹把屋顶砸穿了 屋里全湿了", "P1", "home_destroyed"),
+        ("屋被水冲冇了", "P1", "home_destroyed"),
+        # Sentence-final particles other than 了, and Cantonese words.
+        ("失火啦 快来人", "P0", "fire_gas"),
+        ("揾唔到我个仔 喺商场度", "P0", "missing_child"),
+        # A double negation does not calm: "不是没有危险".
+        ("不是没有危险 是真的很危险 他拿着刀在门口", "P0", "violence"),
+        # A negation ending one clause does not reach the subject of the next ("nobody home; the child is lost").
+        ("家里没人 孩子走丢了", "P0", "missing_child"),
+    ],
+)
+def test_dialects_compounds_and_negation_reach(text, priority, kind):
+    result = triage_text(text)
+    assert (result.priority, result.kind) == (priority, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "冇事 就问下医保报销",  # a dialect negation of a calm kind
+        "屋头冇人受伤 就系想问下保险",
+        "孩子没有 走丢",  # a space inside a sentence: the negation still reaches a single word
+        "上次说的那个被家暴的妇女 已经安置好了吗",  # a follow-up about a resolved case
+        "请问烧炭中毒怎么预防 想给村民讲讲",  # an enquiry framing after the words
+        "农药中毒住院能报销多少",
+    ],
+)
+def test_dialect_negations_follow_ups_and_enquiry_framings_stay_routine(text):
+    assert not triage_text(text).urgent
 
 
 def test_a_statement_is_urgent_even_when_it_asks_about_help():
@@ -300,6 +353,9 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ('phrases = ["{no_food}",', 'phrases = ["~{no_food}",', r"~ stands between two pieces"),
         ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),
         ("\n[settings]\n", "\n[settings\n", r"not valid TOML"),
+        ('infix = ["了", "咗"]', "infix = []", r"\[variants\] infix must be a list of non-empty strings"),
+        ('"不" = ["唔"]', '"不" = "唔"', r"\[variants\] within '不' must be a list of non-empty strings"),
+        ("[variants.final]", "[variants.finals]", r"\[variants\]: unknown keys \['finals'\]"),
     ],
 )
 def test_a_bad_policy_is_refused_naming_the_key(tmp_path, old, new, message):

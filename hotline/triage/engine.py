@@ -8,7 +8,7 @@ hypothetical, topic, resolved). Nothing here reads a file or the clock: the poli
 import logging
 import re
 import unicodedata
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +33,11 @@ _LATIN = re.compile("[a-z]")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
+#: A space between two runs of at least two non-latin characters: the writer's clause boundary. A negation does
+#: not reach across it to the first piece of a phrase of several, the subject of a new clause ("家里没人
+#: 孩子走丢了": nobody is home, and the child is lost); it still does to a single word ("没有 人受伤了"). Spaces
+#: between single characters ("我 不 想 活 了") and inside pinyin are spelling, not boundaries.
+_BREAK = re.compile(r"(?<=[^\sa-z0-9]{2})\s+(?=[^\sa-z0-9]{2})")
 #: How far before a match a first-person or intent marker counts.
 STATEMENT_REACH = 2
 
@@ -140,6 +145,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     safe = _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
         negation=negation,
+        breaks=_breaks(folded) if negation and mapped else (),
         hypothetical=policy.hypothetical.search(norm) is not None,
         resolved=policy.resolved.search(norm) is not None,
         topic=policy.topic.search(norm) is not None,
@@ -208,6 +214,24 @@ def _affirmed(policy: TriagePolicy, cue: re.Pattern, norm: str, negation: bool) 
         if not negation or not policy.negation.search(norm, max(0, start - NEGATION_REACH), start):
             return True
     return False
+
+
+def _breaks(folded: str) -> tuple[int, ...]:
+    """The positions in the normalised text (no spaces) where a clause boundary space (:data:`_BREAK`) stood."""
+    breaks: list[int] = []
+    # ``removed``: the spaces before this one, which the normalised text does not have.
+    for removed, space in enumerate(_SPACE.finditer(folded)):
+        at = space.start() - removed
+        if _BREAK.match(folded, space.start()) and (not breaks or breaks[-1] != at):
+            breaks.append(at)
+    return tuple(breaks)
+
+
+def _reach(start: int, breaks: tuple[int, ...]) -> int:
+    """Where the look-back for a negation before ``start`` begins: NEGATION_REACH, not across a break."""
+    lowest = max(0, start - NEGATION_REACH)
+    n = bisect_right(breaks, start) - 1
+    return max(lowest, breaks[n]) if n >= 0 else lowest
 
 
 def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
@@ -303,6 +327,8 @@ class _Cues:
     """Which kinds of cue occur anywhere in the text: a kind that does not is not looked for around matches."""
 
     negation: bool
+    #: Clause-boundary spaces (positions in the normalised text) that a negation does not reach across.
+    breaks: tuple[int, ...]
     hypothetical: bool
     resolved: bool
     topic: bool
@@ -318,8 +344,9 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
     """
     start, end = spans[0][0], spans[-1][1]
     if cues.negation:
-        for piece_start, _piece_end in spans:
-            if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH), piece_start):
+        for n, (piece_start, _piece_end) in enumerate(spans):
+            lowest = _reach(piece_start, cues.breaks) if n == 0 and len(spans) > 1 else piece_start - NEGATION_REACH
+            if policy.negation.search(norm, max(0, lowest), piece_start):
                 return True
     if cues.hypothetical:
         before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
