@@ -58,9 +58,9 @@ def test_an_independently_written_set_meets_the_issue_targets():
 
 
 def test_the_probe_sets_meet_the_issue_targets():
-    # Probes 2-4 were each written before the rule changes they led to (dialects, result compounds, pinyin,
+    # Probes 2-5 were each written before the rule changes they led to (dialects, result compounds, pinyin,
     # third parties, follow-ups), then kept as regression guards.
-    for name in ("triage_probe2.tsv", "triage_probe3.tsv", "triage_probe4.tsv"):
+    for name in ("triage_probe2.tsv", "triage_probe3.tsv", "triage_probe4.tsv", "triage_probe5.tsv"):
         figures, _scored = score(read_labelled(DATA / name))
         assert figures["urgent_kept"]["share"] >= TARGETS["urgent_kept"], name
         assert figures["danger_found"]["share"] >= TARGETS["danger_found"], name
@@ -243,6 +243,9 @@ def test_money_lost_strands_only_away_from_home():
         ("haizi zoudiu le", "missing_child", ("haizi", "zoudiu")),
         ("wǒ bù xiǎng huó le", "suicide", ("bù xiǎng huó",)),
         ("我家haizi bu jian le", "missing_child", ("haizi", "bu jian le")),
+        # Tones as digits after each syllable, with or without spaces.
+        ("wo3 bu4 xiang3 huo2 le", "suicide", ("bu4 xiang3 huo",)),
+        ("hai2zi5 zou3diu1 le", "missing_child", ("hai2zi", "zou3diu")),
     ],
 )
 def test_pinyin_with_or_without_spaces_and_tones(text, kind, reasons):

@@ -29,6 +29,8 @@ _TONES = {
 }
 _TONED = re.compile("[" + "".join(chr(code) for code in _TONES) + "]")
 _SPACE = re.compile(r"\s")
+#: A tone digit right after the last letter of a pinyin syllable ("wo3 bu4 xiang3 huo2 le"): read as a space.
+_TONE_DIGIT = re.compile(r"(?<=[aeiouvngr])[1-5](?![0-9])")
 _LATIN = re.compile("[a-z]")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
 #: How far before a match a negation cue with its filler may start.
@@ -105,10 +107,12 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
 
 
 def _fold(text: str) -> str:
-    """NFKC, lower case, tone marks off; spaces still in."""
+    """NFKC, lower case, tone marks and tone digits off; spaces still in."""
     folded = unicodedata.normalize("NFKC", text).lower()
     if len(folded) != len(text):
         folded = "".join(unicodedata.normalize("NFKC", char).lower() for char in text)
+    elif _LATIN.search(folded) and _TONE_DIGIT.search(folded):
+        folded = _TONE_DIGIT.sub(" ", folded)  # one for one: the index of the text stays as it is
     return folded.translate(_TONES) if _TONED.search(folded) else folded
 
 
