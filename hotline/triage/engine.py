@@ -1,8 +1,9 @@
 """Triage of one text: which priority and category its words suggest, and which words they were.
 
-The text is normalised (NFKC, lower case, spaces removed, lone surrogates dropped), every rule's
-precompiled pattern runs over it, and each match is checked against the cues around it (negation,
-hypothetical, topic, resolved). Nothing here reads a file or the clock: the policy comes compiled.
+The text is normalised (NFKC, lower case, tone marks and tone digits off, spaces removed, lone surrogates
+dropped), every rule's precompiled pattern runs over it, and each match is checked against the cues around it
+(negation, hypothetical, resolved, enquiry framing, topic). Nothing here reads a file or the clock: the policy
+comes compiled, its dialect and particle variants included.
 """
 
 import logging
