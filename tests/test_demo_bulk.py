@@ -347,3 +347,23 @@ def test_a_case_answered_on_the_call_closed_reopened_and_answered_again(app, ope
     finally:
         raw.close()
     assert_same(services, _rows(c.values["id"]))
+
+
+def test_the_bulk_writer_fills_what_the_models_say_and_refuses_a_required_column_left_out(app):
+    """Columns come from the ``Table`` objects: an unnamed column gets its model default (a callable one
+    called per row), the version column 1, a nullable one NULL; a NOT NULL column without a default
+    that the generator leaves out stops the load with its name instead of loading a NULL."""
+    db.session.commit()
+    raw = db.engine.raw_connection()
+    try:
+        writer = Writer(raw, db.engine.dialect.name)
+        plan = writer._plans["ticket"]
+        assert plan.constants["confidential"] is False and plan.constants["version"] == 1
+        assert plan.constants["triage_reasons"] is None and "summary" in plan.required
+        assert [name for name, _make in writer._plans["ticket_event"].callables] == ["payload"]
+        writer.add("ticket", {"id": 1, "number": "202510090001", "channel": "sms", "category": "other"})
+        with pytest.raises(RuntimeError, match=r"ticket columns \['created_at', 'priority', 'status', 'summary'"):
+            writer.flush()
+    finally:
+        raw.rollback()
+        raw.close()

@@ -91,6 +91,12 @@ class Clocks:
         self.index = index
         #: (level, fraction of the clock's length) from the policy's ladder, in ladder order.
         self.ladder_levels = tuple((step.level, step.at) for step in policy.ladder)
+        #: (priority, clock) -> whether it counts working time: each rule's mode in the policy.
+        self.modes = {
+            (priority, clock): rule.mode == "working"
+            for priority, rules in policy.clocks.items()
+            for clock, rule in rules.items()
+        }
 
     def deadline_of(self, rule: sla.ClockRule, ts: int) -> int:
         if rule.unit in self.UNIT_SECONDS:
@@ -109,7 +115,10 @@ class Clocks:
 
     def working(self, priority: str, clock: str) -> bool:
         """Whether ``clock`` of ``priority`` counts working time (its rule's mode in the policy)."""
-        return self.policy.rule(priority, clock).mode == "working"
+        try:
+            return self.modes[priority, clock]
+        except KeyError:
+            return self.policy.rule(priority, clock).mode == "working"  # raises the policy's LookupError
 
     def later(self, priority: str, clock: str, start: int, seconds: int) -> int:
         """``seconds`` after ``start``, counted the way ``clock`` of ``priority`` counts (working or wall-clock)."""

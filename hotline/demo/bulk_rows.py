@@ -14,7 +14,9 @@ turned into what the column type stores by the type (``UTCDateTime``,
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from sqlalchemy import JSON, Boolean, Date, DateTime
 
@@ -43,30 +45,46 @@ MODELS = {
 }
 #: The tables whose ids the generator assigns (every one but ``ticket_sequence``).
 ID_TABLES = tuple(name for name, model in MODELS.items() if "id" in model.__table__.c)
-_MISSING = object()
 
 
-def _filler(model, column) -> Callable[[], object] | object:
-    """What a row that does not name ``column`` gets: a zero-argument callable, or _MISSING (left to the server)."""
-    if column is model.__mapper__.version_id_col:
-        return lambda: 1  # the ORM's first version
-    default = column.default
-    if default is not None:
-        if default.is_scalar:
-            value = default.arg
-            return lambda: value
-        if default.is_callable:
-            return lambda: default.arg(None)  # SQLAlchemy wraps a zero-argument callable to take a context
-        raise RuntimeError(f"bulk demo: {column} has a SQL default the bulk writer cannot evaluate; write it")
-    if column.server_default is not None:
-        return _MISSING
-    if column.nullable and not column.primary_key:
-        return lambda: None
+@dataclass
+class _Plan:
+    """How the rows of one table become the values of its INSERT / COPY."""
 
-    def missing():
-        raise RuntimeError(f"bulk demo: {column} is NOT NULL and has no default, and the generator does not write it")
+    #: Every column, in the table's order.
+    names: list[str]
+    #: What a row that does not name a column gets, when that is a constant: its scalar default,
+    #: 1 for the mapper's version column, NULL for a nullable column without a default.
+    constants: dict[str, object]
+    #: Columns whose default is a Python callable (``dict`` for a JSON payload): called once per row.
+    callables: list[tuple[str, Callable[[], object]]]
+    #: Columns with only a server default: left out of the statement unless the rows name them.
+    server: set[str]
+    #: Columns that are NOT NULL with no default: a row must name them.
+    required: set[str]
 
-    return missing
+
+def _plan(model) -> _Plan:
+    plan = _Plan(names=[], constants={}, callables=[], server=set(), required=set())
+    for column in model.__table__.c:
+        plan.names.append(column.name)
+        default = column.default
+        if column is model.__mapper__.version_id_col:
+            plan.constants[column.name] = 1  # the ORM's first version
+        elif default is not None and default.is_scalar:
+            plan.constants[column.name] = default.arg
+        elif default is not None and default.is_callable:
+            # SQLAlchemy wraps a zero-argument callable to take an execution context.
+            plan.callables.append((column.name, partial(default.arg, None)))
+        elif default is not None:
+            raise RuntimeError(f"bulk demo: {column} has a SQL default the bulk writer cannot evaluate; write it")
+        elif column.server_default is not None:
+            plan.server.add(column.name)
+        elif column.nullable and not column.primary_key:
+            plan.constants[column.name] = None
+        else:
+            plan.required.add(column.name)
+    return plan
 
 
 class Writer:
@@ -86,12 +104,12 @@ class Writer:
         self._times = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
         self._suffix = ".000000" if dialect == "sqlite" else "+00"
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        #: table -> [(column name, filler, converter or None)], in the table's column order.
-        self._plan: dict[str, list[tuple[str, object, Callable | None]]] = {}
-        for name, model in MODELS.items():
-            self._plan[name] = [
-                (column.name, _filler(model, column), self._converter(column.type)) for column in model.__table__.c
-            ]
+        self._plans = {name: _plan(model) for name, model in MODELS.items()}
+        #: table -> column name -> how its value is stored (None: as it is).
+        self._converters = {
+            name: {column.name: self._converter(column.type) for column in model.__table__.c}
+            for name, model in MODELS.items()
+        }
         self.indexes: list[tuple[str, str]] = []
 
     def _converter(self, kind) -> Callable | None:
@@ -168,35 +186,46 @@ class Writer:
                 self.rows[table] = []
         self.raw.commit()
 
-    def _columns(self, table: str, rows: list[dict]) -> list[tuple[str, object, Callable | None]]:
-        """The columns to write: every column of the table but those left to a server default and not named."""
-        named = set().union(*(row.keys() for row in rows))
-        unknown = named - {name for name, _f, _c in self._plan[table]}
-        if unknown:
-            raise RuntimeError(f"bulk demo: {table} has no columns {sorted(unknown)}")
-        return [entry for entry in self._plan[table] if entry[1] is not _MISSING or entry[0] in named]
-
     def _write(self, table: str, rows: list[dict]) -> None:
-        plan = self._columns(table, rows)
+        plan = self._plans[table]
+        # A column left to its server default is written only if these rows name it (none does today).
+        names = [n for n in plan.names if n not in plan.server or any(n in row for row in rows)]
+        constants = {n: value for n, value in plan.constants.items() if n in names}
+        converters = [(i, self._converters[table][n]) for i, n in enumerate(names) if self._converters[table][n]]
         values = []
         for row in rows:
-            out = []
-            for name, filler, convert in plan:
-                value = row.get(name, _MISSING)
-                if value is _MISSING:
-                    if filler is _MISSING:
-                        raise RuntimeError(f"bulk demo: some {table} rows write {name} and others leave it out")
-                    value = filler()
-                if value is not None and convert is not None:
-                    value = convert(value)
-                out.append(value)
+            full = constants | row
+            for name, make in plan.callables:
+                if name not in row:
+                    full[name] = make()
+            if len(full) != len(names):
+                self._refuse(table, plan, names, row)
+            try:
+                out = [full[n] for n in names]
+            except KeyError:
+                self._refuse(table, plan, names, row)
+            for i, convert in converters:
+                if out[i] is not None:
+                    out[i] = convert(out[i])
             values.append(out)
-        columns = ", ".join(name for name, _f, _c in plan)
+        columns = ", ".join(names)
         cursor = self.raw.cursor()
         if self.dialect == "sqlite":
-            marks = ", ".join("?" for _entry in plan)
+            marks = ", ".join("?" for _name in names)
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
             return
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row(row)
+
+    @staticmethod
+    def _refuse(table: str, plan: _Plan, names: list[str], row: dict) -> None:
+        unknown = sorted(set(row) - set(plan.names))
+        if unknown:
+            raise RuntimeError(f"bulk demo: {table} has no columns {unknown}")
+        missing = sorted(plan.required - set(row))
+        if missing:
+            raise RuntimeError(
+                f"bulk demo: {table} columns {missing} are NOT NULL with no default and were not written"
+            )
+        raise RuntimeError(f"bulk demo: some {table} rows write {sorted(set(names) - set(row))} and others do not")
