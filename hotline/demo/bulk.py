@@ -47,6 +47,7 @@ from hotline.demo.bulk_clocks import DAY, LOCAL_OFFSET, Clocks, WorkingIndex, lo
 from hotline.demo.bulk_rows import ID_TABLES, MODELS, Writer
 from hotline.escalation import sla
 from hotline.extensions import db
+from hotline.intake import intake
 from hotline.policy import catalogue
 from hotline.relief.service import _plain_yuan, limit_fen
 from hotline.tickets.service import ticket_number
@@ -185,6 +186,10 @@ class Generator(CaseWriter):
         self.latest: dict[int, tuple[int, str, int | None]] = {}
         self.bureaus = sorted((u for u in county.units.values() if u.kind == "bureau"), key=lambda u: u.code)
         self.unit_names = {u.id: u.name for u in county.units.values()}
+        #: What a missed call's ticket is filed under (open_unclaimed_ticket's default).
+        self.other = catalogue().get("other")
+        #: intake.toml: the voice menu's lines and the call-back times promised to callers.
+        self.intake = intake().policy
         #: 小额先行救助: what a case may receive without a manager's approval (the relief events record it).
         self.limit = limit_fen()
 
@@ -244,6 +249,12 @@ class Generator(CaseWriter):
             and priority not in URGENT_PRIORITIES
             and rng.random() < 0.3
         )
+        summary, line, contact_by = SUMMARIES[category.code], None, None
+        if missed:  # mark_missed: the line's priority and summary, a call-back promised in the line's time
+            line = self._line(priority)
+            priority, category, summary = line.priority, self.other, line.missed_summary
+        if missed or channel == "sms":  # the SMS webhook promises contact in the callback time of the priority
+            contact_by = created + self.intake.minutes_to_callback(priority) * 60
         c = self.open(
             number=number,
             channel=channel,
@@ -251,15 +262,16 @@ class Generator(CaseWriter):
             contact_is_child=is_child,
             category=category.code,
             priority=priority,
-            summary="未接来电，请回电" if missed else SUMMARIES[category.code],
+            summary=summary,
             created=created,
             owner=None if unclaimed else owner,
             confidential=rng.random() < 0.03,
             sensitive=category.code == "child_protection",
             emergency_service=rng.choice(EMERGENCY_SERVICES) if priority == "P0" else None,
             answer=ANSWER if on_call else None,
+            contact_by=contact_by,
         )
-        self._intake(c, channel, missed, phone, owner)
+        self._intake(c, channel, line, phone, owner)
         target = self.latest.get(cid)
         if target and not unclaimed and rng.random() < 0.3 and (target[2] is None or target[2] > created + 600):
             if created + 600 <= self.now:
@@ -275,12 +287,21 @@ class Generator(CaseWriter):
         if v["status"] != "merged":
             self.latest[cid] = (v["id"], v["number"], v["closed_at"])
 
-    def _intake(self, c: Case, channel: str, missed: bool, phone: str, owner: int) -> None:
-        """The call or message the ticket came from (the desk's call panel, the SMS webhook)."""
+    def _line(self, priority: str):
+        """The voice menu's line (intake.toml) a caller of ``priority`` would have chosen: urgent or not."""
+        urgent = priority in URGENT_PRIORITIES
+        lines = self.intake.lines
+        return next((line for line in lines if (line.priority in URGENT_PRIORITIES) == urgent), lines[0])
+
+    def _intake(self, c: Case, channel: str, missed, phone: str, owner: int) -> None:
+        """The call or message the ticket came from (the desk's call panel, the SMS webhook).
+
+        ``missed``: the line of a call nobody answered, else None.
+        """
         rng, v = self.rng, c.values
         iid = self.ids.next("interaction")
         created = v["created_at"]
-        urgent = v["priority"] in URGENT_PRIORITIES
+        line = missed or self._line(v["priority"])
         row = {
             "id": iid,
             "channel": channel,
@@ -297,16 +318,16 @@ class Generator(CaseWriter):
             )
             row.update(started_at=started, answered_at=None if missed else created)
             row.update(ended_at=started + (25 if missed else 240 + rng.randrange(600)))
-            row.update(menu_choice="urgent" if urgent else "policy", missed_at=created if missed else None)
+            row.update(menu_choice=line.code, missed_at=created if missed else None)
             row["handled_by_id"] = None if missed else owner
             self.w.add("interaction", row)
             if missed:
-                minutes = 30 if urgent else 120
+                minutes = self.intake.minutes_to_callback(line.priority)
                 self.event(
                     v["id"],
                     "missed_call",
                     created,
-                    line="urgent" if urgent else "policy",
+                    line=line.code,
                     minutes=minutes,
                     callback_by=iso(created + minutes * 60),
                 )

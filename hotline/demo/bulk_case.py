@@ -125,10 +125,12 @@ class CaseWriter:
         sensitive: bool = False,
         emergency_service: str | None = None,
         answer: str | None = None,
+        contact_by: int | None = None,
     ) -> Case:
         """``log_call`` (an ``owner``: the operator on the call) or ``open_unclaimed_ticket`` (no owner).
 
         ``answer``: the call was answered directly (``log_call``'s ``answered_on_call``).
+        ``contact_by``: the first contact promised to an unclaimed ticket's person (``build_unclaimed_ticket``).
         """
         tid = self.ids.next("ticket")
         v = {
@@ -174,6 +176,8 @@ class CaseWriter:
             c.own_start = created
         if v["first_contact_at"] is None and clocks.has(priority, "first_contact"):
             v["first_contact_due_at"] = clocks.due(priority, "first_contact", created)
+            if contact_by is not None and owner is None:
+                v["first_contact_due_at"] = min(contact_by, v["first_contact_due_at"])
         if clocks.has(priority, "advance_relief"):
             v["advance_relief_due_at"] = clocks.due(priority, "advance_relief", created)
         return c
