@@ -267,7 +267,7 @@ class Generator(CaseWriter):
             owner=None if unclaimed else owner,
             confidential=rng.random() < 0.03,
             sensitive=category.code == "child_protection",
-            emergency_service=rng.choice(EMERGENCY_SERVICES) if priority == "P0" else None,
+            emergency_service=rng.choice(EMERGENCY_SERVICES) if priority == "P0" and not unclaimed else None,
             answer=ANSWER if on_call else None,
             contact_by=contact_by,
         )
@@ -379,6 +379,7 @@ class Generator(CaseWriter):
             repeat = start + _lognormal(self.rng, 20 * 3600, 1.0)
             if repeat <= self.now:
                 self.event(v["id"], "repeat_call", repeat, owner, note=None, channel="voice")
+                self.touch(c, repeat)
         finished = [self._referral(c, owner, unit, role, dispatched) for role, unit in self._units_for(v)]
         if any(f is None for f in finished):
             return
@@ -495,7 +496,7 @@ class Generator(CaseWriter):
             at = v["created_at"] + _lognormal(rng, 5 * 3600, 0.9)
             if at > self.now:
                 return
-            amount = rng.choice((1000, 2000, 2000, 3000, 3000)) * 100
+            amount = min(rng.choice((1000, 2000, 2000, 3000, 3000)) * 100, self.limit)  # within: no approval
             relief = self.ids.next("advance_relief")
             unit = self.township_of[v["contact_id"]]
             reason = "急难先行救助"
@@ -516,38 +517,23 @@ class Generator(CaseWriter):
                 case_total_fen=amount,
                 limit_fen=self.limit,
             )
+            v.update(advance_relief_at=at, advance_relief_outcome="granted")
+            self.touch(c, at)
             paid_at = at + 3600
-            payment = self.ids.next("advance_relief_payment")
-            note = "一次性发放"
-            self.w.add(
-                "advance_relief_payment",
-                {
-                    "id": payment,
-                    "relief_id": relief,
-                    "amount_fen": amount,
-                    "paid_at": paid_at,
-                    "recorded_by_id": owner,
-                    "note": note,
-                },
-            )
-            if paid_at <= self.now:
-                self.event(
-                    v["id"],
-                    "relief_paid",
-                    paid_at,
-                    owner,
-                    **about,
-                    payment=payment,
-                    paid_fen=amount,
-                    paid=_plain_yuan(amount),
-                    paid_total_fen=amount,
-                    note=note,
-                )
-            due = self.clocks.due(v["priority"], "paperwork", at)
-            v.update(advance_relief_at=at, advance_relief_outcome="granted", paperwork_due_at=due, updated_at=at)
+            if paid_at <= self.now:  # record_payment
+                payment, note = self.ids.next("advance_relief_payment"), "一次性发放"
+                row = {"id": payment, "relief_id": relief, "amount_fen": amount, "paid_at": paid_at, "note": note}
+                self.w.add("advance_relief_payment", row | {"recorded_by_id": owner})
+                paid = {"paid_fen": amount, "paid": _plain_yuan(amount), "paid_total_fen": amount, "note": note}
+                self.event(v["id"], "relief_paid", paid_at, owner, **about, payment=payment, **paid)
+                self.touch(c, paid_at)
+            if not self.clocks.has(v["priority"], "paperwork"):
+                return
+            due = v["paperwork_due_at"] = self.clocks.due(v["priority"], "paperwork", at)
             done = at + _lognormal(rng, 3 * DAY, 0.5)
-            if rng.random() < 0.97 and done <= self.now:
+            if rng.random() < 0.97 and done <= self.now:  # complete_paperwork
                 v["paperwork_done_at"] = done
+                self.touch(c, done)
                 self.event(
                     v["id"],
                     "paperwork_done",
@@ -561,7 +547,8 @@ class Generator(CaseWriter):
         elif roll < 0.9:
             at = v["created_at"] + _lognormal(rng, 2 * 3600, 0.8)
             if at <= self.now:
-                v.update(advance_relief_at=at, advance_relief_outcome="not_needed", updated_at=at)
+                v.update(advance_relief_at=at, advance_relief_outcome="not_needed")
+                self.touch(c, at)
                 self.event(v["id"], "relief_not_needed", at, owner, reason="已由医保和慈善衔接解决")
 
     def _callback_and_close(self, c: Case, owner: int, resolved: int) -> None:

@@ -107,6 +107,11 @@ class CaseWriter:
             self._triage[text] = triage_text(text)
         return self._triage[text]
 
+    @staticmethod
+    def touch(c: Case, at: int) -> None:
+        """``updated_at``: the latest change (a story may write a later step of a case before an earlier one)."""
+        c.values["updated_at"] = max(c.values["updated_at"], at)
+
     # --- the ticket service's steps ----------------------------------------------------------
 
     def open(
@@ -184,7 +189,8 @@ class CaseWriter:
 
     def take(self, c: Case, owner: int, at: int) -> None:
         """``take_ticket``."""
-        c.values.update(status="open", first_contact_owner_id=owner, updated_at=at)
+        c.values.update(status="open", first_contact_owner_id=owner)
+        self.touch(c, at)
         self.event(c.values["id"], "taken", at, owner)
 
     def callback(
@@ -192,7 +198,8 @@ class CaseWriter:
     ) -> None:
         """``record_callback``: on an open ticket (first contact) or one awaiting its callback."""
         v = c.values
-        v.update(last_callback_at=at, close_due_at=None, updated_at=at)
+        v.update(last_callback_at=at, close_due_at=None)
+        self.touch(c, at)
         if reached:
             v["satisfaction"] = satisfaction
             if v["first_contact_at"] is None:
@@ -206,7 +213,8 @@ class CaseWriter:
     def resolve_directly(self, c: Case, owner: int, at: int, answer: str) -> None:
         """``resolve_directly`` (or ``log_call`` answered on the call)."""
         v = c.values
-        v.update(status="pending_callback", resolved_at=at, resolution=answer, updated_at=at)
+        v.update(status="pending_callback", resolved_at=at, resolution=answer)
+        self.touch(c, at)
         if c.first_dispatch is None:
             c.first_dispatch = at
         c.callback_at = None
@@ -220,7 +228,8 @@ class CaseWriter:
             v["resolution"] = resolution
         if v["resolved_at"] is None:
             v["resolved_at"] = at
-        v.update(status="closed", closed_at=at, updated_at=at)
+        v.update(status="closed", closed_at=at)
+        self.touch(c, at)
         self.event(v["id"], "closed", at, owner, resolution=resolution)
 
     def reopen(self, c: Case, owner: int, at: int, reason: str) -> None:
@@ -234,7 +243,8 @@ class CaseWriter:
             if start is not None and due is not None:
                 c.raise_level(self.ladder_steps(c, None, clock, start, due, end))
         v.update(status="open" if v["first_contact_owner_id"] else "new", closed_at=None, resolved_at=None)
-        v.update(callback_due_at=None, close_due_at=None, updated_at=at)
+        v.update(callback_due_at=None, close_due_at=None)
+        self.touch(c, at)
         v["dispatch_due_at"] = self.clocks.due(priority, "dispatch", at)
         c.own_start, c.first_dispatch, c.callback_at = at, None, None
         self.event(v["id"], "reopened", at, owner, reason=reason)
@@ -242,7 +252,8 @@ class CaseWriter:
     def merge(self, c: Case, owner: int, at: int, target_id: int, target_number: str, reason: str) -> None:
         """``merge_ticket``: ``c`` is the duplicate (the target's row is already written: its ``updated_at`` stays)."""
         v = c.values
-        v.update(status="merged", merged_into_id=target_id, closed_at=at, updated_at=at)
+        v.update(status="merged", merged_into_id=target_id, closed_at=at)
+        self.touch(c, at)
         self.event(v["id"], "merged_into", at, owner, target=target_number, reason=reason)
         self.event(target_id, "merged_from", at, owner, source=v["number"], reason=reason)
 
@@ -277,7 +288,7 @@ class CaseWriter:
             c.first_dispatch = at
         if v["status"] != "referred":
             v.update(status="referred", resolved_at=None)
-        v["updated_at"] = at
+        self.touch(c, at)
         self._referral_event(c, r, "referral_dispatched", at, owner, role=role, instructions=instructions)
         return r
 
@@ -328,7 +339,7 @@ class CaseWriter:
         if v["status"] != "referred" or any(r["status"] in ACTIVE_STATUSES for r in c.referrals):
             return
         resolved = sum(r["status"] == "resolved" for r in c.referrals)
-        v["updated_at"] = at
+        self.touch(c, at)
         if resolved:
             v.update(status="pending_callback", resolved_at=at)
             c.callback_at = None
