@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hotline import labels
+from hotline.access import can_ticket_call, load_ticket
 from hotline.actions import run_form_action
 from hotline.extensions import db
 from hotline.formatting import localtime
@@ -17,9 +18,8 @@ from hotline.intake.service import CALL_ENDED
 from hotline.notify.service import text_caller
 from hotline.privacy import mask_phone
 from hotline.security import require_role
+from hotline.tickets.page import render_ticket, triage_headline
 from hotline.tickets.queries import unclaimed, urgent_alerts
-from hotline.tickets.service import can_ticket_call
-from hotline.tickets.views import load_ticket, render_ticket, triage_headline
 from hotline.timeutil import utcnow
 from models.interaction import Interaction
 from models.ticket import Ticket
