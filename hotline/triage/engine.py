@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import current_app, has_app_context
 
-from hotline.triage.policy import SENTENCE_END, TriagePolicy, load_triage_policy
+from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ _SPACE = re.compile(r"\s")
 _TONE_DIGIT = re.compile(r"(?<=[aeiouvngr])[1-5](?![0-9])")
 _LATIN = re.compile("[a-z]")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
+_HYPOTHETICAL, _RESOLVED, _TOPIC, _FRAMING, _PAST, _RECENT, _CALM, _SAFE = (
+    1 << PRESENCE_CUES.index(name)
+    for name in ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe")
+)
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
 #: A space between two runs of at least two non-latin characters: the writer's clause boundary. A negation does
@@ -146,27 +150,34 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
 
     bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
     negation = policy.negation_cue.search(norm) is not None
-    calm = _affirmed(policy, policy.calm, norm, negation)
-    safe = _affirmed(policy, policy.safe, norm, negation)
+    present = 0  # the bits of the PRESENCE_CUES that occur in the text
+    for _end, bits in policy.cue_automaton.iter(norm):
+        present |= bits
+    calm = bool(present & _CALM) and _affirmed(policy, policy.calm, norm, negation)
+    safe = bool(present & _SAFE) and _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
         negation=negation,
         breaks=_breaks(folded) if negation and mapped else (),
-        hypothetical=policy.hypothetical.search(norm) is not None,
-        resolved=policy.resolved.search(norm) is not None,
-        topic=policy.topic.search(norm) is not None,
-        framing=policy.framing.search(norm) is not None,
+        hypothetical=bool(present & _HYPOTHETICAL),
+        resolved=bool(present & _RESOLVED),
+        topic=bool(present & _TOPIC),
+        framing=bool(present & _FRAMING),
     )
-    past = policy.past.search(norm) is not None
-    recent = policy.recent.search(norm) is not None
+    past = bool(present & _PAST)
+    recent = bool(present & _RECENT)
     worry = policy.worry_cue.search(norm) is not None
-    found: list[tuple[int, str, list[str]]] = []  # (rule number, level, reasons) of each match that counts
+    # (rule number, level, phrase, spans) of each match that counts
+    found: list[tuple[int, int, Phrase, list[tuple[int, int]]]] = []
+    best = len(LEVEL_ORDER)
     for phrase, spans in _matches(policy, norm, bounds):
+        rule = policy.rules[phrase.rule]
+        level = rule.level
+        if level > best:
+            continue  # cues only lower a level: this match cannot reach the best one found
         if _discounted(policy, norm, spans, cues):
             continue
-        rule = policy.rules[phrase.rule]
         if rule.possessive_breaks and len(spans) > 1 and norm.startswith("的", spans[0][1]):
             continue
-        level = LEVEL_ORDER.index(rule.priority)
         lower = calm or (safe and level == 0)
         # "担心房子倒塌": a worry right before the match is one level lower.
         if worry and policy.worry.search(norm, max(0, spans[0][0] - NEGATION_REACH), spans[0][0]):
@@ -186,20 +197,21 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
                     lower += 1
         if level < 2:
             level = min(level + lower, 2)
-        level = LEVEL_ORDER[level]
-        words = [original(*span) for span, shown in zip(spans, phrase.shown, strict=True) if shown]
-        found.append((phrase.rule, level, words))
+        best = min(best, level)
+        found.append((phrase.rule, level, phrase, spans))
     if found:
-        best = min(LEVEL_ORDER.index(level) for _rule, level, _words in found)
         # The rule with the most matched characters names the category (file order breaks a tie), a rule that
-        # says what happened before a generic one.
+        # says what happened before a generic one. Only the matches of the best level are spelt out.
         weight: dict[int, int] = {}
-        for rule_number, level, match in found:
-            if LEVEL_ORDER.index(level) == best:
+        shown: list[tuple[int, list[str]]] = []
+        for rule_number, level, phrase, spans in found:
+            if level == best:
+                match = [original(*span) for span, show in zip(spans, phrase.shown, strict=True) if show]
+                shown.append((rule_number, match))
                 weight[rule_number] = weight.get(rule_number, 0) + sum(len(w) for w in match)
         chosen = min(weight, key=lambda r: (policy.rules[r].generic, -weight[r], r))
-        top = sorted((f for f in found if f[0] in weight), key=lambda f: (f[0] != chosen, f[0]))
-        words = list(dict.fromkeys(w for _rule, _level, match in top for w in match))
+        top = sorted(shown, key=lambda f: (f[0] != chosen, f[0]))
+        words = list(dict.fromkeys(w for _rule, match in top for w in match))
         # Each word once, and not when it is part of a longer one shown ("娃丢了", not also "娃").
         reasons = [w for w in words if not any(w in x and w != x for x in words)]
         rule = policy.rules[top[0][0]]

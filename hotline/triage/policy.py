@@ -47,6 +47,9 @@ CUES = {
     "safe",
     "enquiry",
 }
+#: Cues whose presence anywhere in a text is looked up in one pass (:attr:`TriagePolicy.cue_automaton`), in
+#: the order of their bits: a text without one skips the checks that need it.
+PRESENCE_CUES = ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe")
 RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks", "generic"}
 TOPIC_KEYS = {"category", "phrases"}
 VARIANT_KEYS = {"within", "final", "separable", "infix", "written_only"}
@@ -82,6 +85,11 @@ class Rule:
     #: Says nothing of what happened ("救命"): names the category only when no other rule of its level matched.
     generic: bool = False
 
+    @property
+    def level(self) -> int:
+        """The priority as a number: 0 for P0, 1 for P1, 2 for P2."""
+        return LEVELS.index(self.priority)
+
 
 @dataclass(frozen=True)
 class Phrase:
@@ -112,6 +120,8 @@ class TriagePolicy:
     rules: tuple[Rule, ...]
     #: Every form (word as written and in pinyin) of every piece -> (its length, the piece ids it stands for).
     automaton: ahocorasick.Automaton
+    #: Every form of every cue of :data:`PRESENCE_CUES` -> the bits (1 << its place there) of the cues it is.
+    cue_automaton: ahocorasick.Automaton
     #: piece id -> the phrases that start with that piece.
     phrases_by_first: dict[int, tuple[Phrase, ...]]
     #: The piece id of the ordinary words, which only hide the rule words they overlap.
@@ -251,6 +261,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
     return TriagePolicy(
         rules=tuple(rules),
         automaton=compiler.automaton(),
+        cue_automaton=compiler.presence({name: cue_words[name] for name in PRESENCE_CUES}),
         phrases_by_first={first: tuple(phrases) for first, phrases in compiler.by_first.items()},
         ordinary_piece=ordinary_piece,
         ordinary_longest=max(len(form) for form, pieces in compiler.forms.items() if ordinary_piece in pieces),
@@ -420,10 +431,12 @@ class _Compiler:
         key = (source, minimum)
         if key not in self.piece_ids:
             if source.startswith("{"):
-                name = source[1:-1]
-                if name not in self.words:
-                    raise TriagePolicyError(f"{where}: {phrase!r} names {source}, which is not a list in [words]")
-                words = self.words[name]
+                lists = []
+                for name in re.findall(r"\{([^}]*)\}", source):
+                    if name not in self.words:
+                        raise TriagePolicyError(f"{where}: {phrase!r} names {{{name}}}, which is not a list in [words]")
+                    lists.append(self.words[name])
+                words = ["".join(parts) for parts in itertools.product(*lists)]
             else:
                 words = [source]
             piece = self.piece_ids[key] = len(self.piece_ids)
@@ -447,6 +460,11 @@ class _Compiler:
             # A piece of a longer phrase may be short in pinyin and still safe next to the others;
             # a lone piece must be long enough by itself.
             tokens = [t for t in re.split(r"(\{[^}]*\}|~)", phrase) if t]
+            # Word lists written next to each other ("{force}{wrecked}") are one piece, their compounds ("泡塌"):
+            # a text is searched for the compounds, not for every one-character word of either list.
+            for n in range(len(tokens) - 1, 0, -1):
+                if tokens[n].startswith("{") and tokens[n - 1].endswith("}"):
+                    tokens[n - 1 : n + 1] = [tokens[n - 1] + tokens[n]]
             lone = len(tokens) == 1
             minimum = self.min_letters if lone else 3
             pieces: list[int] = []
@@ -457,7 +475,8 @@ class _Compiler:
                 if piece == "~":
                     pending_gap = gap
                     continue
-                if piece.startswith("{") and not _PLACEHOLDER.fullmatch(piece):
+                names = re.findall(r"\{[^}]*\}", piece)
+                if piece.startswith("{") and not all(_PLACEHOLDER.fullmatch(name) for name in names):
                     raise TriagePolicyError(f"{where}: {phrase!r}: {piece} is not a name of [words]")
                 if pieces:
                     gaps.append(pending_gap)
@@ -466,6 +485,18 @@ class _Compiler:
                 pending_gap = 0
             entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces), tuple(shown))
             self.by_first.setdefault(pieces[0], []).append(entry)
+
+    def presence(self, cues: dict[str, list[str]]) -> ahocorasick.Automaton:
+        """One automaton of the forms of ``cues`` (as :meth:`cue` compiles them), each to the bits of its cues."""
+        bits: dict[str, int] = {}
+        for place, words in enumerate(cues.values()):
+            for form in self._forms(words, self.min_letters):
+                bits[form] = bits.get(form, 0) | 1 << place
+        automaton = ahocorasick.Automaton()
+        for form, value in bits.items():
+            automaton.add_word(form, value)
+        automaton.make_automaton()
+        return automaton
 
     def automaton(self) -> ahocorasick.Automaton:
         automaton = ahocorasick.Automaton()
