@@ -209,13 +209,15 @@ def relief_referral(user: User, ticket: Ticket) -> Referral | None:
 # --- loaders: the rules applied to the current request (404 when not allowed) -------------
 
 
-def _ticket_or_404(number: str) -> Ticket:
+def load_case_ticket(number: str) -> Ticket:
+    """The ticket behind a URL that the hotline and the units working on it share (relief), or 404
+    when it does not exist or ``current_user`` may not see it (:func:`can_see_ticket`)."""
     ticket = db.session.scalar(
         select(Ticket)
         .where(Ticket.number == number)
         .options(joinedload(Ticket.contact), joinedload(Ticket.first_contact_owner))
     )
-    if ticket is None:
+    if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     return ticket
 
@@ -228,15 +230,7 @@ def load_ticket(number: str) -> Ticket:
     """
     if not is_hotline(current_user):
         abort(404)
-    return _ticket_or_404(number)
-
-
-def load_case_ticket(number: str) -> Ticket:
-    """The ticket behind a URL that the hotline and the units working on it share (relief), or 404."""
-    ticket = _ticket_or_404(number)
-    if not can_see_ticket(current_user, ticket):
-        abort(404)
-    return ticket
+    return load_case_ticket(number)
 
 
 def load_referral(referral_id: int) -> Referral:
