@@ -59,8 +59,12 @@ def _ts(at: datetime) -> int:
     return int(at.timestamp())
 
 
-def _sweep_until(at: datetime) -> None:
-    """Run every sweep the scheduler would have run by ``at`` that finds something due."""
+def _sweep_until(at: datetime, since: datetime | None = None) -> None:
+    """Run every sweep the scheduler would have run after ``since`` and by ``at`` that finds something due.
+
+    A sweep at the instant of an action runs before it, so none runs at or before ``since``
+    (the last action): a step that an action made due in the past is written by the next sweep.
+    """
     while True:
         due = [
             db.session.scalar(select(func.min(model.next_escalation_at)).where(model.next_escalation_at.is_not(None)))
@@ -69,7 +73,10 @@ def _sweep_until(at: datetime) -> None:
         due = [d for d in due if d is not None]
         if not due:
             return
-        tick = datetime.fromtimestamp(swept(_ts(min(due)) + (min(due).microsecond > 0)), UTC)
+        tick = swept(_ts(min(due)) + (min(due).microsecond > 0))
+        if since is not None:
+            tick = max(tick, swept(_ts(since) + 1))
+        tick = datetime.fromtimestamp(tick, UTC)
         if tick > at:
             return
         sweep(now=tick)
@@ -78,11 +85,18 @@ def _sweep_until(at: datetime) -> None:
 class Services:
     """Each step at its instant through the services, committed as a request would be, sweeps in between."""
 
+    def __init__(self):
+        self.last: datetime | None = None
+
     def __call__(self, at: datetime, step, *args, **kwargs):
-        _sweep_until(at)
+        _sweep_until(at, self.last)
         result = step(*args, now=at, **kwargs)
         db.session.commit()
+        self.last = at
         return result
+
+    def until(self, at: datetime) -> None:
+        _sweep_until(at, self.last)
 
 
 def _bulk(now: datetime):
@@ -176,7 +190,7 @@ def test_a_referred_case_from_text_to_closing(app, operator, civil, civil_staff,
     run(resolved, rs.resolve, r, actor=civil_staff, result="已办结，已反馈来电人。", outcome="relief_granted")
     run(callback, ts.record_callback, t, actor=operator, reached=True, satisfaction=5)
     run(closed, ts.close_ticket, t, actor=operator)
-    _sweep_until(later)
+    run.until(later)
     services = _rows(t.id)
     steps = [s[1:4:2] for s in services["steps"]]
     assert ("acknowledge", "warn") in steps  # the case is what it says
@@ -229,7 +243,7 @@ def test_an_open_case_past_its_warn_point(app, operator, civil, now):
         summary="询问低保申请进度",
     )
     run(referred, rs.dispatch_referral, t, department=civil, role="lead", actor=operator)
-    _sweep_until(load)
+    run.until(load)
     services = _rows(t.id)
     assert [s[3] for s in services["steps"]] == ["warn", "urge"]
     assert services["ticket"]["status"] == "referred" and services["ticket"]["next_deadline_at"] is not None
@@ -278,7 +292,7 @@ def test_an_urgent_case_returned_and_redispatched_on_wall_clock_time(
     run(asked, rs.request_return, r, actor=civil_staff, reason="not_our_remit", comment="不属于本单位职责。")
     again = run(decided, rs.decide_return, r, actor=operator, accept=True, comment="改派", redispatch_to=health)
     run(acknowledged, rs.acknowledge, again, actor=health_staff)
-    _sweep_until(load)
+    run.until(load)
     services = _rows(t.id)
     steps = [(s[0], s[1], s[3]) for s in services["steps"]]
     assert ("referral 1", "resolve", "warn") in steps
@@ -334,7 +348,7 @@ def test_a_case_answered_on_the_call_closed_reopened_and_answered_again(app, ope
     run(closed, ts.close_ticket, t, actor=operator)
     run(reopened, ts.reopen_ticket, t, actor=operator, reason="来电人再次来电")
     run(answered, ts.resolve_directly, t, actor=operator, answer=answer)
-    _sweep_until(load)
+    run.until(load)
     services = _rows(t.id)
     assert [(s[1], s[3]) for s in services["steps"]] == [("callback", "warn")]
 
@@ -380,3 +394,57 @@ def test_the_bulk_writer_fills_what_the_models_say_and_refuses_a_required_column
     finally:
         raw.rollback()
         raw.close()
+
+
+def test_an_extended_referral_climbs_one_ladder_with_two_deadlines(app, operator, manager, civil, civil_staff, now):
+    """A P3 referral past its 预警 is extended (延期) by a manager: the run keeps the level it reached, the
+    new deadline's 预警 is not written again though the sweep meets it, and the next step is the new 催办."""
+    referred, acknowledged = now + 2 * HOUR, now + 3 * HOUR
+    calendar = sla.working_calendar()
+    due = sla.deadline("P3", "resolve", referred)
+    asked = sla.ladder_steps("P3", "resolve", referred, due)[0].at + 45 * MINUTE  # after 预警, before the deadline
+    until = calendar.add_working_time(due, days=5)
+    decided = asked + 3 * HOUR
+    load = sla.ladder_steps("P3", "resolve", referred, until)[0].at + HOUR
+    assert asked < due < load < until
+
+    run = Services()
+    t = run(
+        now,
+        ts.log_call,
+        actor=operator,
+        phone="13900005555",
+        category="housing",
+        priority="P3",
+        summary="房屋墙体开裂成危房",
+    )
+    r = run(referred, rs.dispatch_referral, t, department=civil, role="lead", actor=operator)
+    run(acknowledged, rs.acknowledge, r, actor=civil_staff)
+    run(asked, rs.request_extension, r, actor=civil_staff, reason="需入户核实", until=until)
+    run(decided, rs.decide_extension, r, actor=manager, approve=True)
+    run.until(load)
+    services = _rows(t.id)
+    assert [(s[1], s[3]) for s in services["steps"]] == [("resolve", "warn")]
+    assert services["referrals"][0]["next_escalation_at"] == until  # 催办 at the new deadline
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9005),
+            channel="voice",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="housing",
+            priority="P3",
+            summary="房屋墙体开裂成危房",
+            created=_ts(now),
+            owner=operator.id,
+        )
+        b = cases.dispatch(c, operator.id, civil.id, civil.name, "lead", _ts(referred))
+        cases.acknowledge(c, b, civil_staff.id, _ts(acknowledged))
+        cases.request_extension(c, b, civil_staff.id, _ts(asked), "需入户核实", _ts(until))
+        cases.decide_extension(c, b, manager.id, _ts(decided), approve=True)
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))

@@ -440,26 +440,11 @@ class Generator(CaseWriter):
                 until = min(
                     clocks.later(priority, "resolve", due, 5 * clocks.index.day_length), clocks.deadline_of(most, due)
                 )
-                r.update(
-                    extension_state="requested", extension_reason="需入户核实", extension_until=until, updated_at=asked
-                )
-                self._referral_event(c, r, "extension_requested", asked, staff, reason="需入户核实", until=iso(until))
+                self.request_extension(c, r, staff, asked, "需入户核实", until)
                 decided = asked + _lognormal(rng, 4 * 3600, 0.6)
                 if decided <= self.now:
                     approve = rng.random() < 0.8
-                    r.update(extension_state="approved" if approve else "denied", updated_at=decided)
-                    if approve:
-                        r["resolve_due_at"] = until
-                    self._referral_event(
-                        c,
-                        r,
-                        "extension_approved" if approve else "extension_denied",
-                        decided,
-                        self.county.manager,
-                        comment=None,
-                        old_deadline=iso(due),
-                        new_deadline=iso(until) if approve else None,
-                    )
+                    self.decide_extension(c, r, self.county.manager, decided, approve=approve)
                     if approve:
                         resolved = max(resolved, self.later(priority, "resolve", decided, 3600, 0.5))
         if resolved <= progress:

@@ -312,6 +312,29 @@ class CaseWriter:
         r.update(return_review_due_at=None, status="resolved", updated_at=at)
         self._referral_event(c, r, "referral_resolved", at, staff, result=result, outcome=outcome, via=None)
 
+    def request_extension(self, c: Case, r: dict, staff: int, at: int, reason: str, until: int) -> None:
+        """``request_extension`` (延期), asked before the resolve deadline."""
+        r.update(extension_state="requested", extension_reason=reason, extension_until=until, updated_at=at)
+        self._referral_event(c, r, "extension_requested", at, staff, reason=reason, until=iso(until))
+
+    def decide_extension(self, c: Case, r: dict, manager: int, at: int, *, approve: bool, comment=None) -> None:
+        """``decide_extension``: approved, the resolve deadline moves to the date asked for, from ``at`` on."""
+        old = r["resolve_due_at"]
+        r.update(extension_state="approved" if approve else "denied", updated_at=at)
+        if approve:
+            r.setdefault("_resolve_dues", []).append((old, at))
+            r["resolve_due_at"] = r["extension_until"]
+        self._referral_event(
+            c,
+            r,
+            "extension_approved" if approve else "extension_denied",
+            at,
+            manager,
+            comment=comment,
+            old_deadline=iso(old),
+            new_deadline=iso(r["resolve_due_at"]) if approve else None,
+        )
+
     def request_return(self, c: Case, r: dict, staff: int, at: int, reason: str, comment: str) -> None:
         """``request_return`` (退单): the return review clock starts; the acknowledge clock stops if it ran."""
         r.update(status_before_return=r["status"], status="return_requested", return_requested_at=at)
@@ -351,27 +374,54 @@ class CaseWriter:
 
     # --- the sweep, and the rows ---------------------------------------------------------------
 
-    def ladder_steps(self, c: Case, r: dict | None, clock: str, start: int, due: int, end: int | None) -> str | None:
+    def ladder_steps(
+        self,
+        c: Case,
+        r: dict | None,
+        clock: str,
+        start: int,
+        due: int,
+        end: int | None,
+        *,
+        since: int | None = None,
+        after: int | None = None,
+        done: set[str] | None = None,
+    ) -> str | None:
         """Write the steps the sweep wrote for a run of ``clock`` that stopped at ``end`` (None: still running).
 
         A step due at ``at`` is written by the first sweep at or after it, if that sweep
-        ran before the clock stopped and by ``now``. Returns the highest level written.
+        ran before the clock stopped and by ``now``; a sweep at the instant of an action runs
+        before it, so a step due as the run starts (a clock with no working time in it) is
+        written by the next one. Returns the highest level written.
+
+        A run whose deadline moved (an approved extension) is passed in again for each
+        deadline: ``since`` when this deadline took over (a step already due then is written
+        by the next sweep), ``after`` the row's ``escalation_checked_at`` at that moment (the
+        sweep skips steps at or before it), ``done`` the levels this run already has (the
+        sweep claims the row, and its insert of such a level does nothing).
         """
         v = c.values
         stop = self.now if end is None else min(end, self.now)
         highest = None
         for level, at in self.clocks.ladder(v["priority"], clock, start, due):
-            written = swept(at)
+            written = swept(max(at, (start if since is None else since) + 1))
             if written > stop:
                 break
+            if after is not None and at <= after:
+                continue
+            if r is not None:
+                r["_checked"] = max(r.get("_checked") or 0, written)
+            else:
+                c.checked = max(c.checked or 0, written)
+            if done is not None:
+                if level in done:
+                    continue
+                done.add(level)
             payload = {"clock": clock, "level": level, "due_at": iso(at)}
             key = 0
             if r is not None:
                 payload["department"] = r["_unit"]
                 key = r["id"]
-                r["_checked"] = max(r.get("_checked") or 0, written)
-            else:
-                c.checked = max(c.checked or 0, written)
             row = {"id": self.ids.next("escalation_step"), "ticket_id": v["id"], "referral_key": key}
             row.update(clock=clock, started_at=start, level=level, due_at=at, written_at=written)
             self.w.add("escalation_step", row)
@@ -393,13 +443,22 @@ class CaseWriter:
         priority = c.values["priority"]
         level = None
         ack_goal = r["acknowledged_at"] or r["return_requested_at"]
-        for clock, due, end in (
-            ("acknowledge", r["acknowledge_due_at"], ack_goal or r["closed_at"]),
-            ("resolve", r["resolve_due_at"], r["closed_at"]),
-        ):
-            reached = self.ladder_steps(c, r, clock, r["dispatched_at"], due, end)
-            if reached and (level is None or RANK[reached] > RANK[level]):
-                level = reached
+        reached = [
+            self.ladder_steps(
+                c, r, "acknowledge", r["dispatched_at"], r["acknowledge_due_at"], ack_goal or r["closed_at"]
+            )
+        ]
+        # The resolve clock's run, with each deadline it had (an approved extension moved it at ``changed``).
+        done: set[str] = set()
+        since = after = None
+        for due, until in [*r.get("_resolve_dues", []), (r["resolve_due_at"], r["closed_at"])]:
+            reached.append(
+                self.ladder_steps(c, r, "resolve", r["dispatched_at"], due, until, since=since, after=after, done=done)
+            )
+            since, after = until, r.get("_checked")
+        for one in reached:
+            if one and (level is None or RANK[one] > RANK[level]):
+                level = one
         if r["return_requested_at"] is not None:
             # The review's run ends when it is decided (closed, or back to work: the dict keeps when).
             end = r.get("_return_decided_at")
