@@ -145,6 +145,28 @@ def unit_referral(user: User, ticket: Ticket) -> Referral | None:
     return own[-1] if own else None
 
 
+def unit_referral_ids(user: User, ticket_ids: list[int]) -> dict[int, int]:
+    """:func:`unit_referral` for a list of tickets at once: ticket id -> referral id, for those ``user`` sees
+    through a referral (none for the hotline, which opens the ticket page itself)."""
+    units = user_units(user)
+    if not ticket_ids or not units:
+        return {}
+    rows = db.session.execute(
+        select(Referral.ticket_id, Referral.id, Referral.department_id)
+        .where(Referral.ticket_id.in_(ticket_ids), Referral.department_id.in_(units))
+        .order_by(Referral.id)
+    )
+    found: dict[int, int] = {}
+    through_own: set[int] = set()
+    for ticket_id, referral_id, department_id in rows:
+        if department_id == user.department_id:
+            through_own.add(ticket_id)
+            found[ticket_id] = referral_id
+        elif ticket_id not in through_own:
+            found[ticket_id] = referral_id
+    return found
+
+
 # --- advance relief ------------------------------------------------------------------------
 
 

@@ -118,14 +118,22 @@ def test_a_unit_sees_its_own_referrals_and_those_below_it(case):
 
 
 def test_a_department_user_enters_a_ticket_through_their_own_units_referral(case, now):
-    t, users = case["ticket"], case["users"]
-    to_town = referrals.dispatch_referral(
-        t, department=case["units"]["town"], role="assist", actor=users["owner"], now=now
-    )
+    t, users, units = case["ticket"], case["users"], case["units"]
+    owner = users["owner"]
+    to_town = referrals.dispatch_referral(t, department=units["town"], role="assist", actor=owner, now=now)
+    referrals.cancel_referral(case["to_village"], actor=owner, now=now, reason="改派")
+    to_village = referrals.dispatch_referral(t, department=units["village"], role="assist", actor=owner, now=now)
     db.session.commit()
-    assert access.unit_referral(users["town"], t) == to_town  # its own, though it sees the village's too
-    assert access.unit_referral(users["village"], t) == case["to_village"]
+    # The township sees the newer village referral too, but enters through its own.
+    assert to_village.id > to_town.id
+    assert access.unit_referral(users["town"], t) == to_town
+    assert access.unit_referral(users["village"], t) == to_village
     assert access.unit_referral(users["other_bureau"], t) is None
+    # The same rule for a list of tickets at once (report lists link each ticket to its referral page).
+    ids = [t.id, case["other"].id]
+    for name, user in users.items():
+        way_in = None if access.is_hotline(user) else access.unit_referral(user, t)
+        assert access.unit_referral_ids(user, ids) == ({t.id: way_in.id} if way_in else {}), name
 
 
 def test_the_owner_and_managers_manage_a_ticket(case):

@@ -502,18 +502,6 @@ def _with_options(population: str, stmt):
     return stmt.options(joinedload(Interaction.contact))
 
 
-def _referral_of(ticket_ids: list[int], scope: Scope) -> dict[int, int]:
-    """For department staff: ticket id -> the newest referral of it to their units (their way into a ticket)."""
-    if not ticket_ids or scope.everything:
-        return {}
-    rows = db.session.execute(
-        select(Referral.ticket_id, func.max(Referral.id))
-        .where(Referral.ticket_id.in_(ticket_ids), Referral.department_id.in_(scope.units))
-        .group_by(Referral.ticket_id)
-    )
-    return dict(rows.all())
-
-
 def list_rows(population: str, items: list, scope: Scope) -> tuple[list[str], list[str], list[dict]]:
     """(English headers, Chinese headers, rows) of a list; each row has ``cells`` and ``href``.
 
@@ -612,7 +600,7 @@ def list_rows(population: str, items: list, scope: Scope) -> tuple[list[str], li
         _("Level"),
     ]
     zh = ["工单编号", "受理时间", "渠道", "优先级", "类别", "状态", "摘要", "乡镇", "来电号码", "督办级别"]
-    via = _referral_of([t.id for t in items], scope)
+    via = {} if scope.everything else access.unit_referral_ids(current_user, [t.id for t in items])
     rows = []
     now = utcnow()
     for t in items:
