@@ -23,10 +23,12 @@ from hotline.escalation import sla
 from hotline.escalation.sweep import sweep
 from hotline.extensions import db
 from hotline.referrals import service as rs
+from hotline.relief import service as relief_service
 from hotline.tickets import service as ts
 from hotline.timeutil import to_local
 from models.escalation import EscalationStep
 from models.referral import Referral
+from models.relief import AdvanceRelief, AdvanceReliefPayment
 from models.ticket import Ticket, TicketEvent
 
 HOUR = timedelta(hours=1)
@@ -135,15 +137,36 @@ def _rows(ticket_id: int) -> dict:
         .where(EscalationStep.ticket_id == ticket_id)
         .order_by(EscalationStep.due_at, EscalationStep.clock, EscalationStep.level)
     )
+    reliefs = list(
+        db.session.scalars(select(AdvanceRelief).where(AdvanceRelief.ticket_id == ticket_id).order_by(AdvanceRelief.id))
+    )
+    place |= {r.id: f"relief {n}" for n, r in enumerate(reliefs)}
+    payments = db.session.scalars(
+        select(AdvanceReliefPayment)
+        .where(AdvanceReliefPayment.relief_id.in_([r.id for r in reliefs]))
+        .order_by(AdvanceReliefPayment.paid_at)
+    )
     return {
         "ticket": _columns(ticket),
+        "reliefs": [_columns(r) for r in reliefs],
+        "payments": [_columns(p, SKIP | {"relief_id"}) | {"relief": place[p.relief_id]} for p in payments],
         "referrals": [_columns(r) | {"parent_id": place.get(r.parent_id)} for r in referrals],
-        "events": [(e.at, e.kind, e.actor_id, place.get(e.referral_id), e.payload) for e in events],
+        "events": [(e.at, e.kind, e.actor_id, place.get(e.referral_id), _named(e.payload, place)) for e in events],
         "steps": [
             (place.get(s.referral_key), s.clock, s.started_at, s.level, s.due_at, s.written_at, s.actor_id, s.payload)
             for s in steps
         ],
     }
+
+
+def _named(payload: dict, place: dict) -> dict:
+    """A relief event's ids (the relief's, the payment's) named by place."""
+    out = dict(payload)
+    if "relief" in out:
+        out["relief"] = place[out["relief"]]
+    if "payment" in out:
+        out["payment"] = "payment"
+    return out
 
 
 def assert_same(services: dict, bulk: dict) -> None:
@@ -154,6 +177,8 @@ def assert_same(services: dict, bulk: dict) -> None:
     for n, (mine, theirs) in enumerate(zip(bulk["referrals"], services["referrals"], strict=True)):
         for field, value in theirs.items():
             assert mine[field] == value, f"referral {n}.{field}"
+    assert bulk["reliefs"] == services["reliefs"], "advance relief"
+    assert bulk["payments"] == services["payments"], "relief payments"
     assert [e[:2] for e in bulk["events"]] == [e[:2] for e in services["events"]], "event kinds in order"
     for mine, theirs in zip(bulk["events"], services["events"], strict=True):
         assert mine == theirs, f"event {theirs[1]} at {theirs[0]}"
@@ -444,6 +469,78 @@ def test_an_extended_referral_climbs_one_ladder_with_two_deadlines(app, operator
         cases.acknowledge(c, b, civil_staff.id, _ts(acknowledged))
         cases.request_extension(c, b, civil_staff.id, _ts(asked), "需入户核实", _ts(until))
         cases.decide_extension(c, b, manager.id, _ts(decided), approve=True)
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
+
+
+def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, operator, make_department, now):
+    """A P1 call answered by relief (先行救助 by the township, within the limit), paid, answered directly
+    four hours on and its paperwork completed: the hotline's 30-minute own clock climbed its whole ladder
+    meanwhile, and the callback clock (one day, 24/7) has passed 预警 at the load."""
+    town = make_department("town_chengguan", "城关镇", kind="township", level="township")
+    granted, paid, answered = now + 2 * HOUR, now + 3 * HOUR, now + 4 * HOUR
+    load = answered + 20 * HOUR  # the callback is due a day after the answer; 预警 at 18 hours
+    papers = load - 10 * HOUR
+    answer = "已发放临时救助，并联系村（社区）协助。"
+
+    run = Services()
+    t = run(
+        now,
+        ts.log_call,
+        actor=operator,
+        phone="13900006666",
+        category="accident_disaster",
+        priority="P1",
+        summary="房屋失火，一家人无处居住",
+    )
+    relief = run(
+        granted,
+        relief_service.grant_relief,
+        t,
+        actor=operator,
+        kind="temporary_assistance",
+        amount_yuan="2000",
+        granting_unit=town,
+        reason="急难先行救助",
+    )
+    run(paid, relief_service.record_payment, relief, actor=operator, amount_yuan="2000", note="一次性发放")
+    run(answered, ts.resolve_directly, t, actor=operator, answer=answer)
+    run(papers, relief_service.complete_paperwork, t, actor=operator, note="材料已补齐")
+    run.until(load)
+    services = _rows(t.id)
+    steps = [(s[1], s[3]) for s in services["steps"]]
+    assert steps[:4] == [("dispatch", level) for level in ("warn", "urge", "supervise", "case_conference")]
+    assert ("callback", "warn") in steps
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9006),
+            channel="voice",
+            contact_id=t.contact_id,
+            contact_is_child=False,
+            category="accident_disaster",
+            priority="P1",
+            summary="房屋失火，一家人无处居住",
+            created=_ts(now),
+            owner=operator.id,
+        )
+        given = cases.grant_relief(
+            c,
+            operator.id,
+            _ts(granted),
+            kind="temporary_assistance",
+            fen=200_000,
+            unit_id=town.id,
+            unit_name=town.name,
+            reason="急难先行救助",
+            limit=relief_service.limit_fen(),
+        )
+        cases.record_payment(c, given, operator.id, _ts(paid), 200_000, "一次性发放")
+        cases.resolve_directly(c, operator.id, _ts(answered), answer)
+        cases.complete_paperwork(c, operator.id, _ts(papers), "材料已补齐")
         _flush(cases, c)
     finally:
         raw.close()

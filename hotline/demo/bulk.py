@@ -49,7 +49,7 @@ from hotline.escalation import sla
 from hotline.extensions import db
 from hotline.intake import intake
 from hotline.policy import catalogue
-from hotline.relief.service import _plain_yuan, limit_fen
+from hotline.relief.service import limit_fen
 from hotline.tickets.service import ticket_number
 from hotline.timeutil import to_local
 from models.department import Department
@@ -481,60 +481,28 @@ class Generator(CaseWriter):
             at = v["created_at"] + _lognormal(rng, 5 * 3600, 0.9)
             if at > self.now:
                 return
-            amount = min(rng.choice((1000, 2000, 2000, 3000, 3000)) * 100, self.limit)  # within: no approval
-            relief = self.ids.next("advance_relief")
+            fen = min(rng.choice((1000, 2000, 2000, 3000, 3000)) * 100, self.limit)  # within: no approval
             unit = self.township_of[v["contact_id"]]
-            reason = "急难先行救助"
-            kind = "temporary_assistance"
-            row = {"id": relief, "ticket_id": v["id"], "kind": kind, "amount_fen": amount, "granting_unit_id": unit}
-            row.update(status="approved", reason=reason, requested_by_id=owner, requested_at=at)
-            row.update(decided_by_id=owner, decided_at=at)
-            self.w.add("advance_relief", row)
-            about = {"relief": relief, "relief_kind": kind, "unit": self.unit_names[unit], "amount_fen": amount}
-            about["amount"] = _plain_yuan(amount)
-            self.event(
-                v["id"],
-                "relief_granted",
-                at,
+            relief = self.grant_relief(
+                c,
                 owner,
-                **about,
-                reason=reason,
-                case_total_fen=amount,
-                limit_fen=self.limit,
+                at,
+                kind="temporary_assistance",
+                fen=fen,
+                unit_id=unit,
+                unit_name=self.unit_names[unit],
+                reason="急难先行救助",
+                limit=self.limit,
             )
-            v.update(advance_relief_at=at, advance_relief_outcome="granted")
-            self.touch(c, at)
-            paid_at = at + 3600
-            if paid_at <= self.now:  # record_payment
-                payment, note = self.ids.next("advance_relief_payment"), "一次性发放"
-                row = {"id": payment, "relief_id": relief, "amount_fen": amount, "paid_at": paid_at, "note": note}
-                self.w.add("advance_relief_payment", row | {"recorded_by_id": owner})
-                paid = {"paid_fen": amount, "paid": _plain_yuan(amount), "paid_total_fen": amount, "note": note}
-                self.event(v["id"], "relief_paid", paid_at, owner, **about, payment=payment, **paid)
-                self.touch(c, paid_at)
-            if not self.clocks.has(v["priority"], "paperwork"):
-                return
-            due = v["paperwork_due_at"] = self.clocks.due(v["priority"], "paperwork", at)
+            if at + 3600 <= self.now:
+                self.record_payment(c, relief, owner, at + 3600, fen, "一次性发放")
             done = at + _lognormal(rng, 3 * DAY, 0.5)
-            if rng.random() < 0.97 and done <= self.now:  # complete_paperwork
-                v["paperwork_done_at"] = done
-                self.touch(c, done)
-                self.event(
-                    v["id"],
-                    "paperwork_done",
-                    done,
-                    owner,
-                    note="材料已补齐",
-                    amount_fen=amount,
-                    amount=_plain_yuan(amount),
-                    on_time=done <= due,
-                )
+            if v["paperwork_due_at"] is not None and rng.random() < 0.97 and done <= self.now:
+                self.complete_paperwork(c, owner, done, "材料已补齐")
         elif roll < 0.9:
             at = v["created_at"] + _lognormal(rng, 2 * 3600, 0.8)
             if at <= self.now:
-                v.update(advance_relief_at=at, advance_relief_outcome="not_needed")
-                self.touch(c, at)
-                self.event(v["id"], "relief_not_needed", at, owner, reason="已由医保和慈善衔接解决")
+                self.relief_not_needed(c, owner, at, "已由医保和慈善衔接解决")
 
     def _callback_and_close(self, c: Case, owner: int, resolved: int) -> None:
         rng, v = self.rng, c.values

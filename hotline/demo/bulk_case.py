@@ -2,7 +2,8 @@
 
 Each step takes explicit instants (integer epoch seconds) and sets the columns
 and appends the event its service function would (:mod:`hotline.tickets.service`,
-:mod:`hotline.referrals.service`); :meth:`CaseWriter.finish` then writes the
+:mod:`hotline.referrals.service`, :mod:`hotline.relief.service`; events with the
+columns ``add_event`` fills); :meth:`CaseWriter.finish` then writes the
 rows, with the ladder steps the escalation sweep would have written for every
 clock run (the sweep runs every :data:`SWEEP_EVERY` seconds, at whole
 multiples of it) and the clock columns ``sync_ticket`` / ``sync_referral`` and
@@ -13,7 +14,8 @@ same case run through the services.
 
 Not written here: notifications, the SMS outbox, the interactions of a call
 (the generator writes those), and ``version`` stays 1 (the optimistic-lock
-counter of rows no form has seen).
+counter of rows no form has seen). Actions the stories never take (pauses,
+priority changes, transfers, passing a referral on) have no step here.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 
 from hotline.demo.bulk_clocks import Clocks
 from hotline.demo.bulk_rows import ID_TABLES, Writer
+from hotline.relief.service import _plain_yuan as plain_yuan
 from hotline.triage import triage_text
 from models.escalation import LEVELS
 from models.referral import ACTIVE_STATUSES
@@ -59,6 +62,8 @@ class Case:
     values: dict
     #: The referrals' rows being built (column name -> value), plus ``_unit`` (the unit's name).
     referrals: list[dict] = field(default_factory=list)
+    #: The advance reliefs' rows being built, plus ``_unit`` and ``_paid`` (fen paid so far).
+    reliefs: list[dict] = field(default_factory=list)
     level: str | None = None
     #: The dispatch clock's goal: the first referral, or the answer given directly, of its current run.
     first_dispatch: int | None = None
@@ -256,6 +261,75 @@ class CaseWriter:
         self.touch(c, at)
         self.event(v["id"], "merged_into", at, owner, target=target_number, reason=reason)
         self.event(target_id, "merged_from", at, owner, source=v["number"], reason=reason)
+
+    # --- the relief service's steps (先行救助) --------------------------------------------------
+
+    def grant_relief(
+        self,
+        c: Case,
+        owner: int,
+        at: int,
+        *,
+        kind: str,
+        fen: int,
+        unit_id: int,
+        unit_name: str,
+        reason: str,
+        limit: int,
+    ) -> dict:
+        """``grant_relief`` within the limit (``limit``: fen, the policy's): approved at once, the clocks move."""
+        v = c.values
+        granted = sum(relief["amount_fen"] for relief in c.reliefs)
+        if granted + fen > limit:
+            raise ValueError("the bulk demo grants relief within the limit only (no 一事一议 approval)")
+        relief = {"id": self.ids.next("advance_relief"), "ticket_id": v["id"], "kind": kind, "amount_fen": fen}
+        relief.update(granting_unit_id=unit_id, status="approved", reason=reason, requested_by_id=owner)
+        relief.update(requested_at=at, decided_by_id=owner, decided_at=at, _unit=unit_name, _paid=0)
+        c.reliefs.append(relief)
+        self.touch(c, at)
+        about = self._relief_payload(relief)
+        total = {"case_total_fen": granted + fen, "limit_fen": limit}
+        self.event(v["id"], "relief_granted", at, owner, **about, reason=reason, **total)
+        if v["advance_relief_outcome"] != "granted":  # the first grant meets the clock and starts the paperwork
+            v.update(advance_relief_at=at, advance_relief_outcome="granted")
+            if self.clocks.has(v["priority"], "paperwork"):
+                v["paperwork_due_at"] = self.clocks.due(v["priority"], "paperwork", at)
+        return relief
+
+    @staticmethod
+    def _relief_payload(relief: dict) -> dict:
+        fen = relief["amount_fen"]
+        about = {"relief": relief["id"], "relief_kind": relief["kind"], "unit": relief["_unit"], "amount_fen": fen}
+        return about | {"amount": plain_yuan(fen)}
+
+    def record_payment(self, c: Case, relief: dict, owner: int, at: int, fen: int, note: str) -> None:
+        """``record_payment``: one payment under an approved relief."""
+        payment = self.ids.next("advance_relief_payment")
+        self.w.add(
+            "advance_relief_payment",
+            {"id": payment, "relief_id": relief["id"], "amount_fen": fen, "paid_at": at, "recorded_by_id": owner}
+            | {"note": note},
+        )
+        relief["_paid"] += fen
+        self.touch(c, at)
+        paid = {"paid_fen": fen, "paid": plain_yuan(fen), "paid_total_fen": relief["_paid"], "note": note}
+        self.event(c.values["id"], "relief_paid", at, owner, **self._relief_payload(relief), payment=payment, **paid)
+
+    def complete_paperwork(self, c: Case, owner: int, at: int, note: str) -> None:
+        """``complete_paperwork`` (补齐手续): the paperwork clock's goal."""
+        v = c.values
+        granted = sum(relief["amount_fen"] for relief in c.reliefs)
+        on_time = v["paperwork_due_at"] is None or at <= v["paperwork_due_at"]
+        v["paperwork_done_at"] = at
+        self.touch(c, at)
+        amount = {"amount_fen": granted, "amount": plain_yuan(granted)}
+        self.event(v["id"], "paperwork_done", at, owner, note=note, **amount, on_time=on_time)
+
+    def relief_not_needed(self, c: Case, owner: int, at: int, reason: str) -> None:
+        """``relief_not_needed``: the advance-relief clock stops, with a reason."""
+        c.values.update(advance_relief_at=at, advance_relief_outcome="not_needed")
+        self.touch(c, at)
+        self.event(c.values["id"], "relief_not_needed", at, owner, reason=reason)
 
     # --- the referral service's steps --------------------------------------------------------
 
@@ -486,6 +560,8 @@ class CaseWriter:
         v, priority = c.values, c.values["priority"]
         for r in c.referrals:
             self._referral_row(c, r)
+        for relief in c.reliefs:
+            self.w.add("advance_relief", {k: value for k, value in relief.items() if not k.startswith("_")})
         is_open = v["status"] in OPEN_STATUSES
         merged = v["status"] == "merged"
         ticket_clocks = (
