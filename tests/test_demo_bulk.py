@@ -545,3 +545,45 @@ def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, ope
     finally:
         raw.close()
     assert_same(services, _rows(c.values["id"]))
+
+
+def test_a_duplicate_merged_into_the_callers_open_ticket(app, operator, now):
+    """并单: the same caller again ten minutes later, merged into their open ticket: the duplicate's rows
+    (the target's updated_at is not compared: the bulk loader has written the target's row already)."""
+    again, merged = now + 10 * MINUTE, now + 20 * MINUTE
+    load = now + 2 * HOUR
+    reason = "同一来电人重复反映同一事项"
+    call = {"phone": "13900007777", "category": "subsistence", "priority": "P2", "summary": "询问低保申请进度"}
+
+    run = Services()
+    first = run(now, ts.log_call, actor=operator, **call)
+    duplicate = run(again, ts.log_call, actor=operator, **call)
+    run(merged, ts.merge_ticket, duplicate, actor=operator, target=first, reason=reason)
+    run.until(load)
+    services = _rows(duplicate.id)
+
+    cases, raw = _bulk(load)
+    try:
+        c = cases.open(
+            number=ts.ticket_number(local_day(_ts(now)), 9007),
+            channel="voice",
+            contact_id=duplicate.contact_id,
+            contact_is_child=False,
+            category="subsistence",
+            priority="P2",
+            summary="询问低保申请进度",
+            created=_ts(again),
+            owner=operator.id,
+        )
+        cases.merge(c, operator.id, _ts(merged), first.id, first.number, reason)
+        _flush(cases, c)
+    finally:
+        raw.close()
+    assert_same(services, _rows(c.values["id"]))
+    merged_from = db.session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == first.id, TicketEvent.kind == "merged_from")
+    ).all()
+    assert [e.payload for e in merged_from] == [
+        {"source": duplicate.number, "reason": reason},
+        {"source": c.values["number"], "reason": reason},
+    ]
