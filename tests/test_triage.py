@@ -219,6 +219,16 @@ def test_a_calm_cue_or_a_past_time_lowers_the_level():
     assert triage_text("我爸前年去世了 家里没有收入 不急").priority == "P2"
 
 
+def test_only_asking_calms_a_text_that_asks_not_one_that_tells():
+    # "只是问问" and "帮朋友问" calm a question about such things...
+    assert triage_text("小孩走失了应该先报警还是先打你们电话 我就是问问").priority == "P3"
+    assert triage_text("请问家暴报警后 派出所会怎么处理 帮我朋友问的").priority == "P2"
+    # ...not a long text that goes on to tell what is happening now.
+    assert triage_text("我就问问低保的事 还有就是我老公昨晚又打我 我带着娃跑出来了 没地方去").priority == "P1"
+    assert triage_text("只是咨询一下补助 家里已经断粮三天了").priority == "P1"
+    assert triage_text("帮朋友问的 她被老公打了 现在躲在我家 不敢回去").priority == "P1"
+
+
 def test_ordinary_words_do_not_trigger_the_rule_word_inside_them():
     assert triage_text("孩子他爸在外地打工").priority == "P3"
     assert triage_text("孩子病了 住院 家里救命钱都花光了").priority == "P1"
@@ -351,7 +361,7 @@ def test_the_shipped_policy_loads_and_names_only_catalogue_categories():
         ("gap = 10\n", "gap = 0\n", r"\[settings\] gap must be a whole number"),
         ("min_pinyin_letters = 5", "min_pinyin_letters = 5\nspeed = 3", r"\[settings\]: unknown keys \['speed'\]"),
         ("negation = [", "negations = [", r"\[cues\]: unknown keys \['negations'\]"),
-        ('calm = [\n    "我就问问",', 'calm = [\n    "",', r"\[cues\] calm must be a list of non-empty strings"),
+        ('calm = ["不是急事",', 'calm = ["",', r"\[cues\] calm must be a list of non-empty strings"),
         ('kind = "no_food"', 'kind = "suicide"', r"kind 'suicide' appears twice"),
         ('phrases = ["{no_food}",', 'phrases = ["~{no_food}",', r"~ stands between two pieces"),
         ('kind = "no_food"', 'kind = "No Food"', r"\[\[rule\]\] number \d+: kind must be"),

@@ -34,10 +34,11 @@ _SPACE = re.compile(r"\s")
 _TONE_DIGIT = re.compile(r"(?<=[aeiouvngr])[1-5](?![0-9])")
 _LATIN = re.compile("[a-z]")
 _SENTENCE = re.compile(f"[{re.escape(SENTENCE_END)}]")
-_HYPOTHETICAL, _RESOLVED, _TOPIC, _FRAMING, _PAST, _RECENT, _CALM, _SAFE = (
+_HYPOTHETICAL, _RESOLVED, _TOPIC, _FRAMING, _PAST, _RECENT, _CALM, _SAFE, _ASKING, _QUESTION = (
     1 << PRESENCE_CUES.index(name)
-    for name in ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe")
+    for name in ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe", "asking", "question")
 )
+_ASKING_QUESTION = _ASKING | _QUESTION
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
 #: A space between two runs of at least two non-latin characters: the writer's clause boundary. A negation does
@@ -154,6 +155,8 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     for _end, bits in policy.cue_automaton.iter(norm):
         present |= bits
     calm = bool(present & _CALM) and _affirmed(policy, policy.calm, norm, negation)
+    # "只是问问" calms a text that asks something, not one that tells: "就问问低保 还有我老公又打我了 我跑出来了".
+    calm = calm or (present & _ASKING_QUESTION == _ASKING_QUESTION and _affirmed(policy, policy.asking, norm, negation))
     safe = bool(present & _SAFE) and _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
         negation=negation,

@@ -44,12 +44,25 @@ CUES = {
     "topic_joiners",
     "resolved",
     "calm",
+    "asking",
+    "question",
     "safe",
     "enquiry",
 }
 #: Cues whose presence anywhere in a text is looked up in one pass (:attr:`TriagePolicy.cue_automaton`), in
 #: the order of their bits: a text without one skips the checks that need it.
-PRESENCE_CUES = ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe")
+PRESENCE_CUES = (
+    "hypothetical",
+    "resolved",
+    "topic",
+    "framing",
+    "past",
+    "recent",
+    "calm",
+    "safe",
+    "asking",
+    "question",
+)
 RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks", "generic"}
 TOPIC_KEYS = {"category", "phrases"}
 VARIANT_KEYS = {"within", "final", "separable", "infix", "written_only"}
@@ -164,6 +177,9 @@ class TriagePolicy:
     resolved: re.Pattern
     resolved_window: int
     calm: re.Pattern
+    #: The writer is only asking ("只是问问", "帮朋友问的"): calm, but only in a text that asks something
+    #: (a ``question`` cue), not one that only tells what is happening.
+    asking: re.Pattern
     safe: re.Pattern
     enquiry: re.Pattern
 
@@ -288,6 +304,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         resolved=compiler.cue(cue_words["resolved"]),
         resolved_window=settings["resolved_window"],
         calm=compiler.cue(cue_words["calm"]),
+        asking=compiler.cue(cue_words["asking"]),
         safe=compiler.cue(cue_words["safe"]),
         enquiry=compiler.cue(cue_words["enquiry"]),
     )
