@@ -229,6 +229,15 @@ def test_only_asking_calms_a_text_that_asks_not_one_that_tells():
     assert triage_text("帮朋友问的 她被老公打了 现在躲在我家 不敢回去").priority == "P1"
 
 
+def test_now_of_the_asking_does_not_bring_a_past_event_back():
+    # "现在想问问" is when the writer asks, not when the death happened: still long ago.
+    assert triage_text("老公去年去世了 现在想问问遗属补助怎么领").priority == "P2"
+    assert triage_text("我爸前年车祸走了 现在我想问下孩子能不能申请困境儿童").priority == "P2"
+    # "现在" of the event itself still does.
+    assert triage_text("孩子去年走丢了 现在还没找到").priority == "P0"
+    assert triage_text("以前被打 现在我想死").priority == "P0"
+
+
 def test_ordinary_words_do_not_trigger_the_rule_word_inside_them():
     assert triage_text("孩子他爸在外地打工").priority == "P3"
     assert triage_text("孩子病了 住院 家里救命钱都花光了").priority == "P1"

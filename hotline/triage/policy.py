@@ -37,6 +37,7 @@ CUES = {
     "recent",
     "worry",
     "present",
+    "present_not_before",
     "ordinary",
     "topic",
     "framing",
@@ -287,7 +288,10 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         negation_cue=re.compile(compiler.alternation(cue_words["negation"])),
         hypothetical=compiler.cue(cue_words["hypothetical"]),
         past=compiler.cue(cue_words["past"]),
-        present=compiler.cue(cue_words["present"]),
+        present=re.compile(
+            f"(?:{compiler.alternation(cue_words['present'], min_letters)})"
+            f"(?!{compiler.alternation(cue_words['present_not_before'], min_letters)})"
+        ),
         recent=compiler.cue(cue_words["recent"]),
         experienced=re.compile(
             f"(?:{compiler.alternation(cue_words['experienced'])})"
