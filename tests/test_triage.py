@@ -58,9 +58,9 @@ def test_an_independently_written_set_meets_the_issue_targets():
 
 
 def test_the_probe_sets_meet_the_issue_targets():
-    # Probes 2-8 were each written before the rule changes they led to (dialects, result compounds, pinyin,
+    # Probes 2-9 were each written before the rule changes they led to (dialects, result compounds, pinyin,
     # third parties, follow-ups), then kept as regression guards.
-    for name in (f"triage_probe{n}.tsv" for n in range(2, 9)):
+    for name in (f"triage_probe{n}.tsv" for n in range(2, 10)):
         figures, _scored = score(read_labelled(DATA / name))
         assert figures["urgent_kept"]["share"] >= TARGETS["urgent_kept"], name
         assert figures["danger_found"]["share"] >= TARGETS["danger_found"], name
@@ -236,6 +236,13 @@ def test_now_of_the_asking_does_not_bring_a_past_event_back():
     # "现在" of the event itself still does.
     assert triage_text("孩子去年走丢了 现在还没找到").priority == "P0"
     assert triage_text("以前被打 现在我想死").priority == "P0"
+
+
+def test_a_topic_word_counts_in_the_same_clause_or_a_next_one_that_asks():
+    # "电话" after a space is a new clause telling something, not a question about a hotline.
+    assert triage_text("我男朋友说我不回他消息就去死 现在电话也不接").priority == "P0"
+    # A next clause that opens with a question word still asks about the words before it.
+    assert triage_text("家暴的案子 怎么申请保护令").priority == "P3"
 
 
 def test_ordinary_words_do_not_trigger_the_rule_word_inside_them():

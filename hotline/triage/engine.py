@@ -160,7 +160,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     safe = bool(present & _SAFE) and _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
         negation=negation,
-        breaks=_breaks(folded) if negation and mapped else (),
+        breaks=_breaks(folded) if mapped else (),
         hypothetical=bool(present & _HYPOTHETICAL),
         resolved=bool(present & _RESOLVED),
         topic=bool(present & _TOPIC),
@@ -347,7 +347,8 @@ class _Cues:
     """Which kinds of cue occur anywhere in the text: a kind that does not is not looked for around matches."""
 
     negation: bool
-    #: Clause-boundary spaces (positions in the normalised text) that a negation does not reach across.
+    #: Clause-boundary spaces (positions in the normalised text) that a negation does not reach across, nor
+    #: the look for a topic word after a single word.
     breaks: tuple[int, ...]
     hypothetical: bool
     resolved: bool
@@ -389,5 +390,11 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
         return joiner is not None and policy.topic.match(norm, joiner.end()) is not None
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False
-    after = _SENTENCE.split(norm[end : end + policy.topic_window])[0]
+    # The topic word must be in the same clause, or in the next one if that asks ("家暴的案子 怎么申请保护令"):
+    # "说我不回消息就去死 现在电话也不接" is no question about a hotline (电话).
+    stop = end + policy.topic_window
+    n = bisect_left(cues.breaks, end)
+    if n < len(cues.breaks) and cues.breaks[n] < stop and not policy.question.match(norm, cues.breaks[n]):
+        stop = cues.breaks[n]
+    after = _SENTENCE.split(norm[end:stop])[0]
     return policy.topic.search(after) is not None

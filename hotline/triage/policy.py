@@ -181,6 +181,9 @@ class TriagePolicy:
     #: The writer is only asking ("只是问问", "帮朋友问的"): calm, but only in a text that asks something
     #: (a ``question`` cue), not one that only tells what is happening.
     asking: re.Pattern
+    #: A question word ("怎么", "吗"): an asking cue counts only in a text with one; a clause that opens with
+    #: one may hold the topic word of the clause before it.
+    question: re.Pattern
     safe: re.Pattern
     enquiry: re.Pattern
 
@@ -309,6 +312,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         resolved_window=settings["resolved_window"],
         calm=compiler.cue(cue_words["calm"]),
         asking=compiler.cue(cue_words["asking"]),
+        question=compiler.cue(cue_words["question"]),
         safe=compiler.cue(cue_words["safe"]),
         enquiry=compiler.cue(cue_words["enquiry"]),
     )
