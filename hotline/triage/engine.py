@@ -11,7 +11,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from flask import current_app, has_app_context
@@ -160,7 +160,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     safe = bool(present & _SAFE) and _affirmed(policy, policy.safe, norm, negation)
     cues = _Cues(
         negation=negation,
-        breaks=_breaks(folded) if mapped else (),
+        spaced=folded if mapped else None,
         hypothetical=bool(present & _HYPOTHETICAL),
         resolved=bool(present & _RESOLVED),
         topic=bool(present & _TOPIC),
@@ -342,18 +342,23 @@ def _matches(policy: TriagePolicy, norm: str, bounds: set[int] | None = None):
                     yield phrase, chain
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Cues:
     """Which kinds of cue occur anywhere in the text: a kind that does not is not looked for around matches."""
 
     negation: bool
-    #: Clause-boundary spaces (positions in the normalised text) that a negation does not reach across, nor
-    #: the look for a topic word after a single word.
-    breaks: tuple[int, ...]
     hypothetical: bool
     resolved: bool
     topic: bool
     framing: bool
+    #: The folded text if it had spaces (None: it had none), for :attr:`breaks`.
+    spaced: str | None = None
+
+    @cached_property
+    def breaks(self) -> tuple[int, ...]:
+        """Clause-boundary spaces (positions in the normalised text) that a negation does not reach across, nor
+        the look for a topic word after a single word; found only when a match needs them."""
+        return _breaks(self.spaced) if self.spaced is not None else ()
 
 
 def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], cues: _Cues) -> bool:
