@@ -442,7 +442,9 @@ class _Compiler:
             forms.update(dict.fromkeys(written))
             for variant in written:
                 if _HAN.search(variant) and (variant == word or self.variants.spelt(variant)):
-                    forms.update(dict.fromkeys(f for f in pinyin_spellings(variant) if len(f) >= min_letters))
+                    # One character of three letters is too often another word's syllable ("gou": 沟 or 狗).
+                    least = 4 if 0 < min_letters < 4 and len(variant) == 1 else min_letters
+                    forms.update(dict.fromkeys(f for f in pinyin_spellings(variant) if len(f) >= least))
         return list(forms)
 
     def alternation(self, words: list[str], min_letters: int = 0) -> str:
