@@ -395,11 +395,11 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
         return joiner is not None and policy.topic.match(norm, joiner.end()) is not None
     if policy.statement_before.search(norm, max(0, start - STATEMENT_REACH), start):
         return False
-    # The topic word must be in the same clause, or in the next one if that asks ("家暴的案子 怎么申请保护令"):
-    # "说我不回消息就去死 现在电话也不接" is no question about a hotline (电话).
+    # The topic word must be in the same clause, or in the next ones if they ask ("家暴的案子 怎么申请保护令",
+    # "乞讨 是真困难还是假的 想了解一下"): "说我不回消息就去死 现在电话也不接" is no question about a hotline (电话).
     stop = end + policy.topic_window
     n = bisect_left(cues.breaks, end)
-    if n < len(cues.breaks) and cues.breaks[n] < stop and not policy.question.match(norm, cues.breaks[n]):
+    if n < len(cues.breaks) and cues.breaks[n] < stop and not policy.question.search(norm, cues.breaks[n], stop):
         stop = cues.breaks[n]
     after = _SENTENCE.split(norm[end:stop])[0]
     return policy.topic.search(after) is not None

@@ -181,8 +181,8 @@ class TriagePolicy:
     #: The writer is only asking ("只是问问", "帮朋友问的"): calm, but only in a text that asks something
     #: (a ``question`` cue), not one that only tells what is happening.
     asking: re.Pattern
-    #: A question word ("怎么", "吗"): an asking cue counts only in a text with one; a clause that opens with
-    #: one may hold the topic word of the clause before it.
+    #: A question word ("怎么", "吗"): an asking cue counts only in a text with one; clauses that hold one may
+    #: hold the topic word of the clause before them.
     question: re.Pattern
     safe: re.Pattern
     enquiry: re.Pattern
