@@ -16,11 +16,20 @@ from models.notification import Notification
 CALLER_REPLIED = "caller_replied"
 
 
+def notification_row(user_id: int, kind: str, now: datetime, *, ticket_id: int | None = None, **payload) -> dict:
+    """The values of one notification row: ``notify`` (the ORM) and the SMS webhook's INSERT build them here."""
+    return {"user_id": user_id, "ticket_id": ticket_id, "kind": kind, "payload": payload, "created_at": now}
+
+
+#: The columns a notification row has values for (the rest: the id, and ``read_at`` empty until read).
+NOTIFICATION_COLUMNS = tuple(notification_row(0, "", None))
+
+
 def notify(user_id: int | None, kind: str, *, now: datetime, ticket_id: int | None = None, **payload) -> None:
     """Tell ``user_id`` about something (no-op without a user, e.g. an unowned ticket)."""
     if user_id is None:
         return
-    db.session.add(Notification(user_id=user_id, ticket_id=ticket_id, kind=kind, payload=payload, created_at=now))
+    db.session.add(Notification(**notification_row(user_id, kind, now, ticket_id=ticket_id, **payload)))
 
 
 def unread_count(user_id: int) -> int:

@@ -3,8 +3,8 @@
 Every function takes plain values and an explicit ``now``. All but
 :func:`receive_sms` write in the current transaction and leave the commit to
 the caller (the webhook view), like the ticket service; :func:`receive_sms`
-commits its own short transactions, because a valid number's text is written
-outside the session (``_write_message``). Twilio retries webhooks, so every
+commits its own short transactions, because the follow-up of a sender with an
+open ticket is written outside the session (``_write_follow_up``). Twilio retries webhooks, so every
 write is keyed by the provider's SID behind a unique constraint: the first
 request writes, a replay finds the row and writes nothing.
 
@@ -18,35 +18,30 @@ duty phones through the outbox, once per ticket.
 """
 
 import logging
-import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hotline.escalation import clocks
 from hotline.extensions import db
+from hotline.fastsql import PerDialect
 from hotline.intake.policy import IntakePolicy, Line
 from hotline.notify.service import enqueue_sms
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
-from hotline.tickets.service import (
-    add_event,
-    build_unclaimed_ticket,
-    get_or_create_contact,
-    open_unclaimed_ticket,
-    ticket_number,
-)
-from hotline.timeutil import local_date
+from hotline.tickets.service import EVENT_COLUMNS, add_event, event_row, get_or_create_contact, open_unclaimed_ticket
 from hotline.triage import Triage, triage_text
-from hotline.user_notifications import CALLER_REPLIED
+from hotline.user_notifications import CALLER_REPLIED, NOTIFICATION_COLUMNS, notification_row
 from models.contact import Contact
 from models.duty import DutyLine
 from models.interaction import Interaction
-from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket, TicketEvent, TicketSequence
+from models.notification import Notification
+from models.ticket import OPEN_STATUSES, URGENT_PRIORITIES, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -77,61 +72,140 @@ class InboundMessage:
     media_urls: tuple[str, ...] = ()
 
 
-# Statements built once and run as plain Core (no ORM unit of work, no reload).
-_INSERT_EVENT = insert(TicketEvent.__table__)
-_SET_OPT_OUT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("contact_id"))
+_CONTACT, _TICKET, _EVENT = Contact.__table__, Ticket.__table__, TicketEvent.__table__
+_INTERACTION, _NOTIFICATION = Interaction.__table__, Notification.__table__
+
+#: A sender's contact and newest open ticket, however old: their calls and replies belong on it. (The desk's
+#: repeat-call hint, ``find_recent_open_ticket``, only offers recent tickets; a conversation by SMS may go on
+#: for days.)
+_SENDER = (
+    select(
+        _CONTACT.c.id,
+        _CONTACT.c.is_child,
+        _TICKET.c.id,
+        _TICKET.c.number,
+        _TICKET.c.priority,
+        _TICKET.c.triage_priority,
+        _TICKET.c.first_contact_owner_id,
+    )
+    .select_from(
+        _CONTACT.outerjoin(_TICKET, and_(_TICKET.c.contact_id == _CONTACT.c.id, _TICKET.c.status.in_(OPEN_STATUSES)))
+    )
+    .where(_CONTACT.c.phone == bindparam("phone", None, type_=_CONTACT.c.phone.type))
+    .order_by(_TICKET.c.created_at.desc(), _TICKET.c.id.desc())
+    .limit(1)
+)
+_NO_SENDER = (None, False, None, None, None, None, None)
+#: PostgreSQL: a transaction's lock on a phone number, so two first messages of one person at once do not open
+#: two tickets (SQLite has one writer anyway).
+_LOCK = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone", None, String))))
+#: How many times a text looks again for its sender's open ticket when one came or went while it looked.
+FOLLOW_UP_ATTEMPTS = 3
+_INTERACTION_COLUMNS = (
+    "channel",
+    "direction",
+    "provider_sid",
+    "from_number",
+    "to_number",
+    "number_invalid",
+    "contact_id",
+    "ticket_id",
+    "status",
+    "started_at",
+    "body",
+    "media_urls",
+    "reply",
+)
+
+
+@cache
+def _store_interaction(dialect_name: str):
+    """The INSERT of an inbound message's Interaction that a replay (the same SID) turns into nothing."""
+    dialect_insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    return (
+        dialect_insert(_INTERACTION)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+        .returning(_INTERACTION.c.id)
+    )
+
+
+def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id, now, reply) -> dict:
+    """The values of an inbound message's Interaction: the same on the webhook's fast path and the session's."""
+    return {
+        "channel": "sms",
+        "direction": "inbound",
+        "provider_sid": msg.sid,
+        "from_number": raw,
+        "to_number": _raw_number(msg.to_number),
+        "number_invalid": bool(raw) and e164 is None,
+        "contact_id": contact_id,
+        "ticket_id": ticket_id,
+        "status": "received",
+        "started_at": now,
+        "body": msg.body,
+        "media_urls": list(msg.media_urls) or None,
+        "reply": reply,
+    }
+
+
+# The webhook's statements for a sender with an open ticket, from the models' tables, compiled once per
+# dialect and run on the driver's cursor (``hotline.fastsql``): SQLAlchemy's execution layer cost twice the
+# database's own work there (measured with bench/intake.sh).
+_FAST = {
+    "sender": PerDialect(lambda _name: _SENDER),
+    "event": PerDialect(lambda _name: insert(_EVENT), columns=EVENT_COLUMNS),
+    # Whether a ticket's duty phones were alerted already (once per ticket).
+    "alerted": PerDialect(
+        lambda _name: (
+            select(_EVENT.c.id)
+            .where(_EVENT.c.ticket_id == bindparam("ticket_id", None, type_=_EVENT.c.ticket_id.type))
+            .where(_EVENT.c.kind == "urgent_alert")
+            .limit(1)
+        )
+    ),
+    # A caller's reply on an owned ticket: unread on the owner's desk until they open the ticket.
+    "replied": PerDialect(lambda _name: insert(_NOTIFICATION), columns=NOTIFICATION_COLUMNS),
+    # A follow-up triaged more urgent than its ticket: the new suggestion, to review (the priority stays).
+    "raise": PerDialect(
+        lambda _name: (
+            update(_TICKET)
+            .where(_TICKET.c.id == bindparam("ticket_id", type_=_TICKET.c.id.type))
+            .values(
+                triage_priority=bindparam("priority", type_=_TICKET.c.triage_priority.type),
+                triage_category=bindparam("category", type_=_TICKET.c.triage_category.type),
+                triage_reasons=bindparam("reasons", type_=_TICKET.c.triage_reasons.type),
+                triage_verdict=None,
+                triage_reviewed_at=None,
+                updated_at=bindparam("at", type_=_TICKET.c.updated_at.type),
+                version=_TICKET.c.version + 1,
+            )
+        )
+    ),
+    "interaction": PerDialect(_store_interaction, columns=_INTERACTION_COLUMNS),
+    "reply": PerDialect(
+        lambda _name: select(_INTERACTION.c.reply).where(
+            _INTERACTION.c.provider_sid == bindparam("sid", None, type_=_INTERACTION.c.provider_sid.type)
+        )
+    ),
+    "lock": PerDialect(lambda _name: _LOCK),
+}
+
+
+def _fast(name: str, dialect):
+    return _FAST[name](dialect)
 
 
 def _sender(conn, e164: str | None) -> tuple:
     """(contact id, is a child, open ticket id, its number, its priority, its triaged priority, its owner id)
-    of a phone; Nones when unknown.
-
-    The caller's newest open ticket, however old: their calls and replies
-    belong on it. (The desk's repeat-call hint, ``find_recent_open_ticket``,
-    only offers recent tickets; a conversation by SMS may go on for days.)
-    """
-    row = conn.exec_driver_sql(_raw_sms(conn.dialect).sql["sender"], {"phone": e164}).first() if e164 else None
-    return (row[0], bool(row[1]), *row[2:]) if row else (None, False, None, None, None, None, None)
-
-
-def _by_dialect(build) -> dict:
-    return {"postgresql": build(pg_insert), "sqlite": build(sqlite_insert)}
-
-
-_INTERACTION_BY_SID = _by_dialect(
-    lambda dialect_insert: (
-        dialect_insert(Interaction.__table__)
-        .on_conflict_do_nothing(index_elements=["provider_sid"])
-        .returning(Interaction.__table__.c.id)
-    )
-)
+    of a phone; Nones when unknown."""
+    row = conn.execute(_SENDER, {"phone": e164}).first() if e164 else None
+    return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
 
 
 def _triaged(body: str) -> tuple[str, str, tuple[str, ...]]:
     """(priority, category, reasons) of a text: its triage (categories checked against the catalogue at start)."""
     triage: Triage = triage_text(body)
     return triage.priority, triage.category, triage.reasons
-
-
-def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -> Ticket:
-    """The ticket a first message opens, built (clocks and all) by the ticket service, not yet stored.
-
-    Its priority and category are the triaged ones, kept as the suggestion; the
-    first contact is promised within the callback time of that priority.
-    """
-    priority, category, reasons = triage
-    summary = body.strip().splitlines()[0] if body.strip() else ""
-    by = now + timedelta(minutes=policy.minutes_to_callback(priority))
-    return build_unclaimed_ticket(
-        now=now,
-        channel="sms",
-        summary=summary,
-        body=body,
-        category=category,
-        priority=priority,
-        contact_by=by,
-        triage_reasons=reasons,
-    )
 
 
 def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> str:
@@ -142,217 +216,58 @@ def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> s
     return text.format(number=number, within=policy.within(priority))
 
 
-# Text messages from a valid number, the webhook's work, run as plain SQL on the driver's own
-# connection: SQLAlchemy's execution layer (Core and session) cost twice the database's own work
-# there (measured with bench/intake.sh). The SQL is written once per dialect; values go through
-# the columns' own defaults and bind processors, so they are stored exactly as the ORM stores them.
-_OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
-_RAW_SQL = {
-    # The sender's contact and newest open ticket (the statuses are the model's constants, not input).
-    "sender": "SELECT c.id, c.is_child, t.id, t.number, t.priority, t.triage_priority, t.first_contact_owner_id"  # noqa: S608
-    f" FROM contact c LEFT JOIN ticket t ON t.contact_id = c.id AND t.status IN ({_OPEN}) WHERE c.phone = :phone"
-    " ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
-    "event": "INSERT INTO ticket_event (ticket_id, kind, payload, at) VALUES (:ticket_id, :kind, :payload, :at)",
-    # Whether a ticket's duty phones were alerted already (once per ticket).
-    "alerted": "SELECT 1 FROM ticket_event WHERE ticket_id = :ticket_id AND kind = 'urgent_alert' LIMIT 1",
-    # A caller's reply on an owned ticket: unread on the owner's desk until they open the ticket.
-    "replied": "INSERT INTO notification (user_id, ticket_id, kind, payload, created_at)"  # noqa: S608
-    f" VALUES (:user_id, :ticket_id, '{CALLER_REPLIED}', :payload, :at)",
-    # A follow-up triaged more urgent than its ticket: the new suggestion, to review (the priority stays).
-    "raise": "UPDATE ticket SET triage_priority = :priority, triage_category = :category, triage_reasons = :reasons,"
-    " triage_verdict = NULL, triage_reviewed_at = NULL, updated_at = :at, version = version + 1 WHERE id = :ticket_id",
-    "interaction": (
-        "INSERT INTO interaction (channel, direction, provider_sid, from_number, to_number, number_invalid,"
-        " contact_id, ticket_id, status, started_at, body, media_urls, reply) VALUES ('sms', 'inbound', :sid,"
-        " :from_number, :to_number, :number_invalid, :contact_id, :ticket_id, 'received', :at, :body, :media, :reply)"
-        " ON CONFLICT (provider_sid) DO NOTHING RETURNING id"
-    ),
-    "reply": "SELECT reply FROM interaction WHERE provider_sid = :sid",
-    "contact": "INSERT INTO contact ({columns}) VALUES ({values}) ON CONFLICT (phone) DO NOTHING RETURNING id",
-    "contact_id": "SELECT id FROM contact WHERE phone = :phone",
-    "number": (
-        "INSERT INTO ticket_sequence (day, last_value) VALUES (:day, 1)"
-        " ON CONFLICT (day) DO UPDATE SET last_value = ticket_sequence.last_value + 1 RETURNING last_value"
-    ),
-    "ticket": "INSERT INTO ticket ({columns}) VALUES ({values}) RETURNING id",
-}
-_RAW_PG = {
-    **{
-        name: sql.replace(":payload", ":payload::json")
-        .replace(":media", ":media::json")
-        .replace(":reasons", ":reasons::json")
-        for name, sql in _RAW_SQL.items()
-    },
-    "lock": "SELECT pg_advisory_xact_lock(hashtext(:phone))",
-}
-
-
-class _RawRow:
-    """Every column of ``table`` but ``id``, for one INSERT: its column list, and the conversion of a row's
-    values as SQLAlchemy would do it (a column's scalar default for a missing value, then its type's bind
-    processor)."""
-
-    def __init__(self, table, dialect):
-        self.columns = [column for column in table.columns if column.key != "id"]
-        self.names = ", ".join(dialect.identifier_preparer.quote(column.name) for column in self.columns)
-        self.params = ", ".join(f":{column.key}" for column in self.columns)
-        self.convert = [
-            (
-                column.key,
-                _converter(column.type, dialect),
-                column.default.arg if column.default is not None and column.default.is_scalar else None,
-            )
-            for column in self.columns
-        ]
-
-    def values(self, row: dict) -> dict:
-        out = {}
-        for key, convert, default in self.convert:
-            value = row.get(key)
-            value = default if value is None else value
-            out[key] = None if value is None else convert(value)
-        return out
-
-
-class _RawSms:
-    """The webhook's statements and value converters for one database dialect."""
-
-    def __init__(self, dialect):
-        self.sqlite = dialect.name == "sqlite"
-        self.contact = _RawRow(Contact.__table__, dialect)
-        self.ticket = _RawRow(Ticket.__table__, dialect)
-        sql = dict(_RAW_SQL if self.sqlite else _RAW_PG)
-        sql["contact"] = sql["contact"].format(columns=self.contact.names, values=self.contact.params)
-        sql["ticket"] = sql["ticket"].format(columns=self.ticket.names, values=self.ticket.params)
-        # sqlite3 takes :name parameters as written; psycopg takes %(name)s.
-        self.sql = sql if self.sqlite else {k: re.sub(r"(?<!:):(\w+)", r"%(\1)s", v) for k, v in sql.items()}
-        self.stamp = _converter(Interaction.__table__.c.started_at.type, dialect)
-        self.json = _converter(TicketEvent.__table__.c.payload.type, dialect)
-        self.flag = _converter(Interaction.__table__.c.number_invalid.type, dialect)
-        self.day = _converter(TicketSequence.__table__.c.day.type, dialect)
-
-
-def _converter(type_, dialect):
-    """The column type's own conversion of a Python value for ``dialect`` (none: the value as it is)."""
-    return type_.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
-
-
-_RAW: dict[str, _RawSms] = {}
-
-
-def _raw_sms(dialect) -> _RawSms:
-    """The plain-SQL statements for ``dialect``, built on first use."""
-    return _RAW.get(dialect.name) or _RAW.setdefault(dialect.name, _RawSms(dialect))
-
-
-def _alert_event(cursor, sql: "_RawSms", ticket_id: int, priority: str, at) -> int:
-    """The ``urgent_alert`` event of a ticket, written once in its life: the duty phones are texted after the
-    commit (``_text_duty_phones``). Returns the ticket's id."""
-    payload = sql.json({"priority": priority})
-    cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "urgent_alert", "payload": payload, "at": at})
-    return ticket_id
-
-
-def _write_message(
-    msg: InboundMessage,
-    raw: str,
-    e164: str,
-    now: datetime,
-    policy: IntakePolicy,
-    triage: tuple,
-    new: Ticket | None,
+def _write_follow_up(
+    msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, triage: tuple
 ) -> tuple[str, int | None] | None:
-    """Store the message of a valid number and commit; return (the answer, the id of a ticket whose duty
-    phones are to be alerted, or None), or None to be called again with ``new``.
+    """Store the text of a sender with an open ticket and commit; return (the answer, the id of a ticket whose
+    duty phones are to be alerted, or None), or None when the sender has no open ticket (nothing written).
 
-    One short transaction on a pooled driver connection. A sender with an open
-    ticket: the ``sms_in`` event on its newest one; its owner, if any, gets a
-    ``caller_replied`` notification; when the text was ``triage``d P0/P1, more
-    urgent than the ticket and than its suggestion so far, the suggestion is
-    replaced (a ``triage_raised`` event; the priority stays the operator's).
-    Any other sender: ``new`` (built by ``_sms_ticket`` outside the write
-    turn) is numbered and stored, with the contact when the number is new;
-    without ``new``, nothing is written and None comes back. Then the
+    One short transaction on a pooled driver connection: the ``sms_in`` event on
+    the sender's newest open ticket; its owner, if any, gets a ``caller_replied``
+    notification; when the text was ``triage``d P0/P1, more urgent than the
+    ticket and than its suggestion so far, the suggestion is replaced (a
+    ``triage_raised`` event; the priority stays the operator's) and the duty
+    phones are alerted if they never were for this ticket. Then the
     Interaction keyed by MessageSid: a replay finds it, undoes the rest and
     gets the first answer back (and alerts nobody). On SQLite the transaction
-    starts with ``BEGIN IMMEDIATE``, so what was found (an open ticket, a
-    contact) is still so when this request writes; on PostgreSQL a lock on the
-    phone number keeps two first messages of one person from opening two
-    tickets.
+    starts with ``BEGIN IMMEDIATE``, so the open ticket found is still open
+    when this request writes; on PostgreSQL the phone number's lock keeps a
+    first message of the same person from opening a second ticket meanwhile.
     """
     engine = db.engine
-    sql = _raw_sms(engine.dialect)
+    dialect = engine.dialect
+    sqlite = dialect.name == "sqlite"
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        if sql.sqlite:
+        if sqlite:
             cursor.execute("BEGIN IMMEDIATE")
         else:
-            cursor.execute(sql.sql["lock"], {"phone": e164})
-        cursor.execute(sql.sql["sender"], {"phone": e164})
-        row = cursor.fetchone() or (None, False, None, None, None, None, None)
-        contact_id, is_child, ticket_id, number, priority, suggested, owner_id = row
-        at = sql.stamp(now)
-        alert = None
-        if ticket_id is not None:
-            payload = sql.json({"text": msg.body, "media": len(msg.media_urls)})
-            cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "sms_in", "payload": payload, "at": at})
-            if owner_id is not None:
-                replied = {"user_id": owner_id, "ticket_id": ticket_id, "payload": sql.json({}), "at": at}
-                cursor.execute(sql.sql["replied"], replied)
-            level, category, reasons = triage
-            if level in URGENT_PRIORITIES and level < priority and (suggested is None or level < suggested):
-                raised = {"priority": level, "category": category, "reasons": sql.json(list(reasons))}
-                cursor.execute(sql.sql["raise"], {**raised, "at": at, "ticket_id": ticket_id})
-                payload = sql.json({**raised, "reasons": list(reasons)})
-                event = {"ticket_id": ticket_id, "kind": "triage_raised", "payload": payload, "at": at}
-                cursor.execute(sql.sql["event"], event)
-                cursor.execute(sql.sql["alerted"], {"ticket_id": ticket_id})
-                if cursor.fetchone() is None:
-                    alert = _alert_event(cursor, sql, ticket_id, level, at)
-            reply = _answer(policy, level, number, new=False)
-        elif new is None:
+            _fast("lock", dialect).execute(cursor, {"phone": e164})
+        row = _fast("sender", dialect).execute(cursor, {"phone": e164}).fetchone()
+        contact_id, _child, ticket_id, number, priority, suggested, owner_id = row or _NO_SENDER
+        if ticket_id is None:
             connection.rollback()
             return None
-        else:
-            if contact_id is None:
-                cursor.execute(sql.sql["contact"], sql.contact.values({"phone": e164, "created_at": now}))
-                created = cursor.fetchone()
-                if created is None:  # another request created it a moment ago (PostgreSQL)
-                    cursor.execute(sql.sql["contact_id"], {"phone": e164})
-                    created = cursor.fetchone()
-                contact_id = created[0]
-            day = local_date(now)
-            cursor.execute(sql.sql["number"], {"day": sql.day(day)})
-            number = ticket_number(day, cursor.fetchone()[0])
-            row = {column.key: getattr(new, column.key) for column in sql.ticket.columns}
-            row |= {"contact_id": contact_id, "sensitive": bool(is_child), "number": number, "version": 1}
-            cursor.execute(sql.sql["ticket"], sql.ticket.values(row))
-            ticket_id = cursor.fetchone()[0]
-            payload = sql.json({"channel": new.channel, "priority": new.priority, "category": new.category})
-            cursor.execute(sql.sql["event"], {"ticket_id": ticket_id, "kind": "created", "payload": payload, "at": at})
-            if new.triage_priority in URGENT_PRIORITIES:
-                alert = _alert_event(cursor, sql, ticket_id, new.triage_priority, at)
-            reply = _answer(policy, new.priority, number, new=True)
-        cursor.execute(
-            sql.sql["interaction"],
-            {
-                "sid": msg.sid,
-                "from_number": raw,
-                "to_number": _raw_number(msg.to_number),
-                "number_invalid": sql.flag(False),
-                "contact_id": contact_id,
-                "ticket_id": ticket_id,
-                "at": at,
-                "body": msg.body,
-                "media": sql.json(list(msg.media_urls)) if msg.media_urls else None,
-                "reply": reply,
-            },
-        )
-        if cursor.fetchone() is None:  # a replay
+        alert = None
+        event = _fast("event", dialect)
+        event.execute(cursor, event_row(ticket_id, "sms_in", now, text=msg.body, media=len(msg.media_urls)))
+        if owner_id is not None:
+            replied = notification_row(owner_id, CALLER_REPLIED, now, ticket_id=ticket_id)
+            _fast("replied", dialect).execute(cursor, replied)
+        level, category, reasons = triage
+        if level in URGENT_PRIORITIES and level < priority and (suggested is None or level < suggested):
+            raised = {"priority": level, "category": category, "reasons": list(reasons)}
+            _fast("raise", dialect).execute(cursor, {**raised, "at": now, "ticket_id": ticket_id})
+            event.execute(cursor, event_row(ticket_id, "triage_raised", now, **raised))
+            if _fast("alerted", dialect).execute(cursor, {"ticket_id": ticket_id}).fetchone() is None:
+                event.execute(cursor, event_row(ticket_id, "urgent_alert", now, priority=level))
+                alert = ticket_id
+        reply = _answer(policy, level, number, new=False)
+        stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
+        if _fast("interaction", dialect).execute(cursor, stored).fetchone() is None:  # a replay
             connection.rollback()
-            cursor.execute(sql.sql["reply"], {"sid": msg.sid})
-            first = cursor.fetchone()
+            first = _fast("reply", dialect).execute(cursor, {"sid": msg.sid}).fetchone()
             connection.rollback()
             return (first[0] if first else None) or "", None
         connection.commit()
@@ -372,9 +287,11 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     - Any other text is triaged first (outside the write turns).
     - A number with an open ticket: the message goes on that ticket's
       timeline, its owner is notified, and a text triaged P0/P1 above the
-      ticket's priority becomes its suggestion (see ``_write_message``).
+      ticket's priority becomes its suggestion (``_write_follow_up``, below
+      the ORM: most texts are follow-ups).
     - Any other: a new ticket (channel sms, status new, no owner) with the
-      triaged priority and category; the answer promises contact within the
+      triaged priority and category, opened by the ticket service
+      (``open_unclaimed_ticket``); the answer promises contact within the
       policy's time for that priority, and the ticket's first-contact deadline
       is held to that promise. An unparseable number gets its contact (kept
       as given) with the ticket, never one per message.
@@ -384,34 +301,32 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
 
     The message is stored as an inbound Interaction keyed by its MessageSid,
     with the answer; a replay returns that same answer and writes nothing.
-    Unlike the other services, this one commits: the webhook is the hot path,
-    and a valid number's message is written outside the session
-    (``_write_message``). ``turn()`` is held around each write transaction,
+    Unlike the other services, this one commits its own short transactions: the
+    webhook is the hot path. ``turn()`` is held around each write transaction,
     and only there (the webhook passes SQLite's write turn,
-    ``hotline.intake.writelock``): a first message's ticket is built, clocks
-    and all, between two turns.
+    ``hotline.intake.writelock``).
     """
     word = msg.body.strip().upper()
     raw = _raw_number(msg.from_number)
     e164 = normalize_phone(raw) if raw else None
-    if word in policy.stop_words or word in policy.start_words:
-        with turn():
-            reply, _alert = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=None)
-            db.session.commit()
-        return reply
-    triage = _triaged(msg.body)
-    if e164 is not None:
-        with turn():
-            written = _write_message(msg, raw, e164, now, policy, triage, None)
-        if written is None:  # no open ticket: build one while others write, then store it in a turn of its own
-            new = _sms_ticket(msg.body, now, policy, triage)
+    command = word in policy.stop_words or word in policy.start_words
+    triage = None if command else _triaged(msg.body)
+    for _attempt in range(FOLLOW_UP_ATTEMPTS):
+        written = None
+        if e164 is not None and not command:
             with turn():
-                written = _write_message(msg, raw, e164, now, policy, triage, new)
-        reply, alert = written
+                written = _write_follow_up(msg, raw, e164, now, policy, triage)
+        if written is None:  # a stop or start word, a first message, or a number that does not parse
+            with turn():
+                written = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=triage)
+                if written is None:  # a ticket of this sender was opened meanwhile: a follow-up after all
+                    db.session.rollback()
+                    continue
+                db.session.commit()
+        break
     else:
-        with turn():
-            reply, alert = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=triage)
-            db.session.commit()
+        raise RuntimeError(f"SMS {msg.sid}: the sender's open ticket came and went {FOLLOW_UP_ATTEMPTS} times")
+    reply, alert = written
     if alert is not None:
         try:
             with turn():
@@ -448,29 +363,33 @@ def _text_duty_phones(ticket_id: int, *, now: datetime, policy: IntakePolicy) ->
 
 def _receive_sms_in_session(
     msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, triage: tuple | None
-) -> tuple[str, int | None]:
-    """``receive_sms`` for a stop or start word (``triage`` None), or a sender whose number does not parse:
-    on the session. Returns the answer and the id of a ticket whose duty phones are to be alerted, or None."""
+) -> tuple[str, int | None] | None:
+    """``receive_sms`` on the session: a stop or start word (``triage`` None), a first message, or a sender
+    whose number does not parse. Returns the answer and the id of a ticket whose duty phones are to be
+    alerted, or None; or None alone when the sender of a text has an open ticket after all (opened since
+    ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up."""
     session = db.session
-    conn = session.connection()  # plain Core on the session's transaction: no ORM execution layer
+    conn = session.connection()
     if e164 and conn.dialect.name == "postgresql":
         # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
-        conn.exec_driver_sql(_raw_sms(conn.dialect).sql["lock"], {"phone": e164})
-    contact_id, _child, ticket_id, *_ticket = _sender(conn, e164)
+        conn.execute(_LOCK, {"phone": e164})
+    contact_id, _child, ticket_id, number, *_ticket = _sender(conn, e164)
     alert = None
-    if word in policy.stop_words or word in policy.start_words:
+    if triage is None:
         opted_out = word in policy.stop_words
-        if e164 and contact_id is None:
-            contact_id = get_or_create_contact(e164, now=now).id
-        if contact_id is not None:
-            conn.execute(_SET_OPT_OUT, {"contact_id": contact_id, "sms_opt_out": opted_out})
+        contact = session.get(Contact, contact_id) if contact_id is not None else None
+        if e164 and contact is None:
+            contact = get_or_create_contact(e164, now=now)
+        if contact is not None:
+            contact.sms_opt_out = opted_out
+            contact_id = contact.id
         if ticket_id is not None:
-            kind = "sms_opt_out" if opted_out else "sms_opt_in"
-            conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "payload": {}, "at": now})
+            add_event(session.get(Ticket, ticket_id), None, "sms_opt_out" if opted_out else "sms_opt_in", now)
         reply = policy.opted_out if opted_out else policy.opted_in
+    elif ticket_id is not None:  # opened since this request looked (an unparseable number has none to find)
+        return None
     else:
-        # An unparseable number (it has no open ticket to find), kept as given on a contact of its own,
-        # through the ticket service.
+        # A new ticket, through the ticket service; an unparseable number is kept as given on a contact of its own.
         priority, category, reasons = triage
         summary = msg.body.strip().splitlines()[0] if word else ""
         ticket = open_unclaimed_ticket(
@@ -489,24 +408,8 @@ def _receive_sms_in_session(
             alert = ticket_id
             add_event(ticket, None, "urgent_alert", now, priority=priority)
         reply = _answer(policy, priority, number, new=True)
-    inserted = conn.execute(
-        _INTERACTION_BY_SID[conn.dialect.name],
-        {
-            "channel": "sms",
-            "direction": "inbound",
-            "provider_sid": msg.sid,
-            "from_number": raw,
-            "to_number": _raw_number(msg.to_number),
-            "number_invalid": bool(raw) and e164 is None,
-            "contact_id": contact_id,
-            "ticket_id": ticket_id,
-            "status": "received",
-            "started_at": now,
-            "body": msg.body,
-            "media_urls": list(msg.media_urls) or None,
-            "reply": reply,
-        },
-    ).scalar()
+    stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
+    inserted = conn.execute(_store_interaction(conn.dialect.name), stored).scalar()
     if inserted is None:  # a replay: undo what this request wrote, answer as the first time
         session.rollback()
         return session.scalar(select(Interaction.reply).where(Interaction.provider_sid == msg.sid)) or "", None
@@ -539,7 +442,7 @@ def start_call(call: InboundCall, *, now: datetime) -> Interaction:
     if e164 and contact_id is None:
         contact_id = get_or_create_contact(e164, now=now).id
     call_id = conn.execute(
-        _INTERACTION_BY_SID[conn.dialect.name],
+        _store_interaction(conn.dialect.name),
         {
             "channel": "voice",
             "direction": "inbound",
@@ -556,8 +459,7 @@ def start_call(call: InboundCall, *, now: datetime) -> Interaction:
     if call_id is None:
         return find_call(call.sid)
     if ticket_id is not None:
-        payload = {"channel": "voice"}
-        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "repeat_call", "payload": payload, "at": now})
+        conn.execute(insert(_EVENT), event_row(ticket_id, "repeat_call", now, channel="voice"))
     return db.session.get(Interaction, call_id)
 
 

@@ -45,9 +45,34 @@ from models.user import User
 # --- helpers -------------------------------------------------------------------------------
 
 
+def event_row(
+    ticket_id: int | None,
+    kind: str,
+    at: datetime,
+    *,
+    actor_id: int | None = None,
+    referral_id: int | None = None,
+    **payload,
+) -> dict:
+    """The values of one ``ticket_event`` row. Every way of appending an event builds them here: ``add_event``
+    (the ORM), the sweep's bulk INSERT and the SMS webhook's INSERT below the ORM."""
+    return {
+        "ticket_id": ticket_id,
+        "referral_id": referral_id,
+        "actor_id": actor_id,
+        "kind": kind,
+        "payload": payload,
+        "at": at,
+    }
+
+
+#: The columns an event row has values for (the rest are the database's: the id).
+EVENT_COLUMNS = tuple(event_row(None, "", None))
+
+
 def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **payload) -> TicketEvent:
     """Append one event to ``ticket``'s history in the current transaction."""
-    ev = TicketEvent(ticket_id=ticket.id, actor_id=actor.id if actor else None, kind=kind, payload=payload, at=now)
+    ev = TicketEvent(**event_row(ticket.id, kind, now, actor_id=actor.id if actor else None, **payload))
     db.session.add(ev)
     return ev
 
@@ -217,7 +242,6 @@ def log_call(
 
     contact = get_or_create_contact(phone, now=now, name=caller_name)
     ticket = Ticket(
-        number=next_ticket_number(now),
         channel=channel,
         contact=contact,
         category=category,
@@ -239,8 +263,7 @@ def log_call(
         triage_verdict="confirmed" if (triage.priority, triage.category) == (priority, category) else "corrected",
         triage_reviewed_at=now,
     )
-    db.session.add(ticket)
-    db.session.flush()
+    _store_new_ticket(ticket, actor=actor, now=now, checklist=checklist or [])
     if call is not None:
         call.ticket_id = ticket.id
         call.contact = contact
@@ -261,9 +284,6 @@ def log_call(
             handled_by_id=actor.id,
         )
         db.session.add(interaction)
-    add_event(
-        ticket, actor, "created", now, channel=channel, priority=priority, category=category, checklist=checklist or []
-    )
     if emergency_service:
         add_event(ticket, actor, "emergency_handover", now, service=emergency_service)
     if answered_on_call:
@@ -694,11 +714,8 @@ def build_unclaimed_ticket(
 
     ``contact_by`` is a first contact promised to the person (the SMS answer
     says when to expect contact, a missed caller hears when the call-back will
-    come): the first-contact clock runs to it when that is sooner. The caller
-    numbers and stores the ticket: ``open_unclaimed_ticket`` through the
-    session, the SMS webhook with one INSERT (its hot path has no time for the
-    ORM's flush). Building it first keeps the clock arithmetic out of the
-    write transaction.
+    come): the first-contact clock runs to it when that is sooner.
+    ``open_unclaimed_ticket`` builds it so, then numbers and stores it.
     """
     if channel not in CHANNELS:
         raise DomainError(_l("Unknown channel."))
@@ -756,8 +773,16 @@ def open_unclaimed_ticket(
         triage_reasons=triage_reasons,
     )
     ticket.contact = contact
+    _store_new_ticket(ticket, actor=None, now=now)
+    return ticket
+
+
+def _store_new_ticket(ticket: Ticket, *, actor: User | None, now: datetime, **created) -> None:
+    """Number ``ticket``, store it and write its ``created`` event: the one way a ticket comes to be
+    (``log_call`` for an operator's call, ``open_unclaimed_ticket`` for texts, missed calls and the API).
+    ``created``: more of the event's payload."""
     ticket.number = next_ticket_number(now)
     db.session.add(ticket)
     db.session.flush()
-    add_event(ticket, None, "created", now, channel=channel, priority=priority, category=category)
-    return ticket
+    payload = {"channel": ticket.channel, "priority": ticket.priority, "category": ticket.category, **created}
+    add_event(ticket, actor, "created", now, **payload)
