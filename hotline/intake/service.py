@@ -34,7 +34,15 @@ from hotline.intake.policy import IntakePolicy, Line
 from hotline.notify.service import enqueue_sms
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
-from hotline.tickets.service import EVENT_COLUMNS, add_event, event_row, get_or_create_contact, open_unclaimed_ticket
+from hotline.tickets.service import (
+    EVENT_COLUMNS,
+    add_event,
+    build_unclaimed_ticket,
+    event_row,
+    get_or_create_contact,
+    open_unclaimed_ticket,
+    store_unclaimed_ticket,
+)
 from hotline.triage import Triage, triage_text
 from hotline.user_notifications import CALLER_REPLIED, NOTIFICATION_COLUMNS, notification_row
 from models.contact import Contact
@@ -208,6 +216,27 @@ def _triaged(body: str) -> tuple[str, str, tuple[str, ...]]:
     return triage.priority, triage.category, triage.reasons
 
 
+def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -> Ticket:
+    """The ticket a first message opens, built (clocks and all) by the ticket service, not yet stored.
+
+    Its priority and category are the triaged ones, kept as the suggestion; the
+    first contact is promised within the callback time of that priority. A
+    blank text gets an empty summary (the service shows a dash).
+    """
+    priority, category, reasons = triage
+    summary = body.strip().splitlines()[0] if body.strip() else ""
+    return build_unclaimed_ticket(
+        now=now,
+        channel="sms",
+        summary=summary,
+        body=body,
+        category=category,
+        priority=priority,
+        contact_by=now + timedelta(minutes=policy.minutes_to_callback(priority)),
+        triage_reasons=reasons,
+    )
+
+
 def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> str:
     """The words a text is answered with: where to call at once when triaged P0, else the ticket's number."""
     if priority == "P0":
@@ -219,8 +248,8 @@ def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> s
 def _write_follow_up(
     msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, triage: tuple
 ) -> tuple[str, int | None] | None:
-    """Store the text of a sender with an open ticket and commit; return (the answer, the id of a ticket whose
-    duty phones are to be alerted, or None), or None when the sender has no open ticket (nothing written).
+    """Store the text of a sender with an open ticket and commit; return (the answer, what the duty phones are
+    to be alerted of, or None), or None when the sender has no open ticket (nothing written).
 
     One short transaction on a pooled driver connection: the ``sms_in`` event on
     the sender's newest open ticket; its owner, if any, gets a ``caller_replied``
@@ -262,7 +291,7 @@ def _write_follow_up(
             event.execute(cursor, event_row(ticket_id, "triage_raised", now, **raised))
             if _fast("alerted", dialect).execute(cursor, {"ticket_id": ticket_id}).fetchone() is None:
                 event.execute(cursor, event_row(ticket_id, "urgent_alert", now, priority=level))
-                alert = ticket_id
+                alert = (ticket_id, number, level, category)
         reply = _answer(policy, level, number, new=False)
         stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
         if _fast("interaction", dialect).execute(cursor, stored).fetchone() is None:  # a replay
@@ -311,14 +340,17 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     e164 = normalize_phone(raw) if raw else None
     command = word in policy.stop_words or word in policy.start_words
     triage = None if command else _triaged(msg.body)
+    new = None
     for _attempt in range(FOLLOW_UP_ATTEMPTS):
         written = None
         if e164 is not None and not command:
             with turn():
                 written = _write_follow_up(msg, raw, e164, now, policy, triage)
         if written is None:  # a stop or start word, a first message, or a number that does not parse
+            if triage is not None and new is None:  # its ticket, clocks and all, built before the write turn
+                new = _sms_ticket(msg.body, now, policy, triage)
             with turn():
-                written = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, triage=triage)
+                written = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, new=new)
                 if written is None:  # a ticket of this sender was opened meanwhile: a follow-up after all
                     db.session.rollback()
                     continue
@@ -334,48 +366,54 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
                 db.session.commit()
         except Exception:  # the text is stored and its alert is on every desk: answer the caller all the same
             db.session.rollback()
-            log.exception("SMS %s: the duty phones' alert for ticket %s could not be queued", msg.sid, alert)
+            log.exception("SMS %s: the duty phones' alert for ticket %s could not be queued", msg.sid, alert[1])
     return reply
 
 
-def _text_duty_phones(ticket_id: int, *, now: datetime, policy: IntakePolicy) -> None:
-    """Queue the duty alert of an urgent text to every on-duty phone of the roster, in the outbox.
-
-    The caller's words are not in it: the number, priority and category send
-    the operator to the desk, where the text is.
-    """
-    ticket = db.session.get(Ticket, ticket_id)
-    category = catalogue().get(ticket.triage_category)
-    body = policy.duty_alert.format(
-        number=ticket.number,
-        priority=ticket.triage_priority,
-        category=category.zh if category else ticket.triage_category,
-    )
-    phones = db.session.scalars(
+def _duty_phones() -> list[str]:
+    """The phones of the lines on duty now (the roster's), each once."""
+    return db.session.scalars(
         select(DutyLine.phone)
         .where(DutyLine.on_duty.is_(True), DutyLine.phone.is_not(None))
         .distinct()
         .order_by(DutyLine.phone)
+    ).all()
+
+
+def _text_duty_phones(alert: tuple, *, now: datetime, policy: IntakePolicy) -> None:
+    """Queue the duty alert of an urgent text to every on-duty phone of the roster, in the outbox.
+
+    ``alert``: the ticket's id, number, triaged priority and category. The
+    caller's words are not in it: the number, priority and category send the
+    operator to the desk, where the text is.
+    """
+    ticket_id, number, priority, category_code = alert
+    phones = _duty_phones()
+    if not phones:
+        return
+    category = catalogue().get(category_code)
+    body = policy.duty_alert.format(
+        number=number, priority=priority, category=category.zh if category else category_code
     )
+    ticket = db.session.get(Ticket, ticket_id)
     for phone in phones:
         enqueue_sms(to=phone, body=body, now=now, ticket=ticket)
 
 
 def _receive_sms_in_session(
-    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, triage: tuple | None
-) -> tuple[str, int | None] | None:
-    """``receive_sms`` on the session: a stop or start word (``triage`` None), a first message, or a sender
-    whose number does not parse. Returns the answer and the id of a ticket whose duty phones are to be
-    alerted, or None; or None alone when the sender of a text has an open ticket after all (opened since
-    ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up."""
+    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, new: Ticket | None
+) -> tuple[str, tuple | None] | None:
+    """``receive_sms`` on the session: a stop or start word (``new`` None), or a first message (or one from a
+    number that does not parse) with ``new``, its ticket as ``_sms_ticket`` built it. Returns the answer and
+    what the duty phones are to be alerted of, or None; or None alone when the sender has an open ticket
+    after all (opened since ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up."""
     session = db.session
     conn = session.connection()
     if e164 and conn.dialect.name == "postgresql":
-        # Two first messages of one person at once must not open two tickets (SQLite has one writer anyway).
         conn.execute(_LOCK, {"phone": e164})
     contact_id, _child, ticket_id, number, *_ticket = _sender(conn, e164)
     alert = None
-    if triage is None:
+    if new is None:
         opted_out = word in policy.stop_words
         contact = session.get(Contact, contact_id) if contact_id is not None else None
         if e164 and contact is None:
@@ -390,24 +428,13 @@ def _receive_sms_in_session(
         return None
     else:
         # A new ticket, through the ticket service; an unparseable number is kept as given on a contact of its own.
-        priority, category, reasons = triage
-        summary = msg.body.strip().splitlines()[0] if word else ""
-        ticket = open_unclaimed_ticket(
-            now=now,
-            channel="sms",
-            phone=raw,
-            summary=summary,
-            body=msg.body,
-            category=category,
-            priority=priority,
-            contact_by=now + timedelta(minutes=policy.minutes_to_callback(priority)),
-            triage_reasons=reasons,
-        )
+        ticket = store_unclaimed_ticket(new, phone=raw, now=now)
         ticket_id, contact_id, number = ticket.id, ticket.contact_id, ticket.number
-        if priority in URGENT_PRIORITIES:
-            alert = ticket_id
-            add_event(ticket, None, "urgent_alert", now, priority=priority)
-        reply = _answer(policy, priority, number, new=True)
+        if ticket.priority in URGENT_PRIORITIES:
+            add_event(ticket, None, "urgent_alert", now, priority=ticket.priority)
+            if _duty_phones():  # looked up in this transaction: no second one when nobody is to be texted
+                alert = (ticket_id, number, ticket.triage_priority, ticket.triage_category)
+        reply = _answer(policy, ticket.priority, number, new=True)
     stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
     inserted = conn.execute(_store_interaction(conn.dialect.name), stored).scalar()
     if inserted is None:  # a replay: undo what this request wrote, answer as the first time

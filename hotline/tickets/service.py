@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from hotline import access, labels
 from hotline.access import can_ticket_call
@@ -126,6 +125,14 @@ def ticket_number(day, seq: int) -> str:
     return f"{day:%Y%m%d}{seq:04d}"
 
 
+_CONTACT = Contact.__table__
+#: A new phone number's contact, built once per dialect: nothing when the number has one already.
+_NEW_CONTACT = {
+    name: insert(_CONTACT).on_conflict_do_nothing(index_elements=["phone"]).returning(_CONTACT.c.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 def get_or_create_contact(phone: str | None, *, now: datetime, name: str | None = None) -> Contact | None:
     """The contact for ``phone`` (normalised to E.164), created if new.
 
@@ -135,23 +142,27 @@ def get_or_create_contact(phone: str | None, *, now: datetime, name: str | None 
     raw = (phone or "").strip()
     e164 = normalize_phone(raw) if raw else None
     if e164:
-        contact = db.session.scalar(select(Contact).where(Contact.phone == e164))
-        if contact is not None:
-            if name and not contact.name:
-                contact.name = name
-            return contact
-        try:
-            with db.session.begin_nested():
-                contact = Contact(phone=e164, name=name or None, created_at=now)
-                db.session.add(contact)
-        except IntegrityError:  # another request created it first
-            contact = db.session.scalar(select(Contact).where(Contact.phone == e164))
+        contact = db.session.get(Contact, _phone_contact(e164, now=now, name=name)[0])
+        if name and not contact.name:
+            contact.name = name
         return contact
     if not raw and not name:
         return None
     contact = Contact(phone=None, phone_raw=raw or None, name=name or None, created_at=now)
     db.session.add(contact)
     return contact
+
+
+def _phone_contact(e164: str, *, now: datetime, name: str | None = None) -> tuple[int, bool]:
+    """(id, is a child) of the contact of a valid ``e164`` number, created if new: one INSERT that does
+    nothing when another request (or an earlier call) created it first, then a look-up only if it did."""
+    conn = db.session.connection()
+    created = conn.execute(_NEW_CONTACT[conn.dialect.name], {"phone": e164, "name": name or None, "created_at": now})
+    new_id = created.scalar()
+    if new_id is not None:
+        return new_id, False
+    found = conn.execute(select(_CONTACT.c.id, _CONTACT.c.is_child).where(_CONTACT.c.phone == e164)).one()
+    return found.id, bool(found.is_child)
 
 
 def find_recent_open_ticket(phone: str, *, now: datetime, hours: int = 72) -> Ticket | None:
@@ -756,11 +767,9 @@ def open_unclaimed_ticket(
     """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
 
     It waits on the desk until an operator takes it and becomes its first-contact owner.
-    ``contact_by``, ``triage_reasons``: see ``build_unclaimed_ticket``.
+    ``contact_by``, ``triage_reasons``: see ``build_unclaimed_ticket``; the ticket is built
+    by it, then stored by ``store_unclaimed_ticket``.
     """
-    if channel not in CHANNELS:
-        raise DomainError(_l("Unknown channel."))
-    contact = get_or_create_contact(phone, now=now)
     ticket = build_unclaimed_ticket(
         now=now,
         channel=channel,
@@ -768,11 +777,27 @@ def open_unclaimed_ticket(
         body=body,
         category=category,
         priority=priority,
-        contact=contact,
         contact_by=contact_by,
         triage_reasons=triage_reasons,
     )
-    ticket.contact = contact
+    return store_unclaimed_ticket(ticket, phone=phone, now=now)
+
+
+def store_unclaimed_ticket(ticket: Ticket, *, phone: str | None, now: datetime) -> Ticket:
+    """Store a ticket ``build_unclaimed_ticket`` built, with the contact of ``phone`` (created if new).
+
+    Apart from building so that a caller holding a write turn (the SMS webhook on
+    SQLite) can build, clocks and all, before taking it. A child's contact makes
+    the ticket sensitive.
+    """
+    raw = (phone or "").strip()
+    e164 = normalize_phone(raw) if raw else None
+    if e164:  # by id: the contact's row is not loaded for this
+        ticket.contact_id, child = _phone_contact(e164, now=now)
+    else:
+        contact = get_or_create_contact(phone, now=now)
+        ticket.contact, child = contact, bool(contact and contact.is_child)
+    ticket.sensitive = bool(ticket.sensitive or child)
     _store_new_ticket(ticket, actor=None, now=now)
     return ticket
 
