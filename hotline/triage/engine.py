@@ -365,13 +365,18 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
     """Whether a match (the spans of its pieces) is negated, hypothetical, resolved, framed as an enquiry
     or a topic of a question.
 
-    A negation counts before any piece ("孩子没有走丢"); only a single word can be a topic ("自杀干预"):
-    pieces joined by ``~`` describe a situation.
+    A negation counts before any piece ("孩子没有走丢"), in the gap before it for a later piece; only a single
+    word can be a topic ("自杀干预"): pieces joined by ``~`` describe a situation.
     """
     start, end = spans[0][0], spans[-1][1]
     if cues.negation:
         for n, (piece_start, _piece_end) in enumerate(spans):
-            lowest = _reach(piece_start, cues.breaks) if n == 0 and len(spans) > 1 else piece_start - NEGATION_REACH
+            if n == 0:
+                lowest = _reach(piece_start, cues.breaks) if len(spans) > 1 else piece_start - NEGATION_REACH
+            else:
+                # Only the gap before a later piece: a negation inside the piece before it is part of the phrase
+                # ("没人能带他": {nobody}~{care}), not a negation of it.
+                lowest = max(piece_start - NEGATION_REACH, spans[n - 1][1])
             if policy.negation.search(norm, max(0, lowest), piece_start):
                 return True
     if cues.hypothetical:
