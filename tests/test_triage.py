@@ -185,6 +185,8 @@ def test_a_question_about_a_topic_is_routine(text, category):
         ("不是没有危险 是真的很危险 他拿着刀在门口", "P0", "violence"),
         # A negation ending one clause does not reach the subject of the next ("nobody home; the child is lost").
         ("家里没人 孩子走丢了", "P0", "missing_child"),
+        # A negation inside the piece before ("没人" of {nobody}~{care}) is part of the phrase, not of the next.
+        ("我的孩子有自闭症 我要做手术住院一个月 家里没人能带他", "P1", "disabled_without_carer"),
     ],
 )
 def test_dialects_compounds_and_negation_reach(text, priority, kind):
