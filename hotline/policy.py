@@ -8,7 +8,7 @@ from flask import current_app
 from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
-from hotline.triage import init_triage
+from hotline.triage import init_triage, init_triage_model
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ def init_policy(app) -> None:
     app.extensions["hotline_policy"] = {"catalogue": load_catalogue(policy_dir / "catalogue.toml")}
     init_sla(app)
     init_triage(app)
+    init_triage_model(app)
 
 
 def category_label(code: str | None) -> str:

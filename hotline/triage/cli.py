@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from hotline.triage.engine import triage_text
+from hotline.triage import triage_text
 
 
 @click.command("triage")

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 
 from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy
+from models.ticket import URGENT_PRIORITIES
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Triage:
     @property
     def urgent(self) -> bool:
         """P0 or P1: an alert for the operators on duty."""
-        return self.priority in ("P0", "P1")
+        return self.priority in URGENT_PRIORITIES
 
     def as_dict(self) -> dict:
         return {"priority": self.priority, "category": self.category, "kind": self.kind, "reasons": list(self.reasons)}

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.triage.engine import Triage, triage_text
+from hotline.triage import Triage, triage_text
+from hotline.triage.labelled import read_labelled
+from models.ticket import URGENT_PRIORITIES
 
-LABELS = ("P0", "P1", "routine")
 TARGETS = {"urgent_kept": 0.90, "danger_found": 0.80, "routine_raised": 0.15}
 
 
@@ -37,23 +38,10 @@ class Scored:
         return self.result.urgent
 
 
-def read_labelled(path: Path) -> list[tuple[str, str]]:
-    """The (label, text) pairs of ``path``; a line with another label is an error naming the line."""
-    pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, sep, text = line.partition("\t")
-        if not sep or label not in LABELS:
-            raise ValueError(f"{path}:{number}: expected label<TAB>text with a label in {LABELS}")
-        pairs.append((label, text))
-    return pairs
-
-
 def score(pairs: list[tuple[str, str]]) -> tuple[dict, list[Scored]]:
     """The three figures (shares from 0 to 1, with counts) and every text's result."""
     scored = [Scored(label, text, triage_text(text)) for label, text in pairs]
-    urgent = [s for s in scored if s.label in ("P0", "P1")]
+    urgent = [s for s in scored if s.label in URGENT_PRIORITIES]
     danger = [s for s in scored if s.label == "P0"]
     routine = [s for s in scored if s.label == "routine"]
 

@@ -1,0 +1,170 @@
+"""A second opinion on the texts the rules find routine: naive Bayes over the characters of labelled examples.
+
+The rules (``hotline.triage.engine``, ``triage.toml``) know the words they were written for; residents
+find other words ("屋头冷得遭不住 娃儿一直咳"). So a text the rules leave routine is scored by a
+classifier trained on labelled texts (``config/policy/triage_examples.tsv``): the log-odds that it is
+urgent (P0/P1) rather than routine, from the character 1- to 3-grams it contains, each weighed by how
+much more often it occurs in urgent examples than in routine ones (add-one smoothing). Above the
+policy's bound (``triage_model.toml``) the text is raised to the policy's level, with the n-grams that
+weighed most as its reasons, so the operator sees why. It never lowers what the rules found, and never
+raises to P0: danger to life stays the rules' call. A text that is itself a routine example (one the
+operators corrected and the county added) is never raised.
+
+The model is trained when the application starts (a few thousand short texts: milliseconds) from files
+a county can extend; nothing is read or learnt at run time.
+"""
+
+import dataclasses
+import math
+import tomllib
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from flask import current_app, has_app_context
+
+from hotline.toml_checks import only_keys
+from hotline.triage.labelled import read_labelled
+from models.ticket import URGENT_PRIORITIES
+
+
+class TriageModelError(ValueError):
+    """``triage_model.toml`` or its example file cannot be used: the message names what and where."""
+
+
+@dataclass(frozen=True)
+class TriageModel:
+    """The trained model and how it is used."""
+
+    weights: dict[str, float]
+    prior: float
+    ngrams: tuple[int, ...]
+    raise_above: float
+    level: str
+    category: str
+    reasons: int
+    max_chars: int
+    examples: int
+    #: The routine examples, as the model folds them: never raised, whatever their words weigh.
+    routine: frozenset[str] = frozenset()
+
+    def grams(self, text: str) -> set[str]:
+        """The distinct character n-grams of ``text`` as the model sees it: NFKC, lower case, no spaces."""
+        folded = self.fold(text)
+        return {folded[i : i + n] for n in self.ngrams for i in range(len(folded) - n + 1)}
+
+    def log_odds(self, text: str) -> float:
+        """How much more likely ``text`` is urgent than routine, as a natural log."""
+        weights = self.weights
+        return self.prior + sum(weights.get(gram, 0.0) for gram in self.grams(text))
+
+    def fold(self, text: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", text[: self.max_chars]).lower().split())
+
+    def judge(self, text: str) -> tuple[str, ...] | None:
+        """The reasons to raise ``text`` (the n-grams that weighed most for urgent), or None to leave it.
+
+        A text that is a routine example itself (one the operators corrected) is left as it is."""
+        if self.fold(text) in self.routine:
+            return None
+        grams = self.grams(text)
+        weights = self.weights
+        if self.prior + sum(weights.get(gram, 0.0) for gram in grams) <= self.raise_above:
+            return None
+        # Pieces of two characters or more first (a lone character tells the operator little), heaviest first.
+        heaviest = sorted((g for g in grams if weights.get(g, 0.0) > 0), key=lambda g: (len(g) < 2, -weights[g], g))
+        reasons: list[str] = []
+        for gram in heaviest:  # a piece inside one already shown adds nothing
+            if not any(gram in shown for shown in reasons):
+                reasons.append(gram)
+            if len(reasons) == self.reasons:
+                break
+        return tuple(reasons)
+
+
+def train(pairs: list[tuple[str, str]], *, ngrams: tuple[int, ...], max_chars: int) -> tuple[dict[str, float], float]:
+    """Per n-gram log ratio of its frequency among urgent and routine examples, and the prior log-odds."""
+    probe = TriageModel({}, 0.0, ngrams, 0.0, "P1", "", 0, max_chars, 0)
+    counts = {True: Counter(), False: Counter()}
+    documents = Counter()
+    for label, text in pairs:
+        urgent = label in URGENT_PRIORITIES
+        documents[urgent] += 1
+        counts[urgent].update(probe.grams(text))
+    if not documents[True] or not documents[False]:
+        raise TriageModelError("the examples need urgent (P0/P1) and routine texts both")
+    vocabulary = counts[True].keys() | counts[False].keys()
+    size = len(vocabulary)
+    urgent_total, routine_total = counts[True].total() + size, counts[False].total() + size
+    weights = {
+        gram: math.log((counts[True][gram] + 1) / urgent_total) - math.log((counts[False][gram] + 1) / routine_total)
+        for gram in vocabulary
+    }
+    return weights, math.log(documents[True] / documents[False])
+
+
+def load_triage_model(path: Path, categories: set[str] | None = None) -> TriageModel:
+    """Read ``triage_model.toml`` and train the model on the example files it names (beside it)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise TriageModelError(f"{path.name}: {exc}") from exc
+    allowed = {"examples", "ngrams", "raise_above", "level", "category", "reasons", "max_chars"}
+    only_keys(data, allowed, path.name, error=TriageModelError)
+    files = data.get("examples")
+    if not isinstance(files, list) or not files or not all(isinstance(name, str) for name in files):
+        raise TriageModelError(f"{path.name}: examples must be a list of file names")
+    ngrams = data.get("ngrams", [1, 2, 3])
+    if not isinstance(ngrams, list) or not ngrams or not all(isinstance(n, int) and 1 <= n <= 6 for n in ngrams):
+        raise TriageModelError(f"{path.name}: ngrams must be a list of lengths from 1 to 6")
+    bound = data.get("raise_above")
+    if not isinstance(bound, int | float) or isinstance(bound, bool):
+        raise TriageModelError(f"{path.name}: raise_above must be a number (the log-odds above which a text is raised)")
+    level = data.get("level", "P1")
+    if level not in ("P1", "P2"):
+        raise TriageModelError(f"{path.name}: level must be P1 or P2 (P0 stays the rules' call)")
+    category = data.get("category")
+    if not isinstance(category, str) or (categories is not None and category not in categories):
+        raise TriageModelError(f"{path.name}: category must be a code of the catalogue")
+    reasons, max_chars = data.get("reasons", 3), data.get("max_chars", 1000)
+    for name, value in (("reasons", reasons), ("max_chars", max_chars)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TriageModelError(f"{path.name}: {name} must be a whole number above 0")
+    pairs = []
+    for name in files:
+        try:
+            pairs += read_labelled(path.parent / name)
+        except (OSError, ValueError) as exc:
+            raise TriageModelError(f"{path.name}: examples file {name}: {exc}") from exc
+    weights, prior = train(pairs, ngrams=tuple(ngrams), max_chars=max_chars)
+    model = TriageModel(weights, prior, tuple(ngrams), float(bound), level, category, reasons, max_chars, len(pairs))
+    routine = frozenset(model.fold(text) for label, text in pairs if label not in URGENT_PRIORITIES)
+    return dataclasses.replace(model, routine=routine)
+
+
+def current_model() -> TriageModel:
+    """The model trained at application start; outside an application, the configured one (trained once)."""
+    if has_app_context():
+        loaded = current_app.extensions.get("hotline_policy", {}).get("triage_model")
+        if loaded is not None:
+            return loaded
+    return _configured_model()
+
+
+@cache
+def _configured_model() -> TriageModel:
+    from config.settings import Config
+    from hotline.policy import load_catalogue
+
+    policy_dir = Path(Config.POLICY_DIR)
+    codes = {c.code for c in load_catalogue(policy_dir / "catalogue.toml").categories}
+    return load_triage_model(policy_dir / "triage_model.toml", codes)
+
+
+def init_triage_model(app) -> None:
+    """Train the model once at start-up from ``triage_model.toml`` and its examples."""
+    policies = app.extensions.setdefault("hotline_policy", {})
+    codes = {c.code for c in policies["catalogue"].categories}
+    policies["triage_model"] = load_triage_model(Path(app.config["POLICY_DIR"]) / "triage_model.toml", codes)
