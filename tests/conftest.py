@@ -224,6 +224,27 @@ def operator(make_user):
 
 
 @pytest.fixture
+def civil(make_department):
+    """The county civil affairs bureau (民政局), with a duty phone; ``health`` the health bureau."""
+    return make_department("civil_affairs", "县民政局", duty_phone="+8613900000001")
+
+
+@pytest.fixture
+def civil_staff(make_user, civil):
+    return make_user("department", username="civil1", department=civil)
+
+
+@pytest.fixture
+def health(make_department):
+    return make_department("health", "县卫生健康局", duty_phone="+8613900000010")
+
+
+@pytest.fixture
+def health_staff(make_user, health):
+    return make_user("department", username="health1", department=health)
+
+
+@pytest.fixture
 def manager(make_user):
     return make_user("manager", username="mgr_chen", display_name="陈主任")
 

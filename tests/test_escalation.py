@@ -19,16 +19,6 @@ from models.outbox import OutboundMessage
 from models.ticket import Ticket, TicketEvent
 
 
-@pytest.fixture
-def civil(make_department):
-    return make_department("civil_affairs", "县民政局", duty_phone="+8613900000001")
-
-
-@pytest.fixture
-def civil_staff(make_user, civil):
-    return make_user("department", username="civil1", department=civil)
-
-
 def p1_referral(operator, civil, now):
     """A P1 walk-in logged at ``now`` and referred at once: acknowledge due in one hour."""
     t = ts.log_call(

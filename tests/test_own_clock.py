@@ -26,26 +26,6 @@ from tests.conftest import login
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture
-def civil(make_department):
-    return make_department("civil_affairs", "县民政局", duty_phone="+8613900000001")
-
-
-@pytest.fixture
-def civil_staff(make_user, civil):
-    return make_user("department", username="civil1", department=civil)
-
-
-@pytest.fixture
-def health(make_department):
-    return make_department("health", "县卫生健康局", duty_phone="+8613900000010")
-
-
-@pytest.fixture
-def health_staff(make_user, health):
-    return make_user("department", username="health1", department=health)
-
-
 def running(ticket: Ticket) -> list[clocks.Span]:
     """What the ticket page's clocks panel lists: the ticket's own running clocks and its referrals'."""
     spans = clocks.ticket_spans(ticket)
