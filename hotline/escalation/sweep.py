@@ -33,11 +33,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
+from hotline.tickets.service import event_row, insert_events
 from models.department import Department
 from models.escalation import LEVELS, EscalationStep, Heartbeat
 from models.notification import Notification
 from models.referral import Referral
-from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
+from models.ticket import URGENT_PRIORITIES, Ticket
 from models.user import User
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -188,21 +189,12 @@ def _announce(won, *, now, audience: _Audience, digests: _Digests, owners: dict,
         payload = {"clock": row.clock, "level": row.level, "due_at": row.due_at.isoformat()}
         if referral_id:
             payload["department"] = names.get(unit, "")
-        events.append(
-            {
-                "ticket_id": row.ticket_id,
-                "referral_id": referral_id,
-                "actor_id": None,
-                "kind": f"escalation_{row.level}",
-                "payload": payload,
-                "at": now,
-            }
-        )
+        events.append(event_row(row.ticket_id, f"escalation_{row.level}", now, referral_id=referral_id, **payload))
         for uid in audience.users(row.level, owner=owners.get(row.ticket_id), unit=unit):
             reached[(uid, row.ticket_id)].append(payload)
         report["by_level"][row.level] = report["by_level"].get(row.level, 0) + 1
     if events:
-        db.session.connection().execute(insert(TicketEvent.__table__), events)
+        insert_events(events)
     digests.write(reached, now)
     report["steps_written"] += len(won)
 

@@ -40,6 +40,7 @@ from hotline.tickets.service import (
     build_unclaimed_ticket,
     event_row,
     get_or_create_contact,
+    insert_events,
     open_unclaimed_ticket,
     store_unclaimed_ticket,
 )
@@ -370,14 +371,17 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     return reply
 
 
+_DUTY_PHONES = (
+    select(DutyLine.phone)
+    .where(DutyLine.on_duty.is_(True), DutyLine.phone.is_not(None))
+    .distinct()
+    .order_by(DutyLine.phone)
+)
+
+
 def _duty_phones() -> list[str]:
     """The phones of the lines on duty now (the roster's), each once."""
-    return db.session.scalars(
-        select(DutyLine.phone)
-        .where(DutyLine.on_duty.is_(True), DutyLine.phone.is_not(None))
-        .distinct()
-        .order_by(DutyLine.phone)
-    ).all()
+    return db.session.connection().scalars(_DUTY_PHONES).all()
 
 
 def _text_duty_phones(alert: tuple, *, now: datetime, policy: IntakePolicy) -> None:
@@ -431,7 +435,7 @@ def _receive_sms_in_session(
         ticket = store_unclaimed_ticket(new, phone=raw, now=now)
         ticket_id, contact_id, number = ticket.id, ticket.contact_id, ticket.number
         if ticket.priority in URGENT_PRIORITIES:
-            add_event(ticket, None, "urgent_alert", now, priority=ticket.priority)
+            insert_events([event_row(ticket_id, "urgent_alert", now, priority=ticket.priority)])
             if _duty_phones():  # looked up in this transaction: no second one when nobody is to be texted
                 alert = (ticket_id, number, ticket.triage_priority, ticket.triage_category)
         reply = _answer(policy, ticket.priority, number, new=True)
