@@ -112,10 +112,10 @@ def _touch(ticket: Ticket, now: datetime, expected_version: int | None) -> None:
 _SEQUENCE = TicketSequence.__table__
 #: The numbering upsert, built once per dialect: it runs on every intake, the SMS webhook's hot path too.
 _NEXT_NUMBER = {
-    name: insert(_SEQUENCE)
+    name: dialect_insert(_SEQUENCE)
     .on_conflict_do_update(index_elements=["day"], set_={"last_value": _SEQUENCE.c.last_value + 1})
     .returning(_SEQUENCE.c.last_value)
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
@@ -143,8 +143,8 @@ _TICKET = Ticket.__table__
 _INSERT_TICKET = insert(_TICKET).returning(_TICKET.c.id)
 #: A new phone number's contact, built once per dialect: nothing when the number has one already.
 _NEW_CONTACT = {
-    name: insert(_CONTACT).on_conflict_do_nothing(index_elements=["phone"]).returning(_CONTACT.c.id)
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    name: dialect_insert(_CONTACT).on_conflict_do_nothing(index_elements=["phone"]).returning(_CONTACT.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
