@@ -108,6 +108,9 @@ class Ticket(db.Model):
     triage_priority: Mapped[str | None] = mapped_column(String(2))
     triage_category: Mapped[str | None] = mapped_column(String(48))
     triage_reasons: Mapped[list | None] = mapped_column(JSON)
+    #: Which rule group suggested it (``suicide``, ``missing_child``...), or ``model``: the triage model raised
+    #: a text no rule counted, and its reasons are the pieces that weighed most, not matched words.
+    triage_kind: Mapped[str | None] = mapped_column(String(32))
     #: confirmed or corrected; empty until an operator has looked at the suggestion.
     triage_verdict: Mapped[str | None] = mapped_column(String(12))
     triage_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

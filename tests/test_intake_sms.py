@@ -364,6 +364,7 @@ def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, mon
         priority=triage.priority,
         contact_by=at + timedelta(minutes=policy.minutes_to_callback(triage.priority)),
         triage_reasons=triage.reasons,
+        triage_kind=triage.kind,
     )
     assert (stored.priority, stored.triage_priority, stored.triage_reasons) == (
         triage.priority,

@@ -171,6 +171,7 @@ def test_an_urgent_follow_up_records_the_suggestion_without_changing_the_priorit
     assert ticket.priority == "P3"  # the operator's until they review it
     assert (ticket.triage_priority, ticket.triage_category) == ("P0", triage.category)
     assert ticket.triage_reasons == list(triage.reasons) and ticket.triage_verdict is None
+    assert ticket.triage_kind == triage.kind == "missing_child"
     assert ticket.version == version + 1 and ticket.updated_at == later
     assert event_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
     assert events(ticket, "triage_raised")[0].payload == {
@@ -510,3 +511,22 @@ def test_only_the_desk_may_ask_for_a_triage(client, logged_in, make_user, make_d
     token = client.get("/account/password").get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1]
     r = client.post("/tickets/triage-text", data={"text": MISSING_CHILD, "csrf_token": token.split('"')[0]})
     assert r.status_code in (403, 404)
+
+
+def test_a_text_the_model_raised_says_so_on_the_ticket_and_the_desk(client, logged_in, policy, now, operator):
+    """The rules count no word of it; the triage model raises it to P1 and the page names the model, not a match."""
+    sms(policy, now, "头好晕 站不起来 我和我妈 屋里烧的蜂窝煤", sid="7", sender="+8613800000077")
+    sms(policy, now, ILLNESS, sid="8", sender="+8613800000088")
+    raised, matched = (
+        reload(t) for t in db.session.scalars(select(Ticket).order_by(Ticket.contact_id, Ticket.id)).all()
+    )
+    if raised.triage_kind != "model":
+        raised, matched = matched, raised
+    assert (raised.priority, raised.triage_kind, raised.triage_category) == ("P1", "model", "other")
+    assert matched.triage_kind not in (None, "model")
+    logged_in(operator)
+    page = client.get(f"/tickets/{raised.number}").get_data(as_text=True)
+    assert "模型判断，依据：" in page and "命中" not in page.split("模型判断")[0].rsplit("系统研判", 1)[-1]
+    assert "命中：" in client.get(f"/tickets/{matched.number}").get_data(as_text=True)
+    desk = client.get("/desk").get_data(as_text=True)
+    assert desk.count("模型判断，依据：") == 1

@@ -170,7 +170,8 @@ class CaseWriter:
             triage = self._triaged(summary)
             verdict = "confirmed" if (triage.priority, triage.category) == (priority, category) else "corrected"
             v.update(triage_priority=triage.priority, triage_category=triage.category)
-            v.update(triage_reasons=list(triage.reasons), triage_verdict=verdict, triage_reviewed_at=created)
+            v.update(triage_reasons=list(triage.reasons), triage_kind=triage.kind)
+            v.update(triage_verdict=verdict, triage_reviewed_at=created)
             payload["checklist"] = []
             if channel in ("voice", "walk_in"):
                 v["first_contact_at"] = created  # the operator is talking with the person

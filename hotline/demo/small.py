@@ -168,6 +168,7 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
                 category=triage.category,
                 priority=triage.priority,
                 triage_reasons=triage.reasons,
+                triage_kind=triage.kind,
             )
             created.append(t)
             continue

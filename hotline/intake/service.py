@@ -183,6 +183,7 @@ _FAST = {
                 triage_priority=bindparam("priority", type_=_TICKET.c.triage_priority.type),
                 triage_category=bindparam("category", type_=_TICKET.c.triage_category.type),
                 triage_reasons=bindparam("reasons", type_=_TICKET.c.triage_reasons.type),
+                triage_kind=bindparam("kind", type_=_TICKET.c.triage_kind.type),
                 triage_verdict=None,
                 triage_reviewed_at=None,
                 updated_at=bindparam("at", type_=_TICKET.c.updated_at.type),
@@ -211,10 +212,11 @@ def _sender(conn, e164: str | None) -> tuple:
     return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
 
 
-def _triaged(body: str) -> tuple[str, str, tuple[str, ...]]:
-    """(priority, category, reasons) of a text: its triage (categories checked against the catalogue at start)."""
+def _triaged(body: str) -> tuple[str, str, tuple[str, ...], str | None]:
+    """(priority, category, reasons, kind) of a text: its triage (categories checked against the catalogue at
+    start; kind: the rule group, or ``model``)."""
     triage: Triage = triage_text(body)
-    return triage.priority, triage.category, triage.reasons
+    return triage.priority, triage.category, triage.reasons, triage.kind
 
 
 def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -> Ticket:
@@ -224,7 +226,7 @@ def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -
     first contact is promised within the callback time of that priority. A
     blank text gets an empty summary (the service shows a dash).
     """
-    priority, category, reasons = triage
+    priority, category, reasons, kind = triage
     summary = body.strip().splitlines()[0] if body.strip() else ""
     return build_unclaimed_ticket(
         now=now,
@@ -235,6 +237,7 @@ def _sms_ticket(body: str, now: datetime, policy: IntakePolicy, triage: tuple) -
         priority=priority,
         contact_by=now + timedelta(minutes=policy.minutes_to_callback(priority)),
         triage_reasons=reasons,
+        triage_kind=kind,
     )
 
 
@@ -285,10 +288,10 @@ def _write_follow_up(
         if owner_id is not None:
             replied = notification_row(owner_id, CALLER_REPLIED, now, ticket_id=ticket_id)
             _fast("replied", dialect).execute(cursor, replied)
-        level, category, reasons = triage
+        level, category, reasons, kind = triage
         if level in URGENT_PRIORITIES and level < priority and (suggested is None or level < suggested):
             raised = {"priority": level, "category": category, "reasons": list(reasons)}
-            _fast("raise", dialect).execute(cursor, {**raised, "at": now, "ticket_id": ticket_id})
+            _fast("raise", dialect).execute(cursor, {**raised, "kind": kind, "at": now, "ticket_id": ticket_id})
             event.execute(cursor, event_row(ticket_id, "triage_raised", now, **raised))
             if _fast("alerted", dialect).execute(cursor, {"ticket_id": ticket_id}).fetchone() is None:
                 event.execute(cursor, event_row(ticket_id, "urgent_alert", now, priority=level))

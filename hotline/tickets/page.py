@@ -24,6 +24,7 @@ from hotline.referrals.panel import attention_panel, referral_panel
 from hotline.relief.panel import relief_panel
 from hotline.tickets import forms
 from hotline.timeutil import utcnow
+from hotline.triage import MODEL_KIND
 from models.department import Department
 from models.interaction import Interaction
 from models.ticket import Ticket, TicketEvent
@@ -56,15 +57,22 @@ def triage_headline(ticket: Ticket) -> str:
     """The ticket's triage suggestion as operators read it: 系统研判：P0 危及生命 · 走失儿童 — 命中：孩子、走丢."""
     if ticket.triage_priority is None:
         return ""
-    return headline(ticket.triage_priority, ticket.triage_category, ticket.triage_reasons)
+    return headline(ticket.triage_priority, ticket.triage_category, ticket.triage_reasons, ticket.triage_kind)
 
 
-def headline(priority: str, category: str | None, reasons) -> str:
-    """A triage suggestion in words: priority and category, and the words that matched."""
+def headline(priority: str, category: str | None, reasons, kind: str | None = None) -> str:
+    """A triage suggestion in words: priority and category, and the words that matched; for a text the triage
+    model raised (``kind`` ``model``), the pieces it weighed most, said to be the model's."""
     values = {"priority": labels.PRIORITY.get(priority, priority), "category": category_label(category)}
     if not reasons:
         return _("Triage: %(priority)s · %(category)s", **values)
     separator = "、" if locale().startswith("zh") else ", "
+    if kind == MODEL_KIND:
+        return _(
+            "Triage: %(priority)s · %(category)s — by the model, from: %(reasons)s",
+            reasons=separator.join(reasons),
+            **values,
+        )
     return _("Triage: %(priority)s · %(category)s — matched: %(reasons)s", reasons=separator.join(reasons), **values)
 
 

@@ -286,6 +286,7 @@ def log_call(
         triage_priority=triage.priority,
         triage_category=triage.category,
         triage_reasons=list(triage.reasons),
+        triage_kind=triage.kind,
         triage_verdict="confirmed" if (triage.priority, triage.category) == (priority, category) else "corrected",
         triage_reviewed_at=now,
     )
@@ -731,12 +732,14 @@ def build_unclaimed_ticket(
     contact: Contact | None = None,
     contact_by: datetime | None = None,
     triage_reasons: tuple[str, ...] | None = None,
+    triage_kind: str | None = None,
 ) -> Ticket:
     """A ticket that arrived with nobody on it, built but not stored: status ``new``, clocks started.
 
     ``triage_reasons`` (the words that matched; empty for a routine text)
     says ``priority`` and ``category`` came from triage of the text: they are
-    kept as the suggestion an operator reviews.
+    kept as the suggestion an operator reviews, with ``triage_kind`` (the rule
+    group, or ``model``).
 
     ``contact_by`` is a first contact promised to the person (the SMS answer
     says when to expect contact, a missed caller hears when the call-back will
@@ -759,7 +762,7 @@ def build_unclaimed_ticket(
     )
     if triage_reasons is not None:
         ticket.triage_priority, ticket.triage_category = priority, category
-        ticket.triage_reasons = list(triage_reasons)
+        ticket.triage_reasons, ticket.triage_kind = list(triage_reasons), triage_kind
     if contact_by is not None and clocks.has_clock(priority, "first_contact"):
         # The clock starts now; a sooner promise replaces its deadline (sync keeps a deadline already set).
         ticket.first_contact_due_at = min(contact_by, sla.deadline(priority, "first_contact", now))
@@ -778,6 +781,7 @@ def open_unclaimed_ticket(
     priority: str = "P3",
     contact_by: datetime | None = None,
     triage_reasons: tuple[str, ...] | None = None,
+    triage_kind: str | None = None,
 ) -> Ticket:
     """A ticket that arrived with nobody on it (text message, missed call, API): status ``new``.
 
@@ -794,6 +798,7 @@ def open_unclaimed_ticket(
         priority=priority,
         contact_by=contact_by,
         triage_reasons=triage_reasons,
+        triage_kind=triage_kind,
     )
     return store_unclaimed_ticket(ticket, phone=phone, now=now)
 

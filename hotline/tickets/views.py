@@ -132,7 +132,7 @@ def triage_text_hint():
     return jsonify(
         priority=triage.priority,
         category=triage.category,
-        triage=headline(triage.priority, triage.category, triage.reasons),
+        triage=headline(triage.priority, triage.category, triage.reasons, triage.kind),
     )
 
 
