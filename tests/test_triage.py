@@ -451,13 +451,15 @@ def test_cli_triages_one_text(runner):
     assert "孩子" in lines[0]  # ensure_ascii=False: Chinese as written
 
 
-def test_cli_reads_one_text_per_line_and_skips_blank_lines(runner):
+def test_cli_answers_every_line_read_in_order_a_blank_one_included(runner):
     stdin = "我不想活了\n\n   \n医疗救助需要什么材料\r\n家里断粮了\n".encode() + b"\xff\xfe\n"
     result = runner.invoke(args=["hotline", "triage"], input=stdin)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["priority"], r["category"]) for r in rows] == [
         ("P0", "other"),
+        ("P3", "other"),  # a blank line: routine, answered so the answers stay in step with the lines
+        ("P3", "other"),
         ("P3", "medical_aid"),
         ("P1", "family_without_support"),
         ("P3", "other"),  # undecodable bytes: one answer, not a crash
