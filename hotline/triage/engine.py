@@ -11,11 +11,9 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cache, cached_property
-from pathlib import Path
+from functools import cached_property
 
-from flask import current_app, has_app_context
-
+from hotline.triage.loading import current, load_at_start
 from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy
 from models.ticket import URGENT_PRIORITIES
 
@@ -80,28 +78,12 @@ def triage_text(text: str, policy: TriagePolicy | None = None) -> Triage:
 
 def current_policy() -> TriagePolicy:
     """The policy loaded at application start; outside an application, the configured one (loaded once)."""
-    if has_app_context():
-        loaded = current_app.extensions.get("hotline_policy", {}).get("triage")
-        if loaded is not None:
-            return loaded
-    return _configured_policy()
-
-
-@cache
-def _configured_policy() -> TriagePolicy:
-    from config.settings import Config
-    from hotline.policy import load_catalogue
-
-    policy_dir = Path(Config.POLICY_DIR)
-    codes = {c.code for c in load_catalogue(policy_dir / "catalogue.toml").categories}
-    return load_triage_policy(policy_dir / "triage.toml", codes)
+    return current("triage", load_triage_policy, "triage.toml")
 
 
 def init_triage(app) -> None:
     """Load ``triage.toml`` once at start-up, checking its categories against the app's catalogue."""
-    policies = app.extensions.setdefault("hotline_policy", {})
-    codes = {c.code for c in policies["catalogue"].categories}
-    policies["triage"] = load_triage_policy(Path(app.config["POLICY_DIR"]) / "triage.toml", codes)
+    load_at_start(app, "triage", load_triage_policy, "triage.toml")
 
 
 def normalise(text: str) -> tuple[str, list[int] | None]:

@@ -20,13 +20,11 @@ import tomllib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-
-from flask import current_app, has_app_context
 
 from hotline.toml_checks import only_keys
 from hotline.triage.labelled import read_labelled
+from hotline.triage.loading import current, load_at_start
 from models.ticket import URGENT_PRIORITIES
 
 
@@ -146,25 +144,9 @@ def load_triage_model(path: Path, categories: set[str] | None = None) -> TriageM
 
 def current_model() -> TriageModel:
     """The model trained at application start; outside an application, the configured one (trained once)."""
-    if has_app_context():
-        loaded = current_app.extensions.get("hotline_policy", {}).get("triage_model")
-        if loaded is not None:
-            return loaded
-    return _configured_model()
-
-
-@cache
-def _configured_model() -> TriageModel:
-    from config.settings import Config
-    from hotline.policy import load_catalogue
-
-    policy_dir = Path(Config.POLICY_DIR)
-    codes = {c.code for c in load_catalogue(policy_dir / "catalogue.toml").categories}
-    return load_triage_model(policy_dir / "triage_model.toml", codes)
+    return current("triage_model", load_triage_model, "triage_model.toml")
 
 
 def init_triage_model(app) -> None:
     """Train the model once at start-up from ``triage_model.toml`` and its examples."""
-    policies = app.extensions.setdefault("hotline_policy", {})
-    codes = {c.code for c in policies["catalogue"].categories}
-    policies["triage_model"] = load_triage_model(Path(app.config["POLICY_DIR"]) / "triage_model.toml", codes)
+    load_at_start(app, "triage_model", load_triage_model, "triage_model.toml")
