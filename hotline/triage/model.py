@@ -14,7 +14,6 @@ The model is trained when the application starts (a few thousand short texts: mi
 a county can extend; nothing is read or learnt at run time.
 """
 
-import dataclasses
 import math
 import tomllib
 import unicodedata
@@ -46,28 +45,20 @@ class TriageModel:
     max_chars: int
     examples: int
     #: The routine examples, as the model folds them: never raised, whatever their words weigh.
-    routine: frozenset[str] = frozenset()
+    routine: frozenset[str]
 
     def grams(self, text: str) -> set[str]:
-        """The distinct character n-grams of ``text`` as the model sees it: NFKC, lower case, no spaces."""
-        folded = self.fold(text)
-        return {folded[i : i + n] for n in self.ngrams for i in range(len(folded) - n + 1)}
-
-    def log_odds(self, text: str) -> float:
-        """How much more likely ``text`` is urgent than routine, as a natural log."""
-        weights = self.weights
-        return self.prior + sum(weights.get(gram, 0.0) for gram in self.grams(text))
-
-    def fold(self, text: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", text[: self.max_chars]).lower().split())
+        """The distinct character n-grams of ``text`` as the model sees it."""
+        return _grams(_fold(text, self.max_chars), self.ngrams)
 
     def judge(self, text: str) -> tuple[str, ...] | None:
         """The reasons to raise ``text`` (the n-grams that weighed most for urgent), or None to leave it.
 
         A text that is a routine example itself (one the operators corrected) is left as it is."""
-        if self.fold(text) in self.routine:
+        folded = _fold(text, self.max_chars)
+        if folded in self.routine:
             return None
-        grams = self.grams(text)
+        grams = _grams(folded, self.ngrams)
         weights = self.weights
         if self.prior + sum(weights.get(gram, 0.0) for gram in grams) <= self.raise_above:
             return None
@@ -82,15 +73,24 @@ class TriageModel:
         return tuple(reasons)
 
 
+def _fold(text: str, max_chars: int) -> str:
+    """The first ``max_chars`` characters of ``text`` as the model reads them: NFKC, lower case, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", text[:max_chars]).lower().split())
+
+
+def _grams(folded: str, ngrams: tuple[int, ...]) -> set[str]:
+    """The distinct n-grams of a folded text, for each length of ``ngrams``."""
+    return {folded[i : i + n] for n in ngrams for i in range(len(folded) - n + 1)}
+
+
 def train(pairs: list[tuple[str, str]], *, ngrams: tuple[int, ...], max_chars: int) -> tuple[dict[str, float], float]:
     """Per n-gram log ratio of its frequency among urgent and routine examples, and the prior log-odds."""
-    probe = TriageModel({}, 0.0, ngrams, 0.0, "P1", "", 0, max_chars, 0)
     counts = {True: Counter(), False: Counter()}
     documents = Counter()
     for label, text in pairs:
         urgent = label in URGENT_PRIORITIES
         documents[urgent] += 1
-        counts[urgent].update(probe.grams(text))
+        counts[urgent].update(_grams(_fold(text, max_chars), ngrams))
     if not documents[True] or not documents[False]:
         raise TriageModelError("the examples need urgent (P0/P1) and routine texts both")
     vocabulary = counts[True].keys() | counts[False].keys()
@@ -137,9 +137,10 @@ def load_triage_model(path: Path, categories: set[str] | None = None) -> TriageM
         except (OSError, ValueError) as exc:
             raise TriageModelError(f"{path.name}: examples file {name}: {exc}") from exc
     weights, prior = train(pairs, ngrams=tuple(ngrams), max_chars=max_chars)
-    model = TriageModel(weights, prior, tuple(ngrams), float(bound), level, category, reasons, max_chars, len(pairs))
-    routine = frozenset(model.fold(text) for label, text in pairs if label not in URGENT_PRIORITIES)
-    return dataclasses.replace(model, routine=routine)
+    routine = frozenset(_fold(text, max_chars) for label, text in pairs if label not in URGENT_PRIORITIES)
+    return TriageModel(
+        weights, prior, tuple(ngrams), float(bound), level, category, reasons, max_chars, len(pairs), routine
+    )
 
 
 def current_model() -> TriageModel:
