@@ -6,6 +6,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 #: Constraint names are spelled out so Alembic migrations name them the same
@@ -28,3 +30,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+#: The INSERT of each database the app runs on, for ``ON CONFLICT`` (upserts, idempotent writes): the two
+#: dialects spell it alike, but SQLAlchemy has a construct for each.
+DIALECT_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}

@@ -28,11 +28,9 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hotline.escalation import clocks, sla
-from hotline.extensions import db
+from hotline.extensions import DIALECT_INSERT, db
 from hotline.tickets.service import event_row, insert_events
 from models.department import Department
 from models.escalation import LEVELS, EscalationStep, Heartbeat
@@ -49,8 +47,7 @@ def _higher(current: str | None, new: str) -> str:
 
 
 def _insert(model):
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    return DIALECT_INSERT[db.session.get_bind().dialect.name](model)
 
 
 def _plan(priority: str, spans, checked: datetime | None, now: datetime):

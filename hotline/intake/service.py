@@ -24,11 +24,9 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import String, and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hotline.escalation import clocks
-from hotline.extensions import db
+from hotline.extensions import DIALECT_INSERT, db
 from hotline.fastsql import PerDialect
 from hotline.intake.policy import IntakePolicy, Line
 from hotline.notify.service import enqueue_sms
@@ -130,31 +128,46 @@ _INTERACTION_COLUMNS = (
 @cache
 def _store_interaction(dialect_name: str):
     """The INSERT of an inbound message's Interaction that a replay (the same SID) turns into nothing."""
-    dialect_insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
     return (
-        dialect_insert(_INTERACTION)
+        DIALECT_INSERT[dialect_name](_INTERACTION)
         .on_conflict_do_nothing(index_elements=["provider_sid"])
         .returning(_INTERACTION.c.id)
     )
 
 
-def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id, now, reply) -> dict:
-    """The values of an inbound message's Interaction: the same on the webhook's fast path and the session's."""
+def _inbound_row(channel: str, sid: str, raw, e164, to_number, *, status: str, contact_id, ticket_id, now, **more):
+    """The values of an inbound call's or message's Interaction, keyed by the provider's SID."""
     return {
-        "channel": "sms",
+        "channel": channel,
         "direction": "inbound",
-        "provider_sid": msg.sid,
+        "provider_sid": sid,
         "from_number": raw,
-        "to_number": _raw_number(msg.to_number),
+        "to_number": _raw_number(to_number),
         "number_invalid": bool(raw) and e164 is None,
         "contact_id": contact_id,
         "ticket_id": ticket_id,
-        "status": "received",
+        "status": status,
         "started_at": now,
-        "body": msg.body,
-        "media_urls": list(msg.media_urls) or None,
-        "reply": reply,
+        **more,
     }
+
+
+def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id, now, reply) -> dict:
+    """The values of an inbound message's Interaction: the same on the webhook's fast path and the session's."""
+    return _inbound_row(
+        "sms",
+        msg.sid,
+        raw,
+        e164,
+        msg.to_number,
+        status="received",
+        contact_id=contact_id,
+        ticket_id=ticket_id,
+        now=now,
+        body=msg.body,
+        media_urls=list(msg.media_urls) or None,
+        reply=reply,
+    )
 
 
 # The webhook's statements for a sender with an open ticket, from the models' tables, compiled once per
@@ -475,25 +488,15 @@ def start_call(call: InboundCall, *, now: datetime) -> Interaction:
     contact_id, _child, ticket_id, *_ticket = _sender(conn, e164)
     if e164 and contact_id is None:
         contact_id = get_or_create_contact(e164, now=now).id
-    call_id = conn.execute(
-        _store_interaction(conn.dialect.name),
-        {
-            "channel": "voice",
-            "direction": "inbound",
-            "provider_sid": call.sid,
-            "from_number": raw,
-            "to_number": _raw_number(call.to_number),
-            "number_invalid": bool(raw) and e164 is None,
-            "contact_id": contact_id,
-            "ticket_id": ticket_id,
-            "status": (call.status or "ringing")[:24],
-            "started_at": now,
-        },
-    ).scalar()
+    status = (call.status or "ringing")[:24]
+    row = _inbound_row(
+        "voice", call.sid, raw, e164, call.to_number, status=status, contact_id=contact_id, ticket_id=ticket_id, now=now
+    )
+    call_id = conn.execute(_store_interaction(conn.dialect.name), row).scalar()
     if call_id is None:
         return find_call(call.sid)
     if ticket_id is not None:
-        conn.execute(insert(_EVENT), event_row(ticket_id, "repeat_call", now, channel="voice"))
+        insert_events([event_row(ticket_id, "repeat_call", now, channel="voice")])
     return db.session.get(Interaction, call_id)
 
 

@@ -12,15 +12,13 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, inspect, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import MANYTOONE, make_transient_to_detached
 
 from hotline import access, labels
 from hotline.access import can_ticket_call
 from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
-from hotline.extensions import db
+from hotline.extensions import DIALECT_INSERT, db
 from hotline.formatting import format_yuan
 from hotline.policy import catalogue
 from hotline.privacy import normalize_phone
@@ -115,7 +113,7 @@ _NEXT_NUMBER = {
     name: dialect_insert(_SEQUENCE)
     .on_conflict_do_update(index_elements=["day"], set_={"last_value": _SEQUENCE.c.last_value + 1})
     .returning(_SEQUENCE.c.last_value)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    for name, dialect_insert in DIALECT_INSERT.items()
 }
 
 
@@ -144,7 +142,7 @@ _INSERT_TICKET = insert(_TICKET).returning(_TICKET.c.id)
 #: A new phone number's contact, built once per dialect: nothing when the number has one already.
 _NEW_CONTACT = {
     name: dialect_insert(_CONTACT).on_conflict_do_nothing(index_elements=["phone"]).returning(_CONTACT.c.id)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    for name, dialect_insert in DIALECT_INSERT.items()
 }
 
 
