@@ -105,3 +105,16 @@ def test_a_very_long_text_costs_no_more_than_its_first_characters():
     long_text = "请问低保怎么申请" * 20_000
     assert len(model.grams(long_text)) == len(model.grams(long_text[: model.max_chars]))
     assert triage_text(long_text).priority == "P3"
+
+
+def test_the_model_is_trained_once_per_content_of_its_examples(tmp_path):
+    """Every application start loads the model (each test starts one): unchanged examples are not trained on
+    again, edited ones are."""
+    (tmp_path / "triage_model.toml").write_text((POLICY / "triage_model.toml").read_text(encoding="utf-8"))
+    examples = tmp_path / "triage_examples.tsv"
+    examples.write_text("P1\t家里断粮了\nroutine\t请问低保怎么申请\n", encoding="utf-8")
+    first = load_triage_model(tmp_path / "triage_model.toml", CATEGORIES)
+    assert load_triage_model(tmp_path / "triage_model.toml", CATEGORIES).weights is first.weights
+    examples.write_text("P1\t家里断粮了\nroutine\t请问低保怎么申请\nroutine\t谢谢你们\n", encoding="utf-8")
+    edited = load_triage_model(tmp_path / "triage_model.toml", CATEGORIES)
+    assert edited.examples == 3 and edited.weights is not first.weights

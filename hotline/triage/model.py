@@ -19,6 +19,7 @@ import tomllib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from hotline.toml_checks import only_keys
@@ -130,17 +131,35 @@ def load_triage_model(path: Path, categories: set[str] | None = None) -> TriageM
     for name, value in (("reasons", reasons), ("max_chars", max_chars)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TriageModelError(f"{path.name}: {name} must be a whole number above 0")
-    pairs = []
+    stamps = []
     for name in files:
         try:
-            pairs += read_labelled(path.parent / name)
-        except (OSError, ValueError) as exc:
+            found = (path.parent / name).stat()
+        except OSError as exc:
             raise TriageModelError(f"{path.name}: examples file {name}: {exc}") from exc
-    weights, prior = train(pairs, ngrams=tuple(ngrams), max_chars=max_chars)
-    routine = frozenset(_fold(text, max_chars) for label, text in pairs if label not in URGENT_PRIORITIES)
+        stamps.append((str(path.parent / name), found.st_mtime_ns, found.st_size))
+    try:
+        weights, prior, routine, examples = _trained(tuple(stamps), tuple(ngrams), max_chars)
+    except (OSError, ValueError) as exc:
+        raise TriageModelError(f"{path.name}: examples file {exc}") from exc
     return TriageModel(
-        weights, prior, tuple(ngrams), float(bound), level, category, reasons, max_chars, len(pairs), routine
+        weights, prior, tuple(ngrams), float(bound), level, category, reasons, max_chars, examples, routine
     )
+
+
+@lru_cache(maxsize=4)
+def _trained(files: tuple[tuple[str, int, int], ...], ngrams: tuple[int, ...], max_chars: int) -> tuple:
+    """(weights, prior, routine examples folded, how many examples) trained on ``files`` (path, mtime, size):
+    once per content of the files, not on every application start (each test starts one)."""
+    pairs = []
+    for where, _mtime_ns, _size in files:
+        try:
+            pairs += read_labelled(Path(where))
+        except ValueError as exc:
+            raise ValueError(f"{Path(where).name}: {exc}") from exc
+    weights, prior = train(pairs, ngrams=ngrams, max_chars=max_chars)
+    routine = frozenset(_fold(text, max_chars) for label, text in pairs if label not in URGENT_PRIORITIES)
+    return weights, prior, routine, len(pairs)
 
 
 def current_model() -> TriageModel:
