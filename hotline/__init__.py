@@ -21,7 +21,7 @@ from hotline.checkpoint import Checkpointer
 from hotline.extensions import babel, csrf, db, login_manager, migrate
 from hotline.formatting import iso_localtime, localtime, time_left
 from hotline.intake.writelock import SQLITE_BUSY_MS, sqlite_path
-from hotline.policy import catalogue, category_label, init_policy
+from hotline.policy import catalogue, category_label, init_policy, source_label
 from hotline.privacy import mask_id_number, mask_phone
 from hotline.request_limits import HotlineRequest, check_whole_numbers
 from hotline.security import check_request_input, set_security_headers
@@ -180,6 +180,7 @@ def configure_templates(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["category"] = category_label
+    app.jinja_env.filters["source"] = source_label
     app.jinja_env.globals.update(
         labels=labels,
         catalogue=catalogue,

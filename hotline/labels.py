@@ -107,6 +107,7 @@ EVENT = {
     "triage_reviewed": _l("Triage suggestion reviewed"),
     "triage_raised": _l("A text came out more urgent than the ticket"),
     "urgent_alert": _l("Urgent alert raised (desks and duty phones)"),
+    "external_report": _l("Case reported by another system or a grid worker"),
 }
 
 TRIAGE_VERDICT = {"confirmed": _l("confirmed"), "corrected": _l("corrected")}
@@ -133,6 +134,7 @@ LEVEL = {
 }
 
 NOTICE = {
+    "external_report": _l("%(number)s: a new report about this person came in (%(source)s)."),
     "referrals_done": _l("All referrals of %(number)s are finished: call the person back."),
     "referrals_none_left": _l("%(number)s has no referral left: it is back with you."),
     "return_requested": _l("A unit asks to return a referral of %(number)s."),

@@ -71,6 +71,51 @@ def load_catalogue(path: Path) -> Catalogue:
     return Catalogue(categories, p0, p1)
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a reported case came from (``sources.toml``): a partner system, the alert import, grid workers."""
+
+    code: str
+    zh: str
+    en: str
+    #: ``proactive`` (主动发现) or ``api``: the channel of the tickets it opens.
+    channel: str
+
+    def label(self, locale: str) -> str:
+        return self.zh if locale.startswith("zh") else self.en
+
+
+SOURCE_CHANNELS = ("proactive", "api")
+
+
+def load_sources(path: Path) -> dict[str, Source]:
+    """Parse ``sources.toml`` into sources by code; a bad channel or a repeated code fails at start-up."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    out: dict[str, Source] = {}
+    for item in data["source"]:
+        source = Source(code=str(item["code"]), zh=item["zh"], en=item["en"], channel=item["channel"])
+        if source.channel not in SOURCE_CHANNELS:
+            raise ValueError(f"sources.toml: {source.code}: channel must be one of {SOURCE_CHANNELS}")
+        if source.code in out or not source.code or len(source.code) > 16:
+            raise ValueError(f"sources.toml: source code {source.code!r} is repeated, empty or over 16 characters")
+        out[source.code] = source
+    return out
+
+
+def sources() -> dict[str, Source]:
+    """The case sources of the current application, by code."""
+    return current_app.extensions["hotline_policy"]["sources"]
+
+
+def source_label(code: str | None) -> str:
+    """A source's name in the current UI language; unknown codes are shown as stored."""
+    source = sources().get(code or "")
+    if source is None:
+        return code or ""
+    return source.label(str(get_locale() or "zh_CN"))
+
+
 def catalogue() -> Catalogue:
     """The catalogue of the current application."""
     return current_app.extensions["hotline_policy"]["catalogue"]
@@ -78,7 +123,10 @@ def catalogue() -> Catalogue:
 
 def init_policy(app) -> None:
     policy_dir = Path(app.config["POLICY_DIR"])
-    app.extensions["hotline_policy"] = {"catalogue": load_catalogue(policy_dir / "catalogue.toml")}
+    app.extensions["hotline_policy"] = {
+        "catalogue": load_catalogue(policy_dir / "catalogue.toml"),
+        "sources": load_sources(policy_dir / "sources.toml"),
+    }
     init_sla(app)
     init_triage(app)
     init_triage_model(app)

@@ -6,6 +6,7 @@ from models.contact import Contact
 from models.department import Department
 from models.duty import DutyLine
 from models.escalation import EscalationStep, Heartbeat
+from models.external_report import ExternalReport
 from models.interaction import Interaction
 from models.login_attempt import LoginAttempt
 from models.notification import Notification
@@ -25,6 +26,7 @@ __all__ = [
     "Department",
     "DutyLine",
     "EscalationStep",
+    "ExternalReport",
     "Heartbeat",
     "Interaction",
     "LoginAttempt",

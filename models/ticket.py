@@ -41,6 +41,9 @@ class Ticket(db.Model):
     #: ``YYYYMMDD`` (Asia/Shanghai date) + 4-digit daily sequence: readable and sortable.
     number: Mapped[str] = mapped_column(String(16), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
+    #: Who reported the case when it was not the person calling or texting: a source code of
+    #: ``config/policy/sources.toml`` (monitoring, grid, visit, 12345...); the 主动发现 figures count by it.
+    source: Mapped[str | None] = mapped_column(String(16))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
     #: Category code from ``config/policy/catalogue.toml``.
     category: Mapped[str] = mapped_column(String(48))

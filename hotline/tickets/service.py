@@ -652,7 +652,7 @@ def unmask_contact(ticket: Ticket, *, actor: User, now: datetime, reason: str) -
     add_event(ticket, actor, "unmasked", now, reason=reason)
 
 
-def _place(township_id: int | None, village_id: int | None) -> tuple[int | None, int | None]:
+def checked_place(township_id: int | None, village_id: int | None) -> tuple[int | None, int | None]:
     """A caller's township and village, checked: the village must belong to the township.
 
     A village alone brings its township with it; a township that is not one, or
@@ -696,7 +696,7 @@ def update_contact(
     contact = ticket.contact
     if contact is None:
         raise DomainError(_l("This ticket has no caller details."))
-    township_id, village_id = _place(township_id, village_id)
+    township_id, village_id = checked_place(township_id, village_id)
     changed = []
     values = {
         "name": checked_text(name, None, required=False, limit=120),
@@ -801,16 +801,21 @@ def open_unclaimed_ticket(
     return store_unclaimed_ticket(ticket, phone=phone, now=now)
 
 
-def store_unclaimed_ticket(ticket: Ticket, *, phone: str | None, now: datetime) -> Ticket:
-    """Store a ticket ``build_unclaimed_ticket`` built, with the contact of ``phone`` (created if new).
+def store_unclaimed_ticket(
+    ticket: Ticket, *, now: datetime, phone: str | None = None, contact: Contact | None = None
+) -> Ticket:
+    """Store a ticket ``build_unclaimed_ticket`` built, with ``contact``, or the contact of ``phone`` (created
+    if new).
 
     Apart from building so that a caller holding a write turn (the SMS webhook on
     SQLite) can build, clocks and all, before taking it. A child's contact makes
     the ticket sensitive.
     """
     raw = (phone or "").strip()
-    e164 = normalize_phone(raw) if raw else None
-    if e164:  # by id: the contact's row is not loaded for this
+    e164 = normalize_phone(raw) if raw and contact is None else None
+    if contact is not None:  # stored already (a reported person's record, just completed)
+        ticket.contact_id, child = contact.id, contact.is_child
+    elif e164:  # by id: the contact's row is not loaded for this
         ticket.contact_id, child = _phone_contact(e164, now=now)
     else:
         contact = get_or_create_contact(phone, now=now)
