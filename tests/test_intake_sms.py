@@ -51,6 +51,15 @@ def test_wrong_signature_is_refused_and_writes_nothing(client, how):
     assert _nothing_written()
 
 
+@pytest.mark.parametrize("signed_url", [BASE + "/twilio/sms", "http://hotline.test:80/twilio/sms"])
+def test_the_url_as_called_or_with_its_port_is_accepted(client, signed_url):
+    """Twilio signs the URL with or without its port: the validator that tries the URL as called first
+    accepts both spellings, as the library does."""
+    r = twilio_post(client, "/twilio/sms", sms_form(), signed_url=signed_url)
+    assert r.status_code == 200
+    assert count(Interaction) == 1
+
+
 def test_a_form_changed_after_signing_is_refused(client):
     form = sms_form()
     sig = signature(BASE + "/twilio/sms", form)
@@ -386,3 +395,36 @@ def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, mon
     created = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "created"))
     assert created.payload == {"channel": "sms", "priority": triage.priority, "category": triage.category}
     assert created.at == at
+
+
+def test_the_fast_path_keeps_its_sqlite_connection_and_opens_a_new_one_after_a_failure(app, now):
+    """On SQLite the follow-up path keeps one driver connection per thread from text to text; one that
+    failed is not used again: the text it failed on raises (the webhook spools it), the next is stored on
+    a new connection."""
+    import sqlite3
+
+    from hotline.intake import intake, service
+    from hotline.intake.service import InboundMessage
+
+    policy = intake().policy
+
+    def text(n, body):
+        message = InboundMessage(sid=f"SM{n:032d}", from_number=CALLER, to_number=None, body=body)
+        return service.receive_sms(message, now=now, policy=policy)
+
+    text(1, ROUTINE)
+    text(2, "孩子也发烧了")
+    if db.engine.dialect.name != "sqlite":  # PostgreSQL: the pool's connection, taken and given back
+        assert service._KEPT.engine is not db.engine
+        return
+    kept = service._KEPT.connection
+    text(3, "还是没人来")
+    assert service._KEPT.connection is kept
+    kept.dbapi_connection.close()  # the driver broke, whatever the cause
+    with pytest.raises(sqlite3.ProgrammingError):
+        text(4, "又一条")
+    assert service._KEPT.connection is None
+    text(5, "再一条")
+    assert service._KEPT.connection is not None and service._KEPT.connection is not kept
+    texts = [e.payload["text"] for e in db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "sms_in"))]
+    assert texts == ["孩子也发烧了", "还是没人来", "再一条"]

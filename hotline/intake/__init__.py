@@ -11,12 +11,27 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from flask.sessions import SecureCookieSessionInterface
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, compare
 
 from hotline.extensions import csrf
 from hotline.intake.policy import IntakePolicy, load_intake_policy
 from hotline.intake.spool import Spool
 from hotline.intake.writelock import WriteTurn, sqlite_path
+
+
+class Validator(RequestValidator):
+    """Twilio's validator, trying the URL as Twilio called it before the library's two spellings of it.
+
+    The library computes the signature for the URL with and without its port, every time; the
+    URL as called is one of those two, and the one that matches for nearly every request, so it
+    goes first and the library's check runs only when it does not match (or the body is signed
+    by hash), with the same verdict as before. One HMAC per webhook instead of two.
+    """
+
+    def validate(self, uri, params, signature, algorithm=None):
+        if "bodySHA256" not in uri and compare(self.compute_signature(uri, params or {}, algorithm), signature):
+            return True
+        return super().validate(uri, params, signature, algorithm)
 
 
 @dataclass(frozen=True)
@@ -73,7 +88,7 @@ def init_intake(app: Flask) -> None:
 
     app.extensions["hotline_intake"] = Intake(
         policy=load_intake_policy(Path(app.config["POLICY_DIR"]) / "intake.toml"),
-        validator=RequestValidator(_webhook_token(app)),
+        validator=Validator(_webhook_token(app)),
         base_url=app.config["PUBLIC_BASE_URL"].rstrip("/"),
         real_token=bool(app.config.get("TWILIO_AUTH_TOKEN")),
         write_turn=WriteTurn(sqlite_path(app.config["SQLALCHEMY_DATABASE_URI"])),
