@@ -1,5 +1,6 @@
 """Text messages to the hotline's number: signed, idempotent, onto a ticket, answered in Chinese."""
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -397,11 +398,11 @@ def test_a_first_message_stores_the_ticket_the_ticket_service_builds(client, mon
     assert created.at == at
 
 
-def test_the_fast_path_keeps_its_sqlite_connection_and_opens_a_new_one_after_a_failure(app, now):
-    """On SQLite the follow-up path keeps one driver connection per thread from text to text; one that
-    failed is not used again: the text it failed on raises (the webhook spools it), the next is stored on
-    a new connection."""
-    import sqlite3
+def test_the_fast_path_keeps_its_connection_and_replaces_one_that_failed(app, now):
+    """The follow-up path keeps one driver connection per thread from text to text. One that failed is not
+    used again: on SQLite the text it failed on raises (the webhook spools it); on PostgreSQL a connection
+    the server dropped (a restart) is found broken and the text is written on a new one at once."""
+    from sqlalchemy import text as sql
 
     from hotline.intake import intake, service
     from hotline.intake.service import InboundMessage
@@ -414,17 +415,21 @@ def test_the_fast_path_keeps_its_sqlite_connection_and_opens_a_new_one_after_a_f
 
     text(1, ROUTINE)
     text(2, "孩子也发烧了")
-    if db.engine.dialect.name != "sqlite":  # PostgreSQL: the pool's connection, taken and given back
-        assert service._KEPT.engine is not db.engine
-        return
     kept = service._KEPT.connection
     text(3, "还是没人来")
-    assert service._KEPT.connection is kept
-    kept.dbapi_connection.close()  # the driver broke, whatever the cause
-    with pytest.raises(sqlite3.ProgrammingError):
-        text(4, "又一条")
-    assert service._KEPT.connection is None
+    assert kept is not None and service._KEPT.connection is kept
+    if db.engine.dialect.name == "sqlite":
+        kept.dbapi_connection.close()  # the driver broke, whatever the cause
+        with pytest.raises(sqlite3.ProgrammingError):
+            text(4, "又一条")
+        assert service._KEPT.connection is None
+    else:
+        pid = kept.dbapi_connection.info.backend_pid
+        db.session.execute(sql("SELECT pg_terminate_backend(:pid)"), {"pid": pid})  # as a server restart does
+        db.session.commit()
+        assert "已记入求助编号" in text(4, "又一条")
     text(5, "再一条")
     assert service._KEPT.connection is not None and service._KEPT.connection is not kept
     texts = [e.payload["text"] for e in db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "sms_in"))]
-    assert texts == ["孩子也发烧了", "还是没人来", "再一条"]
+    stored = ["孩子也发烧了", "还是没人来", "再一条"] if db.engine.dialect.name == "sqlite" else None
+    assert texts == (stored or ["孩子也发烧了", "还是没人来", "又一条", "再一条"])

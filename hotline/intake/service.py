@@ -270,28 +270,46 @@ def _write_follow_up(
     """Store the text of a sender with an open ticket and commit; return (the answer, what the duty phones are
     to be alerted of, or None), or None when the sender has no open ticket (nothing written).
 
-    One short transaction on a pooled driver connection: the ``sms_in`` event on
-    the sender's newest open ticket; its owner, if any, gets a ``caller_replied``
-    notification; when the text was ``triage``d P0/P1, more urgent than the
-    ticket and than its suggestion so far, the suggestion is replaced (a
-    ``triage_raised`` event; the priority stays the operator's) and the duty
-    phones are alerted if they never were for this ticket. Then the
-    Interaction keyed by MessageSid: a replay finds it, undoes the rest and
-    gets the first answer back (and alerts nobody). On SQLite the transaction
-    starts with ``BEGIN IMMEDIATE``, so the open ticket found is still open
-    when this request writes; on PostgreSQL the phone number's lock keeps a
-    first message of the same person from opening a second ticket meanwhile.
+    One short transaction on the driver connection this thread keeps (``_KeptConnection``): the ``sms_in``
+    event on the sender's newest open ticket; its owner, if any, gets a ``caller_replied`` notification;
+    when the text was ``triage``d P0/P1, more urgent than the ticket and than its suggestion so far, the
+    suggestion is replaced (a ``triage_raised`` event; the priority stays the operator's) and the duty
+    phones are alerted if they never were for this ticket. Then the Interaction keyed by MessageSid: a
+    replay finds it, undoes the rest and gets the first answer back (and alerts nobody). On SQLite the
+    transaction starts with ``BEGIN IMMEDIATE``, so the open ticket found is still open when this request
+    writes; on PostgreSQL the phone number's lock keeps a first message of the same person from opening a
+    second ticket meanwhile, and the statements go in pipeline mode: the lock with the look-up, the rows
+    with the message's, each group in one round trip to the server.
+
+    A kept connection that the server dropped meanwhile (a PostgreSQL restart) fails at once: the text is
+    then written on a new connection, once. Writing it twice is harmless: the MessageSid makes the second
+    a replay.
     """
     engine = db.engine
-    dialect = engine.dialect
+    for attempt in (1, 2):
+        connection, reused = _KEPT.take(engine)
+        try:
+            return _follow_up_on(connection, engine.dialect, msg, raw, e164, now, policy, triage)
+        except BaseException:
+            broken = _KEPT.drop()
+            if attempt == 1 and reused and broken:
+                log.warning("SMS %s: the kept database connection was dropped by the server; a new one", msg.sid)
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _follow_up_on(connection, dialect, msg, raw, e164, now, policy, triage):
+    """``_write_follow_up`` on one driver connection."""
     sqlite = dialect.name == "sqlite"
-    connection = _KEPT.take(engine) if sqlite else engine.raw_connection()
-    try:
+    pipeline = nullcontext() if sqlite else connection.dbapi_connection.pipeline()
+    with pipeline:
         cursor = connection.cursor()
         if sqlite:
             cursor.execute("BEGIN IMMEDIATE")
         else:
             _fast("lock", dialect).execute(cursor, {"phone": e164})
+            cursor = connection.cursor()  # each result on its own cursor: the pipeline keeps them all
         row = _fast("sender", dialect).execute(cursor, {"phone": e164}).fetchone()
         contact_id, _child, ticket_id, number, priority, suggested, owner_id = row or _NO_SENDER
         if ticket_id is None:
@@ -308,60 +326,59 @@ def _write_follow_up(
             raised = {"priority": level, "category": category, "reasons": list(reasons)}
             _fast("raise", dialect).execute(cursor, {**raised, "kind": kind, "at": now, "ticket_id": ticket_id})
             event.execute(cursor, event_row(ticket_id, "triage_raised", now, **raised))
-            if _fast("alerted", dialect).execute(cursor, {"ticket_id": ticket_id}).fetchone() is None:
+            alerted = _fast("alerted", dialect).execute(connection.cursor(), {"ticket_id": ticket_id})
+            if alerted.fetchone() is None:
                 event.execute(cursor, event_row(ticket_id, "urgent_alert", now, priority=level))
                 alert = (ticket_id, number, level, category)
         reply = _answer(policy, level, number, new=False)
         stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
-        if _fast("interaction", dialect).execute(cursor, stored).fetchone() is None:  # a replay
+        if _fast("interaction", dialect).execute(connection.cursor(), stored).fetchone() is None:  # a replay
             connection.rollback()
-            first = _fast("reply", dialect).execute(cursor, {"sid": msg.sid}).fetchone()
+            first = _fast("reply", dialect).execute(connection.cursor(), {"sid": msg.sid}).fetchone()
             connection.rollback()
             return (first[0] if first else None) or "", None
         connection.commit()
         return reply, alert
-    except BaseException:
-        if sqlite:
-            _KEPT.drop()  # whatever went wrong, the next text starts on a new connection
-        else:
-            connection.rollback()
-        raise
-    finally:
-        if not sqlite:
-            connection.close()
 
 
 class _KeptConnection(threading.local):
-    """On SQLite, the fast path's driver connection, kept open by each thread (a gunicorn worker has one)
-    from one text to the next instead of taken from the engine's pool and given back each time.
+    """The fast path's driver connection, kept open by each thread (a gunicorn worker has one) from one text
+    to the next instead of taken from the engine's pool and given back each time.
 
-    The pool's checkout and return (events, reset) cost about a tenth of a follow-up text's time. A file
-    database has no server that could drop the connection while it is kept (the pool does not ping SQLite
-    either); a connection that failed is closed and not used again. It belongs to the engine and the
-    process that opened it: another application's engine, or a forked child, opens its own.
+    The pool's checkout and return (events, reset, and on PostgreSQL the ping before each use) cost about a
+    tenth of a follow-up text's time on SQLite and a round trip to the server on PostgreSQL. A connection
+    that failed is closed and not used again. It belongs to the engine and the process that opened it:
+    another application's engine, or a forked child, opens its own.
     """
 
     connection = None
     engine = None
     pid = None
 
-    def take(self, engine):
+    def take(self, engine) -> tuple:
+        """(the connection, whether it was kept from an earlier text)."""
         if self.connection is not None and self.pid != os.getpid():
             self.connection = None  # the parent's, before a fork: never used, nor closed, by the child
         if self.connection is not None and self.engine is not engine:
             self.connection.close()  # another application's engine (tests make many): back to its pool
             self.connection = None
-        if self.connection is None:
-            self.connection, self.engine, self.pid = engine.raw_connection(), engine, os.getpid()
-        return self.connection
+        if self.connection is not None:
+            return self.connection, True
+        self.connection, self.engine, self.pid = engine.raw_connection(), engine, os.getpid()
+        return self.connection, False
 
-    def drop(self) -> None:
+    def drop(self) -> bool:
+        """Close the kept connection after a failure; whether the driver found it broken (the server gone)."""
         connection, self.connection = self.connection, None
-        if connection is not None:
-            try:
-                connection.invalidate()  # closes the driver connection; the pool opens a new one for the next
-            except Exception:
-                log.exception("the fast path's SQLite connection could not be closed")
+        if connection is None:
+            return False
+        driver = connection.dbapi_connection
+        broken = bool(getattr(driver, "broken", False)) or bool(getattr(driver, "closed", False))
+        try:
+            connection.invalidate()  # closes the driver connection; the pool opens a new one for the next
+        except Exception:
+            log.exception("the fast path's database connection could not be closed")
+        return broken
 
 
 _KEPT = _KeptConnection()
