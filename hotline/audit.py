@@ -82,7 +82,7 @@ DETAILS = {
     "url": _l("URL"),
     "events": _l("Changes to send"),
     "cancelled": _l("Deliveries cancelled"),
-    "event": _l("Change"),
+    "event": _l("State change"),
 }
 
 #: Stored values that are words, not data.
