@@ -19,5 +19,7 @@ class SubscriptionForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.source.choices = choices((code, f"{source_label(code)} ({code})") for code in sources())
+        # Partner platforms (channel ``api``: 12345...) first: they are who webhooks are for.
+        ordered = sorted(sources().values(), key=lambda source: source.channel != "api")
+        self.source.choices = choices((s.code, f"{source_label(s.code)} ({s.code})") for s in ordered)
         self.events.choices = choices((kind, labels.EVENT[kind]) for kind in webhook_policy().kinds)

@@ -59,6 +59,8 @@ SECRET_PREFIX = "whsec_"  # noqa: S105
 #: Mobile numbers and ID numbers written in free text (a resolution, a unit's result): masked before they leave.
 _MOBILE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _ID_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
+#: The operating system's reason inside a requests error ("[Errno 111] Connection refused").
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\][^'\")]*")
 
 
 def mask_in_text(text: str | None) -> str | None:
@@ -182,13 +184,20 @@ def update_subscription(subscription: WebhookSubscription, *, url: str, events, 
 
 
 def deactivate_subscription(subscription: WebhookSubscription, *, actor: User, now: datetime) -> int:
-    """Stop sending: nothing more is queued, and deliveries still waiting are cancelled. Returns how many."""
+    """Stop sending: nothing more is queued, and deliveries still waiting are cancelled. Returns how many.
+
+    One being posted at this moment is cancelled too (its sender then finds its claim gone and records
+    nothing): whether it arrived or not, a retry later sends it again under the same delivery id.
+    """
     if not subscription.active:
         raise DomainError(_l("This webhook is already deactivated."))
     subscription.active, subscription.updated_at = False, now
     cancelled = db.session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.subscription_id == subscription.id, WebhookDelivery.status == "queued")
+        .where(
+            WebhookDelivery.subscription_id == subscription.id,
+            WebhookDelivery.status.in_(("queued", "sending")),
+        )
         .values(status="cancelled", next_attempt_at=None)
     ).rowcount
     audit.record("webhook_deactivated", actor_id=actor.id, now=now, target=str(subscription.id), cancelled=cancelled)
@@ -385,8 +394,12 @@ def post(claimed: _Claimed, *, now: datetime, timeout: float, http: requests.Ses
                 return _Answer(code)
             text = response.raw.read(ANSWER_CHARS * 4, decode_content=True).decode("utf-8", "replace")
             retry_after = response.headers.get("Retry-After", "")
+    except requests.Timeout as exc:
+        return _Answer(None, f"{type(exc).__name__}: no answer within {timeout:g} s")
     except requests.RequestException as exc:
-        return _Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+        # requests wraps the cause in pool and URL details; admins need the cause ("Connection refused").
+        cause = _ERRNO_RE.search(str(exc))
+        return _Answer(None, f"{type(exc).__name__}: {cause.group() if cause else exc}"[:500])
     error = f"HTTP {code}: {' '.join(text.split())[:ANSWER_CHARS]}".strip()
     return _Answer(code, error[:500], int(retry_after) if retry_after.isdigit() else None)
 

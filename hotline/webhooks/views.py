@@ -1,5 +1,7 @@
 """Admin pages of the partner webhooks: subscriptions (URL, secret, changes sent) and their deliveries."""
 
+import json
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -191,7 +193,16 @@ def deliveries():
         tickets=tickets,
         openable={tid for tid, t in tickets.items() if access.can_see_ticket(current_user, t)},
         form=FlaskForm(),
+        pretty=_pretty,
     )
+
+
+def _pretty(body: str) -> str:
+    """A delivery's body, indented for reading (it is sent compact, exactly as stored)."""
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False, indent=2)
+    except ValueError:
+        return body
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")
