@@ -523,3 +523,17 @@ def test_a_malformed_webhooks_policy_is_refused_with_the_key(tmp_path):
         load_webhook_policy(path)
     path.write_text(good.replace("max_attempts = 0", "max_attempts = 3"))
     assert load_webhook_policy(path).retry_delay(2) == 60
+
+
+def test_taking_a_case_on_its_page_queues_the_delivery_and_calls_nobody(
+    client, logged_in, receiver, subscription, operator, now
+):
+    ticket = transferred(now)
+    logged_in(operator)
+    response = post_form(
+        client, f"/tickets/{ticket.number}/take", {"version": ticket.version}, page=f"/tickets/{ticket.number}"
+    )
+    assert response.status_code == 302
+    (delivery,) = deliveries()
+    assert (delivery.event, delivery.status) == ("taken", "queued")
+    assert receiver.received == []  # the request only wrote the delivery: the scheduler sends it

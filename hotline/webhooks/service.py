@@ -447,15 +447,20 @@ def send_due(
     report = SendReport()
     started = time.monotonic()
     lease = policy.timeout_seconds * 2 + LEASE_MARGIN_SECONDS
+    own = http is None
     http = http or requests.Session()
-    for _ in range(limit):
-        current = now + timedelta(seconds=time.monotonic() - started)
-        claimed = _claim_one(current, lease_seconds=lease)
-        if claimed is None:
-            break
-        answer = post(claimed, now=current, timeout=policy.timeout_seconds, http=http)
-        current = now + timedelta(seconds=time.monotonic() - started)
-        _record(claimed, answer, now=current, policy=policy, report=report)
+    try:
+        for _ in range(limit):
+            current = now + timedelta(seconds=time.monotonic() - started)
+            claimed = _claim_one(current, lease_seconds=lease)
+            if claimed is None:
+                break
+            answer = post(claimed, now=current, timeout=policy.timeout_seconds, http=http)
+            current = now + timedelta(seconds=time.monotonic() - started)
+            _record(claimed, answer, now=current, policy=policy, report=report)
+    finally:
+        if own:
+            http.close()
     return report
 
 
