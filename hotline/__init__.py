@@ -148,6 +148,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.relief.views import bp as relief_bp
     from hotline.reports.views import bp as reports_bp
     from hotline.tickets.views import bp as tickets_bp
+    from hotline.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
@@ -157,6 +158,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_calendar_bp)
+    app.register_blueprint(webhooks_bp)
     init_intake(app)
     init_notify(app)
 

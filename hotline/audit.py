@@ -31,6 +31,12 @@ KINDS = {
     "report_exported": _l("Report exported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
+    "webhook_created": _l("Partner webhook created"),
+    "webhook_updated": _l("Partner webhook changed"),
+    "webhook_deactivated": _l("Partner webhook deactivated"),
+    "webhook_activated": _l("Partner webhook activated"),
+    "webhook_secret_replaced": _l("Partner webhook secret replaced"),
+    "webhook_retried": _l("Webhook delivery sent again"),
 }
 
 #: The keys of an entry's details.
@@ -73,6 +79,10 @@ DETAILS = {
     "display_name": _l("Display name"),
     "department_id": _l("Unit"),
     "password_reset": _l("Password reset"),
+    "url": _l("URL"),
+    "events": _l("Changes to send"),
+    "cancelled": _l("Deliveries cancelled"),
+    "event": _l("State change"),
 }
 
 #: Stored values that are words, not data.

@@ -15,6 +15,7 @@ from hotline.intake.replay import spool_cli
 from hotline.jobs.commands import scheduler_command, send_outbox_command, sweep_command, sync_clocks_command
 from hotline.timeutil import utcnow
 from hotline.triage.cli import triage_command
+from hotline.webhooks.cli import add_webhook_command, send_webhooks_command
 from models.department import Department
 from models.user import ROLES
 
@@ -27,6 +28,8 @@ hotline_cli.add_command(scheduler_command)
 hotline_cli.add_command(sync_clocks_command)
 hotline_cli.add_command(spool_cli)
 hotline_cli.add_command(triage_command)
+hotline_cli.add_command(add_webhook_command)
+hotline_cli.add_command(send_webhooks_command)
 
 
 @hotline_cli.command("init-db")

@@ -246,6 +246,14 @@ OUTBOX_STATUS = {
     "not_sent": _l("Not sent"),
 }
 
+WEBHOOK_STATUS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}
+
 FLAG = {
     "is_elderly": _l("Elderly"),
     "is_child": _l("Child"),

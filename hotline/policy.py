@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
 from hotline.triage import init_triage, init_triage_model
+from hotline.webhooks.policy import load_webhook_policy
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def init_policy(app) -> None:
     app.extensions["hotline_policy"] = {
         "catalogue": load_catalogue(policy_dir / "catalogue.toml"),
         "sources": load_sources(policy_dir / "sources.toml"),
+        "webhooks": load_webhook_policy(policy_dir / "webhooks.toml"),
     }
     init_sla(app)
     init_triage(app)

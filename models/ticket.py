@@ -137,6 +137,8 @@ class Ticket(db.Model):
         Index("ix_ticket_status_created", "status", "created_at"),
         # The unclaimed queue by triaged urgency, then age.
         Index("ix_ticket_status_priority_created", "status", "priority", "created_at"),
+        # The duplicates merged into a ticket: a partner whose case was merged still hears of the ticket it went to.
+        Index("ix_ticket_merged_into_id", "merged_into_id"),
     )
 
     @property

@@ -15,6 +15,7 @@ from hotline.relief import service as relief
 from models.calendar import CalendarYear
 from models.duty import DutyLine
 from models.outbox import OutboundMessage
+from models.webhook import WebhookDelivery, WebhookSubscription
 from tests.conftest import csrf_token, login
 from tests.helpers import log_call
 
@@ -65,7 +66,27 @@ def build_world(app, make_user, make_department, now) -> World:
     year = CalendarYear(year=2027, source="国务院办公厅通知", updated_by_id=world.users["admin"].id, updated_at=now)
     line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
     message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
-    db.session.add_all([year, line, message])
+    hook = WebhookSubscription(
+        source="12345",
+        url="http://127.0.0.1:9/hook",
+        secret="whsec_x",
+        events=["closed"],
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add_all([year, line, message, hook])
+    db.session.flush()
+    delivery = WebhookDelivery(
+        uid="00000000-0000-4000-8000-000000000001",
+        subscription_id=hook.id,
+        ticket_id=ticket.id,
+        event="closed",
+        body="{}",
+        status="failed",
+        attempts=8,
+        created_at=now,
+    )
+    db.session.add(delivery)
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -75,6 +96,8 @@ def build_world(app, make_user, make_department, now) -> World:
         "department_id": bureau_a.id,
         "line_id": line.id,
         "message_id": message.id,
+        "subscription_id": hook.id,
+        "delivery_id": delivery.id,
         "year": 2027,
         "report": "dashboard",
         "fmt": "csv",

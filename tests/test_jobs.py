@@ -7,11 +7,13 @@ from hotline.extensions import db
 from hotline.jobs.scheduler import (
     OUTBOX_SECONDS,
     SPOOL_SECONDS,
+    WEBHOOK_SECONDS,
     build_scheduler,
     run_heartbeat,
     run_outbox,
     run_spool,
     run_sweep,
+    run_webhooks,
 )
 from hotline.notify.service import NO_CREDENTIALS, enqueue_sms
 from hotline.timeutil import utcnow
@@ -25,6 +27,7 @@ def test_the_scheduler_sweeps_sends_the_outbox_replays_the_spool_and_beats(app):
         "sweep": (run_sweep, sweep_every),
         "outbox": (run_outbox, timedelta(seconds=OUTBOX_SECONDS)),
         "spool": (run_spool, timedelta(seconds=SPOOL_SECONDS)),
+        "webhooks": (run_webhooks, timedelta(seconds=WEBHOOK_SECONDS)),
         "heartbeat": (run_heartbeat, sweep_every),
     }
     assert all(job.args == (app,) for job in jobs.values())

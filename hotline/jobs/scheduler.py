@@ -1,12 +1,13 @@
 """The scheduler process: ``flask --app app hotline scheduler``. Never started inside web workers.
 
-APScheduler 3.x runs four jobs, each inside its own application context (its
+APScheduler 3.x runs five jobs, each inside its own application context (its
 own database session, removed when the run ends) and each reading the clock
 only at this edge: the escalation sweep (``hotline.escalation.sweep``) every
 ``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender (``hotline.jobs.outbox``)
 every ``OUTBOX_SECONDS``, the replay of the intake spool (Twilio requests kept
 while the database was away, ``hotline.intake.replay``) every
-``SPOOL_SECONDS``, and a heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job
+``SPOOL_SECONDS``, the partner webhooks (``hotline.webhooks.service.send_due``) every
+``WEBHOOK_SECONDS``, and a heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job
 coalesces missed runs and never runs twice at once.
 """
 
@@ -21,6 +22,8 @@ from hotline.extensions import db
 from hotline.intake.replay import run_spool_replay
 from hotline.jobs.outbox import send_outbox
 from hotline.timeutil import utcnow
+from hotline.webhooks.policy import webhook_policy
+from hotline.webhooks.service import send_due
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 SPOOL_SECONDS = 5
 #: How often the outbox sender looks for due text messages.
 OUTBOX_SECONDS = 10
+#: How often due partner webhooks are sent (retries wait as ``webhooks.toml`` says).
+WEBHOOK_SECONDS = 10
 
 
 def run_sweep(app: Flask) -> dict:
@@ -53,6 +58,17 @@ def run_outbox(app: Flask) -> None:
             db.session.remove()
 
 
+def run_webhooks(app: Flask) -> None:
+    """One pass of the webhook sender over the deliveries that are due."""
+    with app.app_context():
+        try:
+            report = send_due(now=utcnow(), policy=webhook_policy())
+        finally:
+            db.session.remove()
+    if report.delivered or report.failed:
+        log.info("webhooks: %s", report)
+
+
 def run_spool(app: Flask) -> None:
     """Replay what waits in the intake spool (or, with nothing waiting, refresh its duty roster snapshot)."""
     run_spool_replay(app)
@@ -69,13 +85,16 @@ def run_heartbeat(app: Flask) -> None:
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:
-    """The four jobs on their intervals, each run once at start."""
+    """The five jobs on their intervals, each run once at start."""
     seconds = app.config["SWEEP_SECONDS"]
     scheduler = BlockingScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": seconds}
     )
     scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
     scheduler.add_job(run_outbox, "interval", seconds=OUTBOX_SECONDS, args=[app], id="outbox", next_run_time=utcnow())
+    scheduler.add_job(
+        run_webhooks, "interval", seconds=WEBHOOK_SECONDS, args=[app], id="webhooks", next_run_time=utcnow()
+    )
     scheduler.add_job(run_spool, "interval", seconds=SPOOL_SECONDS, args=[app], id="spool", next_run_time=utcnow())
     scheduler.add_job(run_heartbeat, "interval", seconds=seconds, args=[app], id="heartbeat", next_run_time=utcnow())
     return scheduler

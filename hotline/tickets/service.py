@@ -26,6 +26,7 @@ from hotline.timeutil import local_date
 from hotline.triage import triage_text
 from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
+from hotline.webhooks import service as webhooks
 from models.contact import Contact
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
@@ -69,9 +70,15 @@ EVENT_COLUMNS = tuple(event_row(None, "", None))
 
 
 def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **payload) -> TicketEvent:
-    """Append one event to ``ticket``'s history in the current transaction."""
+    """Append one event to ``ticket``'s history in the current transaction.
+
+    A state change a partner may be told of (a kind of ``webhooks.toml``) also queues its webhook deliveries
+    here, in the same transaction; any other kind costs one set look-up.
+    """
     ev = TicketEvent(**event_row(ticket.id, kind, now, actor_id=actor.id if actor else None, **payload))
     db.session.add(ev)
+    if kind in webhooks.watched_kinds():
+        webhooks.queue_for_event(ticket, kind, now, payload)
     return ev
 
 
@@ -84,6 +91,11 @@ def insert_events(rows: list[dict]) -> None:
     flush would cost several times the INSERT."""
     if rows:
         db.session.connection().execute(_INSERT_EVENTS, rows)
+        watched = webhooks.watched_kinds()
+        for row in rows:
+            if row["kind"] in watched:
+                ticket = db.session.get(Ticket, row["ticket_id"])
+                webhooks.queue_for_event(ticket, row["kind"], row["at"], row["payload"])
 
 
 def _require_ticket_role(actor: User) -> None:

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: partner platforms told, signed and with retries, when the cases they transferred move."""
