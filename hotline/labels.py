@@ -102,6 +102,8 @@ EVENT = {
     "relief_approved": _l("Advance relief approved (一事一议)"),
     "relief_rejected": _l("Advance relief rejected (一事一议)"),
     "relief_paid": _l("Advance relief paid"),
+    "relief_payment_held": _l("Relief payment held: more than the fund holds"),
+    "relief_payment_refused": _l("Held relief payment refused by the fund's manager"),
     "relief_not_needed": _l("No advance relief needed"),
     "paperwork_done": _l("Paperwork completed (补齐手续)"),
     "triage_reviewed": _l("Triage suggestion reviewed"),
