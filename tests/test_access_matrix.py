@@ -133,6 +133,7 @@ MATRIX: dict[str, dict] = {
     "relief.payment": {"POST": RELIEF_ACTION},
     "reports.dashboard": {"GET": REPORTS},
     "reports.times": {"GET": REPORTS},
+    "reports.relief": {"GET": REPORTS},
     "reports.items": {"GET": REPORTS},
     "reports.export_report": {"GET": REPORTS},
     "funds.index": {"GET": only(200, "manager", "admin", *DEPARTMENTS)},
