@@ -150,6 +150,12 @@ NOTICE = {
     "relief_approved": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was approved."),
     "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
     "caller_replied": _l("The caller replied to %(number)s by text message."),
+    "payout_held": _l(
+        "%(number)s: a payment of %(amount)s is more than %(fund)s holds and waits for you: release or refuse it on"
+        " the fund's page."
+    ),
+    "payout_released": _l("%(number)s: your payment of %(amount)s from %(fund)s was released and paid."),
+    "payout_refused": _l("%(number)s: your payment of %(amount)s from %(fund)s was refused."),
     "ticket_handed_over": _l("%(by)s handed %(number)s over to you: %(reason)s"),
     "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
     "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.errors import DomainError, NotAllowed, StaleError
@@ -22,6 +22,7 @@ from hotline.funds.policy import FundsPolicy, FundsPolicyError, funds_policy
 from hotline.relief import service as relief
 from hotline.relief.summary import relief_summary
 from models.fund import Fund, FundEntry, FundPayoutRequest
+from models.notification import Notification
 from models.relief import AdvanceRelief, AdvanceReliefPayment
 from models.user import User
 from tests.helpers import count, events, log_call
@@ -161,7 +162,14 @@ def test_a_reversal_cannot_take_the_balance_below_zero(fund_set, manager, operat
     first = db.session.scalars(
         select(FundEntry).where(FundEntry.fund_id == town.id, FundEntry.kind == "allocation")
     ).one()
-    with pytest.raises(DomainError, match="below zero"):
+    with pytest.raises(
+        DomainError,
+        match=says(
+            "%(fund)s holds %(balance)s: this entry would take it below zero.",
+            fund="城关镇救急难基金",
+            balance="¥17,000.00",
+        ),
+    ):
         funds.reverse_entry(first, actor=manager, now=now, note="金额录错")
     db.session.rollback()
     assert_ledger_consistent(town)
@@ -174,9 +182,11 @@ def test_setting_up_funds_is_checked(manager, operator, units, now, fund_set):
         funds.create_fund(actor=manager, now=now, code="town_2", name="又一个", kind="town", owner_unit=units["town"])
     with pytest.raises(DomainError, match=says("Another fund has the code %(code)s.", code="county")):
         funds.create_fund(actor=manager, now=now, code="county", name="x", kind="charity", owner_unit=units["town"])
-    with pytest.raises(DomainError, match="township"):
+    with pytest.raises(
+        DomainError, match=says("A township's fund is held by a township, the county's by a county unit.")
+    ):
         funds.create_fund(actor=manager, now=now, code="c2", name="x", kind="county", owner_unit=units["town"])
-    with pytest.raises(DomainError, match="lowercase"):
+    with pytest.raises(DomainError, match=says("The code is 2 to 32 lowercase letters, digits or underscores.")):
         funds.create_fund(actor=manager, now=now, code="Bad Code", name="x", kind="charity", owner_unit=units["town"])
 
 
@@ -334,8 +344,12 @@ def test_under_needs_approval_a_payment_above_the_balance_waits_for_the_funds_ma
 ):
     r = grant(ticket, operator, now, "30000", units["town"], "emergency_fund")
     approve(r, manager, now)
+    town_staff = make_user("department", department=units["town"])
     held = pay(r, operator, now, "25000", note="第二期")
     assert isinstance(held, FundPayoutRequest) and held.status == "pending"
+    # The fund's managers are told: the hotline's managers and the staff of the unit holding the fund.
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.kind == "payout_held")))
+    assert told == {manager.id, town_staff.id}
     assert r.paid_fen == 0 and fund_set["town"].balance_fen == 2_000_000
     assert events(ticket, "relief_payment_held")[-1].payload["fund_balance_fen"] == 2_000_000
     # What is held counts against the approval: 30,000 - 25,000 held leaves 5,000 to ask for.
@@ -345,8 +359,15 @@ def test_under_needs_approval_a_payment_above_the_balance_waits_for_the_funds_ma
     # Nobody releases their own; the balance must cover it first.
     with pytest.raises(NotAllowed):
         relief.decide_payout(held, actor=operator, now=now, release=True, comment="我自己")
-    town_staff = make_user("department", department=units["town"])
-    with pytest.raises(DomainError, match=re.escape("¥5,000.00 more must be allocated")):
+    short = says(
+        "%(fund)s holds %(balance)s: a payment of %(amount)s would take it below zero. "
+        "%(short)s more must be allocated to the fund first.",
+        fund="城关镇救急难基金",
+        balance="¥20,000.00",
+        amount="¥25,000.00",
+        short="¥5,000.00",
+    )
+    with pytest.raises(DomainError, match=short):
         relief.decide_payout(held, actor=town_staff, now=now, release=True, comment="同意")
     db.session.rollback()
     funds.add_income(fund_set["town"], actor=manager, now=now, kind="allocation", amount_yuan="10000", note="追加")
@@ -359,6 +380,7 @@ def test_under_needs_approval_a_payment_above_the_balance_waits_for_the_funds_ma
     assert r.paid_fen == 2_500_000
     assert db.session.get(Fund, fund_set["town"].id).balance_fen == 500_000
     assert events(ticket, "relief_paid")[-1].payload["released"] == held.id
+    assert db.session.scalar(select(Notification.user_id).where(Notification.kind == "payout_released")) == operator.id
     assert_ledger_consistent(*fund_set.values())
 
 
@@ -446,3 +468,19 @@ def test_only_the_case_total_passing_the_limit_is_said_so(fund_set, operator, ti
     assert s["limit"]["grant_over_fen"] == 0
     payload = events(ticket, "relief_requested")[-1].payload
     assert (payload["over"], payload["over_fen"]) == ("case_total", 50_000)
+
+
+def test_the_check_command_finds_every_ledger_in_balance(runner, fund_set, operator, ticket, units, now):
+    r = grant(ticket, operator, now, "2000", units["town"], "emergency_fund")
+    pay(r, operator, now, "2000")
+    result = runner.invoke(args=["hotline", "check-funds"])
+    assert result.exit_code == 0, result.output
+    assert "3 funds: every balance equals the sum of its entries" in result.output
+
+
+def test_the_check_command_fails_on_a_balance_that_does_not_match(runner, fund_set):
+    db.session.execute(update(Fund).where(Fund.code == "town_cg").values(balance_fen=1))
+    db.session.commit()
+    result = runner.invoke(args=["hotline", "check-funds"])
+    assert result.exit_code == 1
+    assert "town_cg" in result.output and "¥0.01" in result.output and "¥20,000.00" in result.output

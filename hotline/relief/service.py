@@ -426,6 +426,15 @@ def _hold(relief, ticket, *, actor, now, fen, note, fund) -> FundPayoutRequest:
         fund_balance_fen=fund.balance_fen,
         note=note,
     )
+    managers = db.session.scalars(
+        select(User.id).where(
+            User.active.is_(True),
+            User.id != actor.id,
+            (User.role == "manager") | ((User.role == "department") & (User.department_id == fund.owner_unit_id)),
+        )
+    )
+    for manager_id in managers:
+        notify(manager_id, "payout_held", now=now, ticket_id=ticket.id, amount=format_yuan(fen), fund=fund.name)
     return held
 
 
@@ -477,6 +486,14 @@ def decide_payout(
     held.decided_at = now
     held.decision_comment = comment
     held.payment_id = payment.id if payment is not None else None
+    notify(
+        held.requested_by_id,
+        "payout_released" if release else "payout_refused",
+        now=now,
+        ticket_id=ticket.id,
+        amount=format_yuan(held.amount_fen),
+        fund=fund.name,
+    )
     db.session.flush()
     return payment
 
