@@ -142,6 +142,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
     from hotline.escalation.views import bp as escalation_bp
+    from hotline.funds.views import bp as funds_bp
     from hotline.intake import init_intake
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
@@ -155,6 +156,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(escalation_bp)
     app.register_blueprint(relief_bp)
+    app.register_blueprint(funds_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_calendar_bp)

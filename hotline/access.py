@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from hotline.extensions import db
 from models.department import Department
+from models.fund import Fund, FundEntry, FundPayoutRequest
 from models.interaction import Interaction
 from models.referral import Referral
 from models.relief import AdvanceRelief
@@ -228,6 +229,48 @@ def relief_referral(user: User, ticket: Ticket) -> Referral | None:
     return ([r for r in own if r.is_active] or own)[-1]
 
 
+# --- relief funds (救急难基金, 慈善资金) -------------------------------------------------------
+
+
+def can_see_funds(user: User) -> bool:
+    """Who has the funds pages at all: managers, admins, and staff of units (their own units' funds)."""
+    return user.role in ("manager", "admin", "department")
+
+
+def fund_condition(user: User):
+    """SQL: the funds ``user`` may see: every fund for managers and admins, else those its units hold."""
+    if user.role in ("manager", "admin"):
+        return true()
+    units = user_units(user)
+    return Fund.owner_unit_id.in_(units) if units else false()
+
+
+def can_see_fund(user: User, fund: Fund) -> bool:
+    """Managers and admins; staff of the unit holding the fund or of a unit above it."""
+    return user.role in ("manager", "admin") or fund.owner_unit_id in user_units(user)
+
+
+def can_create_fund(user: User) -> bool:
+    """Setting up a fund: managers and admins."""
+    return user.role in ("manager", "admin")
+
+
+def can_record_fund_entry(user: User, fund: Fund) -> bool:
+    """Allocations, donations and their reversals: managers, admins, and staff of the unit holding the fund."""
+    return user.role in ("manager", "admin") or (user.role == "department" and user.department_id == fund.owner_unit_id)
+
+
+def can_manage_fund(user: User, fund: Fund) -> bool:
+    """The fund's managers, who release or refuse a payout held above the balance: managers, and staff of the
+    unit holding the fund (an administrator keeps accounts and funds apart, and decides no case's money)."""
+    return user.role == "manager" or (user.role == "department" and user.department_id == fund.owner_unit_id)
+
+
+def can_decide_payout(user: User, request: FundPayoutRequest, fund: Fund) -> bool:
+    """A manager of the fund other than the one who entered the payment (four eyes)."""
+    return can_manage_fund(user, fund) and request.requested_by_id != user.id
+
+
 # --- loaders: the rules applied to the current request (404 when not allowed) -------------
 
 
@@ -270,3 +313,27 @@ def load_relief(relief_id: int) -> tuple[AdvanceRelief, Ticket]:
     if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     return relief, ticket
+
+
+def load_fund(fund_id: int) -> Fund:
+    """The fund behind a URL, or 404 when it does not exist or ``current_user`` may not see it."""
+    fund = db.session.get(Fund, fund_id)
+    if fund is None or not can_see_fund(current_user, fund):
+        abort(404)
+    return fund
+
+
+def load_fund_entry(entry_id: int) -> tuple[FundEntry, Fund]:
+    """An entry and its fund, or 404 as :func:`load_fund`."""
+    entry = db.session.get(FundEntry, entry_id)
+    if entry is None:
+        abort(404)
+    return entry, load_fund(entry.fund_id)
+
+
+def load_payout_request(request_id: int) -> tuple[FundPayoutRequest, Fund]:
+    """A held payout and its fund, or 404 as :func:`load_fund`."""
+    held = db.session.get(FundPayoutRequest, request_id)
+    if held is None:
+        abort(404)
+    return held, load_fund(held.fund_id)

@@ -29,6 +29,7 @@ KINDS = {
     "calendar_year_saved": _l("Working calendar saved"),
     "calendar_year_removed": _l("Working calendar removed"),
     "report_exported": _l("Report exported"),
+    "fund_created": _l("Relief fund set up"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
     "webhook_created": _l("Partner webhook created"),

@@ -63,6 +63,30 @@ def demo(tickets: int):
         click.echo(f"  {username:<10} {role:<11} {display}")
 
 
+@hotline_cli.command("check-funds")
+def check_funds():
+    """Check every relief fund's ledger: the balance equals the sum of its entries and is not below zero.
+
+    Exits 1 naming each fund that fails (its balance, the sum of its entries).
+    """
+    from hotline.formatting import format_yuan
+    from hotline.funds.service import ledger_balance_fen
+    from models.fund import Fund
+
+    found = db.session.scalars(select(Fund).order_by(Fund.code)).all()
+    wrong = []
+    for fund in found:
+        total = ledger_balance_fen(fund.id)
+        if fund.balance_fen != total or total < 0:
+            balance, entries = format_yuan(fund.balance_fen), format_yuan(total)
+            wrong.append(f"{fund.code} {fund.name}: balance {balance}, entries add up to {entries}")
+    for line in wrong:
+        click.echo(line)
+    if wrong:
+        raise SystemExit(1)
+    click.echo(f"{len(found)} funds: every balance equals the sum of its entries")
+
+
 @hotline_cli.command("create-user")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)

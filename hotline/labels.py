@@ -102,6 +102,8 @@ EVENT = {
     "relief_approved": _l("Advance relief approved (一事一议)"),
     "relief_rejected": _l("Advance relief rejected (一事一议)"),
     "relief_paid": _l("Advance relief paid"),
+    "relief_payment_held": _l("Relief payment held: more than the fund holds"),
+    "relief_payment_refused": _l("Held relief payment refused by the fund's manager"),
     "relief_not_needed": _l("No advance relief needed"),
     "paperwork_done": _l("Paperwork completed (补齐手续)"),
     "triage_reviewed": _l("Triage suggestion reviewed"),
@@ -148,6 +150,12 @@ NOTICE = {
     "relief_approved": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was approved."),
     "relief_rejected": _l("%(number)s: the advance relief of %(amount)s from %(unit)s was rejected."),
     "caller_replied": _l("The caller replied to %(number)s by text message."),
+    "payout_held": _l(
+        "%(number)s: a payment of %(amount)s is more than %(fund)s holds and waits for you: release or refuse it on"
+        " the fund's page."
+    ),
+    "payout_released": _l("%(number)s: your payment of %(amount)s from %(fund)s was released and paid."),
+    "payout_refused": _l("%(number)s: your payment of %(amount)s from %(fund)s was refused."),
     "ticket_handed_over": _l("%(by)s handed %(number)s over to you: %(reason)s"),
     "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
     "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),

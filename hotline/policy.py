@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
+from hotline.funds.policy import init_funds
 from hotline.triage import init_triage, init_triage_model
 from hotline.webhooks.policy import load_webhook_policy
 
@@ -130,6 +131,7 @@ def init_policy(app) -> None:
         "webhooks": load_webhook_policy(policy_dir / "webhooks.toml"),
     }
     init_sla(app)
+    init_funds(app)
     init_triage(app)
     init_triage_model(app)
 

@@ -7,6 +7,7 @@ from models.department import Department
 from models.duty import DutyLine
 from models.escalation import EscalationStep, Heartbeat
 from models.external_report import ExternalReport
+from models.fund import Fund, FundEntry, FundPayoutRequest
 from models.interaction import Interaction
 from models.login_attempt import LoginAttempt
 from models.notification import Notification
@@ -28,6 +29,9 @@ __all__ = [
     "DutyLine",
     "EscalationStep",
     "ExternalReport",
+    "Fund",
+    "FundEntry",
+    "FundPayoutRequest",
     "Heartbeat",
     "Interaction",
     "LoginAttempt",

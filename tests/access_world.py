@@ -10,10 +10,12 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 
 from hotline.extensions import db
+from hotline.funds import service as funds
 from hotline.referrals import service as referrals
 from hotline.relief import service as relief
 from models.calendar import CalendarYear
 from models.duty import DutyLine
+from models.fund import FundPayoutRequest
 from models.outbox import OutboundMessage
 from models.webhook import WebhookDelivery, WebhookSubscription
 from tests.conftest import csrf_token, login
@@ -63,6 +65,27 @@ def build_world(app, make_user, make_department, now) -> World:
         reason="住院押金不足",
         expected_version=ticket.version,
     )
+    fund = funds.create_fund(
+        actor=world.users["manager"],
+        now=now,
+        code="t_hekou_fund",
+        name="河口乡救急难基金",
+        kind="town",
+        owner_unit=town,
+    )
+    entry = funds.add_income(
+        fund, actor=world.users["manager"], now=now, kind="allocation", amount_yuan="1000", note="乡财政拨入"
+    )
+    held = FundPayoutRequest(
+        fund_id=fund.id,
+        relief_id=grant.id,
+        amount_fen=500_000,
+        note="第一期",
+        status="pending",
+        requested_by_id=owner.id,
+        requested_at=now,
+    )
+    db.session.add(held)
     year = CalendarYear(year=2027, source="国务院办公厅通知", updated_by_id=world.users["admin"].id, updated_at=now)
     line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
     message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
@@ -102,6 +125,9 @@ def build_world(app, make_user, make_department, now) -> World:
         "report": "dashboard",
         "fmt": "csv",
         "filename": "css/hotline.css",
+        "fund_id": fund.id,
+        "entry_id": entry.id,
+        "request_id": held.id,
     }
     world.values_village = {**world.values, "referral_id": to_village.id}
     for role in ROLES:

@@ -48,6 +48,10 @@ UNIT_ON_VILLAGE = only(400, "township", "village", hidden=("dept_a", "dept_b"))
 HOTLINE_ON_REFERRAL = only(400, *DESK, hidden=DEPARTMENTS)
 REPORTS = only(200, "manager", *DEPARTMENTS)
 WEBHOOK = everyone(403)
+#: The funds pages: managers, admins and units (each its own units' funds); the world's fund is the township's,
+#: which its village (below it) and the county bureaus do not see.
+FUND_PAGE = only(200, "manager", "admin", "township", hidden=("dept_a", "dept_b", "village"))
+FUND_ENTRY = only(400, "manager", "admin", "township", hidden=("dept_a", "dept_b", "village"))
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -138,8 +142,17 @@ MATRIX: dict[str, dict] = {
     "relief.payment": {"POST": RELIEF_ACTION},
     "reports.dashboard": {"GET": REPORTS},
     "reports.times": {"GET": REPORTS},
+    "reports.relief": {"GET": REPORTS},
     "reports.items": {"GET": REPORTS},
     "reports.export_report": {"GET": REPORTS},
+    "funds.index": {"GET": only(200, "manager", "admin", *DEPARTMENTS)},
+    "funds.create": {"POST": only(400, "manager", "admin")},
+    "funds.show": {"GET": FUND_PAGE},
+    "funds.export_statement": {"GET": FUND_PAGE},
+    "funds.income": {"POST": FUND_ENTRY},
+    "funds.reversal": {"POST": FUND_ENTRY},
+    # Releasing a held payment is the fund's managers' (not an administrator's, who sees the fund).
+    "funds.payout_decision": {"POST": only(400, "manager", "township", hidden=("dept_a", "dept_b", "village"))},
     **{
         f"twilio.{name}": {"POST": WEBHOOK}
         for name in ("sms", "sms_status", "voice", "voice_menu", "voice_dial", "voice_status", "voice_voicemail")

@@ -1,13 +1,19 @@
-"""Demo advance relief: a few P1 cases at each stage, written through the relief services.
+"""Demo advance relief: a few P1 cases at each stage, written through the relief and funds services.
 
 Granted within the limit and paid in two stages (paperwork still due), above
 the limit and waiting for the manager (一事一议), granted with paperwork
-completed, and recorded as not needed.
+completed, recorded as not needed, and one family helped from three sources at
+once (临时救助, then the town's and the county's 救急难基金). The town's and the
+county's emergency funds and the charity's fund are set up with their first
+allocations and a donation before any relief is paid.
 """
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from hotline.extensions import db
+from hotline.funds import service as funds
 from hotline.relief import service
 from models.department import Department
 from models.ticket import Ticket
@@ -76,10 +82,72 @@ def _not_needed(ticket, owner, units, now):
     )
 
 
+def _several_funds(ticket, owner, units, now):
+    """A 60,000 yuan hospital bill: 临时救助 from the township at once, then 10,000 from the town's fund and
+    40,000 from the county's fund, each decided by the manager (一事一议), the county's paid in two stages."""
+    manager = db.session.scalars(select(User).where(User.role == "manager").order_by(User.id)).first()
+    town = units["town_chengguan"]
+    first = service.grant_relief(
+        ticket,
+        actor=owner,
+        now=_at(ticket, 1, now),
+        kind="temporary_assistance",
+        amount_yuan="3000",
+        granting_unit=town,
+        reason="患儿白血病住院，医院催缴押金，家中积蓄已用尽，先行发放临时救助。",
+    )
+    service.record_payment(first, actor=owner, now=_at(ticket, 2, now), amount_yuan="3000", note="现金发放")
+    for hours, amount, unit, reason in (
+        (4, "10000", town, "住院费用六万元，临时救助不足，申请镇救急难基金。"),
+        (6, "40000", units["charity"], "镇基金仍不足以覆盖治疗费用，申请县救急难基金，提交个案会商。"),
+    ):
+        relief = service.grant_relief(
+            ticket,
+            actor=owner,
+            now=_at(ticket, hours, now),
+            kind="emergency_fund",
+            amount_yuan=amount,
+            granting_unit=unit,
+            reason=reason,
+        )
+        service.decide_relief(
+            relief, actor=manager, now=_at(ticket, hours + 1, now), approve=True, comment="个案会商同意，分期拨付"
+        )
+        paid = "20000" if amount == "40000" else amount
+        service.record_payment(
+            relief, actor=owner, now=_at(ticket, hours + 2, now), amount_yuan=paid, note="转账至医院"
+        )
+
+
+#: (code, name, kind, holding unit, allocated yuan, what the allocation rests on)
+DEMO_FUNDS = (
+    ("town_chengguan_jjn", "城关镇救急难基金", "town", "town_chengguan", "50000", "镇财政年度预算拨入"),
+    ("county_jjn", "县救急难基金", "county", "charity", "500000", "县财政拨入（县财〔2025〕8号）"),
+    ("charity_cishan", "县慈善总会慈善救助金", "charity", "charity", "100000", "年度慈善募集资金划入"),
+)
+
+
+def load_demo_funds(*, units: dict[str, Department], now: datetime) -> list:
+    """The township's and the county's 救急难基金 and the charity's fund, with their first allocations and a
+    donation, dated a month before ``now``. The caller commits."""
+    manager = db.session.scalars(select(User).where(User.role == "manager").order_by(User.id)).first()
+    at = now - timedelta(days=35)
+    made = []
+    for code, name, kind, unit, amount, note in DEMO_FUNDS:
+        fund = funds.create_fund(actor=manager, now=at, code=code, name=name, kind=kind, owner_unit=units[unit])
+        funds.add_income(fund, actor=manager, now=at, kind="allocation", amount_yuan=amount, note=note)
+        made.append(fund)
+    funds.add_income(
+        made[0], actor=manager, now=at + timedelta(days=3), kind="donation", amount_yuan="8800", note="爱心企业捐赠"
+    )
+    return made
+
+
 def load_demo_reliefs(tickets: list[Ticket], *, units: dict[str, Department], now: datetime) -> int:
     """Relief on the first open P1 demo cases, one stage each; returns how many cases got one. The caller commits."""
+    load_demo_funds(units=units, now=now)
     cases = [t for t in tickets if t.priority == "P1" and t.is_open and t.first_contact_owner_id]
-    plans = (_staged, _pending, _paperwork_done, _not_needed)
+    plans = (_staged, _pending, _paperwork_done, _not_needed, _several_funds)
     for ticket, plan in zip(cases, plans, strict=False):
         plan(ticket, db.session.get(User, ticket.first_contact_owner_id), units, now)
     return min(len(cases), len(plans))

@@ -17,6 +17,7 @@ from hotline.extensions import db
 from hotline.forms import choices
 from hotline.panels import handed_back
 from hotline.relief import forms, service
+from hotline.relief.summary import relief_summary
 from models.department import Department
 from models.ticket import OPEN_STATUSES, Ticket
 
@@ -55,23 +56,27 @@ def relief_panel(ticket: Ticket) -> dict:
         forms.GrantForm, "grant", ticket.version, granting_unit_id=_default_unit(ticket)
     )
     grant.granting_unit_id.choices = granting_unit_choices()
+    summary = relief_summary(ticket)
+    by_id = {row["id"]: row for row in summary["reliefs"]}
     rows = []
     for relief in ticket.reliefs:
         rows.append(
             {
                 "relief": relief,
+                "glance": by_id[relief.id],
                 "decision": override.get(f"decision-{relief.id}")
                 or _fresh(forms.DecisionForm, f"d{relief.id}", relief.version),
                 "payment": override.get(f"payment-{relief.id}")
                 or _fresh(forms.PaymentForm, f"p{relief.id}", relief.version),
                 "can_decide": relief.status == "pending_approval" and access.can_decide_relief(user, relief),
                 "can_pay": relief.status == "approved"
-                and relief.paid_fen < relief.amount_fen
+                and relief.paid_fen + by_id[relief.id]["held_fen"] < relief.amount_fen
                 and access.can_pay_relief(user, relief, ticket),
             }
         )
     return {
         "rows": rows,
+        "summary": summary,
         "events": service.relief_events(ticket),
         "limit_fen": service.limit_fen(),
         "open_form": next(iter(override), None),

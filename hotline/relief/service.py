@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from hotline import access
@@ -38,10 +38,13 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
 from hotline.extensions import db
 from hotline.formatting import format_yuan
+from hotline.funds import service as funds
+from hotline.funds.policy import funds_policy
 from hotline.tickets.service import add_event
 from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from models.department import Department
+from models.fund import Fund, FundPayoutRequest
 from models.relief import KINDS, AdvanceRelief, AdvanceReliefPayment
 from models.ticket import OPEN_STATUSES, Ticket, TicketEvent
 from models.user import User
@@ -55,6 +58,8 @@ EVENT_KINDS = (
     "relief_approved",
     "relief_rejected",
     "relief_paid",
+    "relief_payment_held",
+    "relief_payment_refused",
     "relief_not_needed",
     "paperwork_done",
 )
@@ -111,6 +116,20 @@ def case_total_fen(ticket: Ticket) -> int:
 def limit_fen() -> int:
     """小额先行救助: what a case may receive without a manager's approval, in fen."""
     return sla.sla_policy().advance_relief_limit_yuan * 100
+
+
+def limit_verdict(amount_fen: int, case_total: int, limit: int) -> dict | None:
+    """Which part of the limit rule a grant of ``amount_fen`` passed, and by how much; None when within it.
+
+    ``case_total`` is the case's approved and pending reliefs with this one. ``over`` is ``grant`` when the
+    grant alone is above the limit (``over_fen`` = amount - limit), else ``case_total`` when only the case's
+    total is (``over_fen`` = total - limit).
+    """
+    if amount_fen > limit:
+        return {"over": "grant", "over_fen": amount_fen - limit, "limit_fen": limit, "case_total_fen": case_total}
+    if case_total > limit:
+        return {"over": "case_total", "over_fen": case_total - limit, "limit_fen": limit, "case_total_fen": case_total}
+    return None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -193,7 +212,8 @@ def grant_relief(
     reason = checked_text(reason, _l("Give the reason for the relief: audits check every amount and why it was given."))
     check_version(ticket, expected_version)
     case_total = fen + case_total_fen(ticket)
-    within = case_total <= limit_fen()
+    verdict = limit_verdict(fen, case_total, limit_fen())
+    within = verdict is None
     relief = AdvanceRelief(
         kind=kind,
         amount_fen=fen,
@@ -217,6 +237,7 @@ def grant_relief(
         reason=reason,
         case_total_fen=case_total,
         limit_fen=limit_fen(),
+        **({"over": verdict["over"], "over_fen": verdict["over_fen"]} if verdict else {}),
     )
     if within:
         _record_grant(ticket, now)
@@ -279,6 +300,17 @@ def decide_relief(
     clocks.sync_ticket(ticket, now)
 
 
+def held_fen(relief: AdvanceRelief) -> int:
+    """Payments of ``relief`` held for a fund's manager (above the fund's balance), not paid yet."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(FundPayoutRequest.amount_fen), 0)).where(
+                FundPayoutRequest.relief_id == relief.id, FundPayoutRequest.status == "pending"
+            )
+        )
+    )
+
+
 def record_payment(
     relief: AdvanceRelief,
     *,
@@ -287,12 +319,18 @@ def record_payment(
     amount_yuan: Decimal | str,
     note: str,
     expected_version: int | None = None,
-) -> AdvanceReliefPayment:
+) -> AdvanceReliefPayment | FundPayoutRequest:
     """分阶段救助: one payment under an approved relief; all payments together stay within the approval.
 
     ``expected_version`` is the relief's. The relief row is rewritten with each
     payment so its version moves: two payments entered at once from the same page
     cannot both pass the total check.
+
+    A relief whose source draws on a fund (``funds.toml``) is paid from the fund its
+    granting unit holds: the payout entry is written with the payment, under the
+    fund's lock, and a payment above the fund's balance is refused, or, when the
+    policy says ``needs_approval``, held for the fund's manager (the
+    :class:`FundPayoutRequest` is returned instead of a payment).
     """
     ticket = ticket_of(relief)
     if not access.can_pay_relief(actor, relief, ticket):
@@ -306,22 +344,42 @@ def record_payment(
     fen = parse_amount(amount_yuan)
     note = checked_text(note, _l("Say what this payment is (which stage, how it was paid)."))
     check_version(relief, expected_version)
-    paid = relief.paid_fen
-    if paid + fen > relief.amount_fen:
+    fund = funds.fund_for_relief(relief)
+    if fund is not None:
+        fund = funds.lock_fund(fund.id)  # held to commit: payouts from one fund are checked one at a time
+    paid, held = relief.paid_fen, held_fen(relief)
+    if paid + held + fen > relief.amount_fen:
         raise DomainError(
             _l(
                 "The payments would come to %(total)s, more than the %(approved)s approved. "
                 "At most %(left)s can still be paid.",
-                total=format_yuan(paid + fen),
+                total=format_yuan(paid + held + fen),
                 approved=format_yuan(relief.amount_fen),
-                left=format_yuan(relief.amount_fen - paid),
+                left=format_yuan(relief.amount_fen - paid - held),
             )
         )
+    if fund is not None and fund.balance_fen < fen:
+        if funds_policy().overdraft != "needs_approval":
+            raise DomainError(funds.shortfall_message(fund, fen))
+        return _hold(relief, ticket, actor=actor, now=now, fen=fen, note=note, fund=fund)
+    return _pay(relief, ticket, actor=actor, now=now, fen=fen, note=note, fund=fund)
+
+
+def _pay(relief, ticket, *, actor, now, fen, note, fund, released=None) -> AdvanceReliefPayment:
+    """The payment, the fund's payout entry (``fund`` locked, or None for a budget), the event and the clocks."""
     payment = AdvanceReliefPayment(amount_fen=fen, paid_at=now, recorded_by_id=actor.id, note=note)
     relief.payments.append(payment)
     flag_modified(relief, "status")  # an UPDATE that bumps and checks the relief's version
     ticket.updated_at = now
     db.session.flush()
+    extra = {}
+    if fund is not None:
+        entry = funds.post_entry(
+            fund, kind="payout", amount_fen=-fen, actor=actor, now=now, note=note, relief=relief, payment_id=payment.id
+        )
+        extra = {"fund_id": fund.id, "fund": fund.name, "fund_balance_fen": entry.balance_after_fen}
+    if released is not None:
+        extra["released"] = released.id
     _event(
         ticket,
         actor,
@@ -331,10 +389,112 @@ def record_payment(
         payment=payment.id,
         paid_fen=fen,
         paid=_plain_yuan(fen),
-        paid_total_fen=paid + fen,
+        paid_total_fen=relief.paid_fen,
         note=note,
+        **extra,
     )
     clocks.sync_ticket(ticket, now)
+    return payment
+
+
+def _hold(relief, ticket, *, actor, now, fen, note, fund) -> FundPayoutRequest:
+    """A payment above ``fund``'s balance, held for the fund's manager (``needs_approval``); nothing is paid."""
+    held = FundPayoutRequest(
+        fund_id=fund.id,
+        relief_id=relief.id,
+        amount_fen=fen,
+        note=note,
+        status="pending",
+        requested_by_id=actor.id,
+        requested_at=now,
+    )
+    db.session.add(held)
+    flag_modified(relief, "status")  # two holds entered at once cannot together pass the approved amount
+    ticket.updated_at = now
+    db.session.flush()
+    _event(
+        ticket,
+        actor,
+        "relief_payment_held",
+        now,
+        relief,
+        held=held.id,
+        paid_fen=fen,
+        paid=_plain_yuan(fen),
+        fund_id=fund.id,
+        fund=fund.name,
+        fund_balance_fen=fund.balance_fen,
+        note=note,
+    )
+    managers = db.session.scalars(
+        select(User.id).where(
+            User.active.is_(True),
+            User.id != actor.id,
+            (User.role == "manager") | ((User.role == "department") & (User.department_id == fund.owner_unit_id)),
+        )
+    )
+    for manager_id in managers:
+        notify(manager_id, "payout_held", now=now, ticket_id=ticket.id, amount=format_yuan(fen), fund=fund.name)
+    return held
+
+
+def decide_payout(
+    held: FundPayoutRequest,
+    *,
+    actor: User,
+    now: datetime,
+    release: bool,
+    comment: str,
+    expected_version: int | None = None,
+) -> AdvanceReliefPayment | None:
+    """The fund's manager releases a held payment (paid from the fund now: the balance must cover it) or
+    refuses it (nothing is paid), with the reasoning. Never the one who entered it (four eyes)."""
+    fund = db.session.get(Fund, held.fund_id)
+    if not access.can_decide_payout(actor, held, fund):
+        if access.can_manage_fund(actor, fund):
+            raise NotAllowed(_l("You entered this payment: another manager of the fund must decide on it (four eyes)."))
+        raise NotAllowed(_l("Only a manager of the fund can release or refuse a payment held for it."))
+    if held.status != "pending":
+        raise DomainError(_l("This payment is not waiting for a decision."))
+    comment = checked_text(comment, _l("Write the reasoning of the decision: audits read it."))
+    check_version(held, expected_version)
+    relief = db.session.get(AdvanceRelief, held.relief_id)
+    ticket = ticket_of(relief)
+    payment = None
+    if release:
+        fund = funds.lock_fund(fund.id)
+        if fund.balance_fen < held.amount_fen:
+            raise DomainError(funds.shortfall_message(fund, held.amount_fen))
+        payment = _pay(
+            relief, ticket, actor=actor, now=now, fen=held.amount_fen, note=held.note, fund=fund, released=held
+        )
+    else:
+        _event(
+            ticket,
+            actor,
+            "relief_payment_refused",
+            now,
+            relief,
+            held=held.id,
+            paid_fen=held.amount_fen,
+            fund=fund.name,
+            comment=comment,
+        )
+        ticket.updated_at = now
+    held.status = "released" if release else "refused"
+    held.decided_by_id = actor.id
+    held.decided_at = now
+    held.decision_comment = comment
+    held.payment_id = payment.id if payment is not None else None
+    notify(
+        held.requested_by_id,
+        "payout_released" if release else "payout_refused",
+        now=now,
+        ticket_id=ticket.id,
+        amount=format_yuan(held.amount_fen),
+        fund=fund.name,
+    )
+    db.session.flush()
     return payment
 
 

@@ -25,6 +25,7 @@ from hotline.security import require_role
 from hotline.tickets.page import render_ticket
 from hotline.timeutil import utcnow
 from models.department import Department
+from models.fund import FundPayoutRequest
 from models.ticket import Ticket
 from models.user import CASE_ROLES
 
@@ -81,22 +82,22 @@ def grant(number: str):
         )
         if relief.status == "approved":
             return _("Advance relief of %(amount)s granted.", amount=service.format_yuan(relief.amount_fen))
-        limit, total = service.limit_fen(), service.case_total_fen(ticket)
-        if relief.amount_fen > limit:
+        verdict = service.limit_verdict(relief.amount_fen, service.case_total_fen(ticket), service.limit_fen())
+        if verdict["over"] == "grant":
             return _(
                 "%(amount)s is %(over)s above the limit of %(limit)s without approval: a manager decides (一事一议)."
                 " Managers were told.",
                 amount=service.format_yuan(relief.amount_fen),
-                over=service.format_yuan(relief.amount_fen - limit),
-                limit=service.format_yuan(limit),
+                over=service.format_yuan(verdict["over_fen"]),
+                limit=service.format_yuan(verdict["limit_fen"]),
             )
         return _(
             "With %(amount)s this case would receive %(total)s in all, %(over)s above the limit of %(limit)s"
             " without approval: a manager decides (一事一议). Managers were told.",
             amount=service.format_yuan(relief.amount_fen),
-            total=service.format_yuan(total),
-            over=service.format_yuan(total - limit),
-            limit=service.format_yuan(limit),
+            total=service.format_yuan(verdict["case_total_fen"]),
+            over=service.format_yuan(verdict["over_fen"]),
+            limit=service.format_yuan(verdict["limit_fen"]),
         )
 
     return run_form_action(form, action, **_on_case_page(ticket, "grant", form, lambda: ticket))
@@ -138,6 +139,12 @@ def payment(relief_id: int):
             note=form.note.data,
             expected_version=form.version.data,
         )
+        if isinstance(paid, FundPayoutRequest):
+            return _(
+                "%(amount)s is more than %(fund)s holds: the payment is held until the fund's manager releases it.",
+                amount=service.format_yuan(paid.amount_fen),
+                fund=paid.fund.name,
+            )
         return _("Payment of %(amount)s recorded.", amount=service.format_yuan(paid.amount_fen))
 
     return run_form_action(form, action, **_on_case_page(ticket, f"payment-{relief.id}", form, lambda: relief))

@@ -6,6 +6,7 @@ and admins have no reports (403): an operator's own work is on the desk.
 """
 
 from datetime import date
+from decimal import Decimal
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,6 +21,7 @@ from hotline.formatting import localtime
 from hotline.policy import category_label
 from hotline.privacy import mask_phone
 from hotline.reports import charts, export, service
+from hotline.reports import relief as relief_report
 from hotline.reports.service import Filters, Period, Scope
 from hotline.security import require_role
 from hotline.timeutil import to_local, utcnow
@@ -121,6 +123,19 @@ TARGETS = {
     "advance_relief_on_time": 90,
     "paperwork_on_time": 90,
 }
+RELIEF_DIMENSION_LABEL = {
+    "source": _l("Source"),
+    "fund": _l("Fund"),
+    "unit": _l("Granting and paying unit"),
+    "township": _l("Township"),
+    "month": _l("Month"),
+}
+RELIEF_DIMENSION_ZH = {"source": "救助来源", "fund": "基金", "unit": "发放单位", "township": "乡镇", "month": "月份"}
+PAYMENT_TIME_LABEL = {
+    "from_call": _l("From the call to the first payment"),
+    "from_grant": _l("From the first grant to the first payment"),
+}
+PAYMENT_TIME_ZH = {"from_call": "来电至首笔发放", "from_grant": "首次批准至首笔发放"}
 POPULATION_LABEL = {"tickets": _l("Tickets"), "referrals": _l("Referrals"), "calls": _l("Calls")}
 STATE_LABEL = {"on_time": _l("On time"), "late": _l("Late"), "pending": _l("Still within time")}
 CURRENT_LABEL = {
@@ -420,6 +435,129 @@ def times():
         items_url=lambda *a, **k: _items_url(period_args, *a, **k),
         labels_=_label_sets(),
     )
+
+
+# --- relief money ----------------------------------------------------------------------------
+
+
+def relief_group_label(dimension: str, value, names: dict[int, str], fund_names: dict[int, str]) -> str:
+    if dimension == "source":
+        return str(labels.RELIEF_KIND.get(value, value))
+    if dimension == "fund":
+        return fund_names.get(value, "?") if value is not None else _("No fund (a unit's budget)")
+    if value is None:
+        return "—"
+    if dimension in ("unit", "township"):
+        return names.get(value, "?")
+    return str(value)
+
+
+def relief_data(period: Period, scope: Scope, now, dimension: str) -> dict:
+    """The relief report: money by ``dimension`` and the time to the first payment (by it when it can be)."""
+    time_dimension = dimension if dimension in relief_report.TIME_DIMENSIONS else None
+    times = relief_report.first_payment_times(period, scope, now, time_dimension)
+    return {
+        "money": relief_report.relief_money(period, scope, dimension),
+        # (sorted [(group, figures)], total figures) per measure; no group is listed last.
+        "times": {
+            key: (sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0]))), total)
+            for key, (groups, total) in times.items()
+        },
+        "time_dimension": time_dimension,
+    }
+
+
+@bp.get("/relief")
+@require_role(*REPORT_ROLES)
+def relief():
+    now = utcnow()
+    scope = current_scope()
+    period, period_args = current_period(now)
+    dimension = request.args.get("dim", "source")
+    if dimension not in relief_report.DIMENSIONS:
+        abort(404)
+    data = relief_data(period, scope, now, dimension)
+    names, funds = service.department_names(), relief_report.fund_names()
+    return render_template(
+        "reports/relief.html",
+        period=period,
+        period_args=period_args,
+        scope_name=_scope_name(scope),
+        dimension=dimension,
+        dimensions=relief_report.DIMENSIONS,
+        data=data,
+        label=lambda d, v: relief_group_label(d, v, names, funds),
+        dimension_label=RELIEF_DIMENSION_LABEL,
+        time_label=PAYMENT_TIME_LABEL,
+    )
+
+
+def _relief_tables(period: Period, scope: Scope, now, dimension: str) -> list[export.Table]:
+    data = relief_data(period, scope, now, dimension)
+    names, funds = service.department_names(), relief_report.fund_names()
+    zh = RELIEF_DIMENSION_ZH[dimension]
+    money = data["money"]
+
+    def yuan(fen):
+        return None if fen is None else Decimal(fen).scaleb(-2)
+
+    rows = [
+        [
+            relief_group_label(dimension, r["group"], names, funds),
+            yuan(r["granted_fen"]),
+            r["granted_n"],
+            r["granted_cases"],
+            yuan(r["paid_fen"]),
+            r["paid_n"],
+            r["paid_cases"],
+        ]
+        for r in money["rows"]
+    ]
+    t = money["total"]
+    rows.append(
+        [
+            "合计",
+            yuan(t["granted_fen"]),
+            t["granted_n"],
+            t["granted_cases"],
+            yuan(t["paid_fen"]),
+            t["paid_n"],
+            t["paid_cases"],
+        ]
+    )
+    headers = [zh, "批准金额（元）", "批准笔数", "批准案件数", "发放金额（元）", "发放笔数", "发放案件数"]
+    time_rows = []
+    tdim = data["time_dimension"]
+    for key, (groups, total) in data["times"].items():
+        for group, f in [*groups, (None, total)]:
+            label = "合计" if f is total else relief_group_label(tdim, group, names, funds)
+            time_rows.append(
+                [
+                    PAYMENT_TIME_ZH[key],
+                    label,
+                    f["n"],
+                    _round1(f["mean"]),
+                    _round1(f["p50"]),
+                    _round1(f["p90"]),
+                    _round1(f["p95"]),
+                ]
+            )
+    return [
+        export.Table(f"救助资金（按{zh}） {period.first}至{period.last}", headers, rows),
+        export.Table(
+            "首笔发放用时",
+            [
+                "指标",
+                RELIEF_DIMENSION_ZH[tdim] if tdim else "范围",
+                "件数",
+                "平均（秒）",
+                "P50（秒）",
+                "P90（秒）",
+                "P95（秒）",
+            ],
+            time_rows,
+        ),
+    ]
 
 
 # --- the lists -------------------------------------------------------------------------------
@@ -782,7 +920,7 @@ def _times_table(title: str, group_header: str, tables, dimension: str | None, n
 @bp.get("/export/<report>.<fmt>")
 @require_role(*REPORT_ROLES)
 def export_report(report: str, fmt: str):
-    """``dashboard``, ``times`` or ``list`` (with the page's own query args) as CSV or Excel."""
+    """``dashboard``, ``times``, ``relief`` or ``list`` (with the page's own query args) as CSV or Excel."""
     if fmt not in export.FORMATS:
         abort(404)
     now = utcnow()
@@ -805,6 +943,14 @@ def export_report(report: str, fmt: str):
             period_args | {"dim": dimension},
             f"响应时间_{DIMENSION_ZH[dimension]}_{period.first}_{period.last}",
         )
+    elif report == "relief":
+        period, period_args = current_period(now)
+        dimension = request.args.get("dim", "source")
+        if dimension not in relief_report.DIMENSIONS:
+            abort(404)
+        tables = _relief_tables(period, scope, now, dimension)
+        filters = period_args | {"dim": dimension}
+        name = f"救助资金_{RELIEF_DIMENSION_ZH[dimension]}_{period.first}_{period.last}"
     elif report == "list":
         population, _title, zh_name, stmt, filters = _list_select(now, scope)
         filters = {k: v for k, v in filters.items() if v is not None}
