@@ -113,6 +113,7 @@ def backup(database: Database, path: Path) -> Path:
             target = sqlite3.connect(partial)
             try:
                 source.backup(target)  # online: one consistent state, writers only pause between page batches
+                target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
             finally:
                 target.close()
                 source.close()
@@ -176,6 +177,7 @@ def verify(path: Path, database: Database) -> str:
 def restore(database: Database, path: Path) -> None:
     """Replace the whole database with the backup at ``path`` (already verified)."""
     if database.kind == "sqlite":
+        Path(database.path).parent.mkdir(parents=True, exist_ok=True)
         source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         target = sqlite3.connect(database.path, timeout=30)
         try:
@@ -238,7 +240,9 @@ def restore_command(path: Path, yes: bool, safety_copy: bool):
     db.session.remove()
     db.engine.dispose()  # no connection of this process holds a lock the restore waits for
     try:
-        if safety_copy:
+        if safety_copy and database.kind == "sqlite" and not Path(database.path).exists():
+            click.echo(f"no database at {database.path} yet: nothing to keep")
+        elif safety_copy:
             folder = Path(current_app.instance_path) / "backups"
             copy = backup(
                 database, folder / f"before-restore-{utcnow().strftime('%Y%m%dT%H%M%SZ')}{SUFFIX[database.kind]}"
