@@ -9,6 +9,7 @@ over TLS, on ports of its own. ``make test`` installs nginx when it is missing
 """
 
 import configparser
+import json
 import os
 import re
 import runpy
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from xml.etree import ElementTree
 
 import pytest
 
@@ -289,3 +291,39 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def http_error_301(self, req, fp, code, msg, headers):
         return fp
+
+
+# --- the admin's command and the Twilio fallbacks -------------------------------------------------
+
+
+def test_the_hotline_command_runs_the_doctor_with_the_example_environment(tmp_path):
+    """``deploy/hotline-cli`` with ``env.example`` as shipped: the placeholders are flagged, the rest is right."""
+    example = (DEPLOY / "env.example").read_text()
+    database = f"HOTLINE_DATABASE_URL=sqlite:///{tmp_path / 'cli.sqlite3'}"
+    env_file = tmp_path / "env"
+    env_file.write_text(
+        re.sub(r"^HOTLINE_DATABASE_URL=.*$", database, example, flags=re.M) + f"HOTLINE_SPOOL_DIR={tmp_path}/spool\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "TWILIO_", "TEST_DATABASE"))}
+    env |= {"HOTLINE_HOME": str(ROOT), "HOTLINE_ENV_FILE": str(env_file), "HOTLINE_USER": _user()}
+    result = subprocess.run(
+        [str(DEPLOY / "hotline-cli"), "check", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    findings = {f["check"]: f["status"] for f in json.loads(result.stdout)}
+    assert findings["secret_key"] == "fail" and findings["twilio"] == "fail"
+    assert findings["public_url"] == findings["secure_cookies"] == findings["proxy_hops"] == "ok"
+
+
+def _user() -> str:
+    return subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "verb"), [("twilio-fallback-voice.xml", "Say"), ("twilio-fallback-sms.xml", "Message")]
+)
+def test_the_twilio_fallbacks_are_twiml(name, verb):
+    root = ElementTree.parse(DEPLOY / name).getroot()  # noqa: S314  (our own file)
+    assert root.tag == "Response"
+    texts = [node.text for node in root.iter(verb)]
+    assert texts and all("110" in t or "一一零" in t for t in texts)
