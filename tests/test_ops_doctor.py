@@ -221,7 +221,7 @@ def test_a_database_without_schema_fails(scratch_url, now):
     assert result == FAIL and "init-db" in message
 
 
-def test_a_database_behind_the_code_fails(scratch_url, now):
+def test_a_database_behind_the_code_fails(app, scratch_url, now):
     result, message = _check_migrations_on(scratch_url, "0001_initial", now)
     assert result == FAIL
     assert "0001_initial" in message and "init-db" in message
