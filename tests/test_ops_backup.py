@@ -6,6 +6,7 @@ here), never into the suite's.
 """
 
 import os
+import re
 import sqlite3
 import subprocess
 from datetime import timedelta
@@ -14,9 +15,11 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from hotline import create_app
+from hotline.escalation.sweep import beat
 from hotline.extensions import db
 from hotline.ops.backup import pg_tool
 from hotline.tickets import service
+from hotline.timeutil import utcnow
 from tests.conftest import CommandScopedRunner, _postgres_database, app_config
 from tests.helpers import log_call
 
@@ -142,8 +145,23 @@ def test_a_restore_asks_first_and_changes_nothing_when_refused(app, runner, scra
     refused = scratch.test_cli_runner().invoke(args=["hotline", "restore", str(path)], input="n\n")
     assert refused.exit_code == 1
     assert "Replace every table of" in refused.output and "Aborted" in refused.output
+    assert "the scheduler ran" not in refused.output  # nothing runs on an empty database
     assert row_counts(scratch.config["SQLALCHEMY_DATABASE_URI"]) == {}
     assert not (tmp_path / "scratch-instance" / "backups").exists()
+
+
+def test_a_restore_reminds_to_stop_a_scheduler_that_is_running(runner, scratch, history, tmp_path):
+    path = tmp_path / "hotline.backup"
+    assert runner.invoke(args=["hotline", "backup", str(path)]).exit_code == 0
+    restore = scratch.test_cli_runner()
+    assert restore.invoke(args=["hotline", "restore", str(path), "--yes", "--no-safety-copy"]).exit_code == 0
+    with scratch.app_context():  # a scheduler still runs on the scratch database
+        beat("scheduler", now=utcnow() - timedelta(seconds=20))
+        db.session.commit()
+        db.session.remove()
+    refused = restore.invoke(args=["hotline", "restore", str(path)], input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.output
+    assert re.search(r"the scheduler ran 2\d s ago: stop it and the web server first", refused.output)
 
 
 def test_a_file_that_is_no_backup_is_refused_before_anything_changes(scratch, tmp_path):

@@ -202,6 +202,23 @@ def restore(database: Database, path: Path) -> None:
         )
 
 
+def _scheduler_running() -> str | None:
+    """A reminder when the scheduler beat recently: it (and the web server) should be stopped for a restore."""
+    from hotline.escalation.sweep import heartbeat_age
+
+    try:
+        age = heartbeat_age("scheduler", now=utcnow())
+    except Exception:  # no schema yet (a new server): nothing runs on it
+        db.session.rollback()
+        return None
+    if age is None or age > 3 * current_app.config["SWEEP_SECONDS"]:
+        return None
+    return (
+        f"the scheduler ran {int(age)} s ago: stop it and the web server first "
+        "(systemctl stop hotline-web hotline-scheduler), or what they write during the restore is lost"
+    )
+
+
 @click.command("backup")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--yes", is_flag=True, help="Replace PATH if it exists.")
@@ -233,6 +250,8 @@ def restore_command(path: Path, yes: bool, safety_copy: bool):
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"backup {path}: {described}")
+    if running := _scheduler_running():
+        click.echo(running)
     if not yes:
         click.confirm(
             f"Replace every table of {database.describe()} with this backup? What it holds now is lost", abort=True
