@@ -105,6 +105,7 @@ def backup(database: Database, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # personal data: the owner's only
     try:
         if database.kind == "sqlite":
             if not Path(database.path).exists():
@@ -112,14 +113,13 @@ def backup(database: Database, path: Path) -> Path:
             source = sqlite3.connect(database.path)
             target = sqlite3.connect(partial)
             try:
-                source.backup(target)  # online: one consistent state, writers only pause between page batches
+                source.backup(target)  # online: one read transaction (one state); in WAL mode writers go on
                 target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
             finally:
                 target.close()
                 source.close()
         else:
             _run([pg_tool("pg_dump"), "--format=custom", f"--file={partial}", f"--dbname={database.dsn}"], database)
-        os.chmod(partial, 0o600)  # personal data: readable by the hotline's user only
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
