@@ -13,6 +13,8 @@ from hotline.extensions import db
 from hotline.intake.cli import simulate
 from hotline.intake.replay import spool_cli
 from hotline.jobs.commands import scheduler_command, send_outbox_command, sweep_command, sync_clocks_command
+from hotline.ops.backup import backup_command, restore_command
+from hotline.ops.doctor import check_command
 from hotline.timeutil import utcnow
 from hotline.triage.cli import triage_command
 from hotline.webhooks.cli import add_webhook_command, send_webhooks_command
@@ -30,6 +32,9 @@ hotline_cli.add_command(spool_cli)
 hotline_cli.add_command(triage_command)
 hotline_cli.add_command(add_webhook_command)
 hotline_cli.add_command(send_webhooks_command)
+hotline_cli.add_command(check_command)
+hotline_cli.add_command(backup_command)
+hotline_cli.add_command(restore_command)
 
 
 @hotline_cli.command("init-db")
