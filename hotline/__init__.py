@@ -295,7 +295,10 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
-        return page(413, labels.ERROR_413)
+        from hotline.request_limits import large_body
+
+        large = large_body(request.endpoint)  # a route that takes files says how large one may be
+        return page(413, labels.ERROR_413, large[1] if large else None)
 
     @app.errorhandler(500)
     def server_error(e):

@@ -31,6 +31,9 @@ KINDS = {
     "report_exported": _l("Report exported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
+    "document_viewed": _l("Case paper opened"),
+    "relative_declared": _l("Relative declared"),
+    "relative_withdrawn": _l("Relative declaration withdrawn"),
 }
 
 #: The keys of an entry's details.
@@ -73,6 +76,10 @@ DETAILS = {
     "display_name": _l("Display name"),
     "department_id": _l("Unit"),
     "password_reset": _l("Password reset"),
+    "document": _l("Paper"),
+    "document_kind": _l("Kind of paper"),
+    "id_number": _l("ID number"),
+    "relation": _l("Relation"),
 }
 
 #: Stored values that are words, not data.

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
+from hotline.relief.rules import init_relief_rules
 from hotline.triage import init_triage, init_triage_model
 
 
@@ -128,6 +129,7 @@ def init_policy(app) -> None:
         "sources": load_sources(policy_dir / "sources.toml"),
     }
     init_sla(app)
+    init_relief_rules(app)
     init_triage(app)
     init_triage_model(app)
 

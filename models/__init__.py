@@ -12,7 +12,10 @@ from models.login_attempt import LoginAttempt
 from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.referral import Referral
+from models.relative import DeclaredRelative
 from models.relief import AdvanceRelief, AdvanceReliefPayment
+from models.relief_document import ReliefDocument
+from models.relief_service import ReliefService
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
 
@@ -23,6 +26,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Contact",
+    "DeclaredRelative",
     "Department",
     "DutyLine",
     "EscalationStep",
@@ -33,6 +37,8 @@ __all__ = [
     "Notification",
     "OutboundMessage",
     "Referral",
+    "ReliefDocument",
+    "ReliefService",
     "Ticket",
     "TicketEvent",
     "TicketSequence",

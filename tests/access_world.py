@@ -60,6 +60,7 @@ def build_world(app, make_user, make_department, now) -> World:
         amount_yuan="100000",  # above any limit: it waits for a manager
         granting_unit=town,
         reason="住院押金不足",
+        case_conference_ref="县救急难个案会商纪要〔2025〕7号",
         expected_version=ticket.version,
     )
     year = CalendarYear(year=2027, source="国务院办公厅通知", updated_by_id=world.users["admin"].id, updated_at=now)

@@ -58,6 +58,7 @@ def case(make_department, make_user, operator, now):
         amount_yuan="100000",
         granting_unit=town,
         reason="住院押金不足",
+        case_conference_ref="县救急难个案会商纪要〔2025〕7号",
         expected_version=ticket.version,
     )
     db.session.commit()
