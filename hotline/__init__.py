@@ -145,6 +145,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.intake import init_intake
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
+    from hotline.relief.case_views import bp as casework_bp
     from hotline.relief.views import bp as relief_bp
     from hotline.reports.views import bp as reports_bp
     from hotline.tickets.views import bp as tickets_bp
@@ -154,6 +155,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_bp)
     app.register_blueprint(escalation_bp)
     app.register_blueprint(relief_bp)
+    app.register_blueprint(casework_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_calendar_bp)

@@ -4,6 +4,7 @@ Kept apart from the tests so both build the same people and objects, and fill a 
 placeholders (``<number>``, ``<int:referral_id>`` ...) with real ids.
 """
 
+import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 
 from hotline.extensions import db
 from hotline.referrals import service as referrals
+from hotline.relief import documents, integrity
 from hotline.relief import service as relief
 from models.calendar import CalendarYear
 from models.duty import DutyLine
@@ -67,6 +69,17 @@ def build_world(app, make_user, make_department, now) -> World:
     line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
     message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
     db.session.add_all([year, line, message])
+    paper = documents.upload_document(
+        ticket,
+        actor=owner,
+        now=now + timedelta(minutes=2),
+        kind="id_card",
+        stream=io.BytesIO(b"%PDF-1.4\n% a scanned ID card\n"),
+        filename="身份证.pdf",
+    )
+    declaration = integrity.declare_relative(
+        actor=owner, now=now, id_number="11010519491231002X", name="王父", relation="父亲"
+    )
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -80,6 +93,8 @@ def build_world(app, make_user, make_department, now) -> World:
         "report": "dashboard",
         "fmt": "csv",
         "filename": "css/hotline.css",
+        "document_id": paper.id,
+        "declaration_id": declaration.id,
     }
     world.values_village = {**world.values, "referral_id": to_village.id}
     for role in ROLES:
