@@ -19,8 +19,8 @@ from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.policy import category_label
 from hotline.privacy import mask_phone
-from hotline.reports import charts, export, service
 from hotline.relief.rules import relief_rules
+from hotline.reports import charts, export, service
 from hotline.reports.service import Filters, Period, Scope
 from hotline.reports.services import service_figures
 from hotline.security import require_role
