@@ -46,6 +46,18 @@ def _upload_limit() -> tuple[int, str]:
 LARGE_BODIES["casework.upload"] = _upload_limit
 
 
+@bp.app_template_global()
+def paper_label(code: str | None) -> str:
+    """A document kind's name (relief_rules.toml), for the timeline."""
+    return relief_rules().document_label(code or "")
+
+
+@bp.app_template_global()
+def service_label(code: str | None) -> str:
+    """A service kind's name (relief_rules.toml), for the timeline."""
+    return relief_rules().service_label(code or "")
+
+
 def _on_case_page(ticket: Ticket, panel: str, key: str, form) -> dict:
     """How :func:`run_form_action` answers for a panel's form: the page the user came from again, with
     ``form`` handed back to ``panel``, or back to that page's panel when done."""
