@@ -259,3 +259,34 @@ def test_staff_of_an_unrelated_unit_cannot_add_papers(ticket, make_user, make_de
     outsider = make_user("department", department=make_department("health", "县卫健局"))
     with pytest.raises(NotAllowed):
         upload(ticket, outsider, now)
+
+
+# --- the policy ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("max_mb = 10", "max_mb = 0", "max_mb"),
+        ('charity = ["id_card", "application_form"]', 'charity = ["id_card", "passport"]', "unknown document kinds"),
+        ('charity = ["id_card", "application_form"]', "", "charity"),
+        ("near_limit_percent = 90", "near_limit_percent = 100", "near_limit_percent"),
+        ('code = "care"', 'code = "visit"', "appears twice"),
+    ],
+)
+def test_a_malformed_relief_rules_file_stops_start_up_naming_the_key(tmp_path, database_url, old, new, message):
+    import shutil
+
+    from config.settings import ROOT
+    from hotline import create_app
+    from hotline.relief.rules import ReliefRulesError
+    from tests.conftest import app_config
+
+    folder = tmp_path / "policy"
+    shutil.copytree(ROOT / "config" / "policy", folder)
+    path = folder / "relief_rules.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ReliefRulesError, match=message):
+        create_app(app_config(database_url) | {"POLICY_DIR": folder})
