@@ -146,6 +146,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.intake import init_intake
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
+    from hotline.relief.case_views import bp as casework_bp
     from hotline.relief.views import bp as relief_bp
     from hotline.reports.views import bp as reports_bp
     from hotline.tickets.views import bp as tickets_bp
@@ -157,6 +158,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(escalation_bp)
     app.register_blueprint(relief_bp)
     app.register_blueprint(funds_bp)
+    app.register_blueprint(casework_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_calendar_bp)
@@ -299,7 +301,10 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
-        return page(413, labels.ERROR_413)
+        from hotline.request_limits import large_body
+
+        large = large_body(request.endpoint)  # a route that takes files says how large one may be
+        return page(413, labels.ERROR_413, large[1] if large else None)
 
     @app.errorhandler(500)
     def server_error(e):

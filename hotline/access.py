@@ -24,13 +24,16 @@ from sqlalchemy import exists, false, select, true
 from sqlalchemy.orm import joinedload
 
 from hotline.extensions import db
+from hotline.idcard import normalize_id_number
 from models.department import Department
 from models.fund import Fund, FundEntry, FundPayoutRequest
 from models.interaction import Interaction
 from models.referral import Referral
+from models.relative import DeclaredRelative
 from models.relief import AdvanceRelief
+from models.relief_document import ReliefDocument
 from models.ticket import Ticket
-from models.user import HOTLINE_ROLES, User
+from models.user import CASE_ROLES, HOTLINE_ROLES, User
 
 #: Who holds relief funds: county bureaus and the charity fund, and townships; villages and grids do not.
 GRANTING_LEVELS = ("county", "township")
@@ -208,8 +211,53 @@ def can_complete_paperwork(user: User, ticket: Ticket) -> bool:
 
 
 def can_decide_relief(user: User, relief: AdvanceRelief) -> bool:
-    """A manager other than the one who asked (four eyes: nobody approves their own request)."""
-    return can_supervise(user) and relief.requested_by_id != user.id
+    """A manager other than the one who asked (four eyes: nobody approves their own request), and not one who
+    declared the person a relative (关系保, :func:`declared_relative`)."""
+    if not can_supervise(user) or relief.requested_by_id == user.id:
+        return False
+    contact = db.session.get(Ticket, relief.ticket_id).contact
+    return not declared_relative(user, contact.id_number if contact else None)
+
+
+def declared_relative(user: User, id_number: str | None) -> bool:
+    """Whether ``user`` declared the person with ``id_number`` a relative (and has not withdrawn it)."""
+    number = normalize_id_number(id_number)
+    if number is None:
+        return False
+    return bool(
+        db.session.scalar(
+            select(DeclaredRelative.id).where(
+                DeclaredRelative.user_id == user.id,
+                DeclaredRelative.id_number == number,
+                DeclaredRelative.withdrawn_at.is_(None),
+            )
+        )
+    )
+
+
+def can_override_paperwork(user: User) -> bool:
+    """补齐手续 by hand while papers of the checklist are missing (checked on paper, a system down): managers."""
+    return can_supervise(user)
+
+
+def can_upload_document(user: User, ticket: Ticket) -> bool:
+    """Who grants relief on the case or records its paperwork may add its papers (a granting unit collects them)."""
+    return can_complete_paperwork(user, ticket) or can_grant_relief(user, ticket)
+
+
+def can_record_service(user: User, ticket: Ticket) -> bool:
+    """服务类救助: the owner, a manager, or staff of any unit the case is referred to (a village visits)."""
+    return can_manage_ticket(user, ticket) or bool(_case_units_referrals(user, ticket))
+
+
+def can_declare_relatives(user: User) -> bool:
+    """Everyone who handles cases declares their own relatives; admins handle none."""
+    return user.role in CASE_ROLES
+
+
+def can_audit_relief(user: User) -> bool:
+    """The managers' audit list (人情保、关系保、错保、漏保): managers."""
+    return can_supervise(user)
 
 
 def can_record_relief_not_needed(user: User, ticket: Ticket) -> bool:
@@ -337,3 +385,12 @@ def load_payout_request(request_id: int) -> tuple[FundPayoutRequest, Fund]:
     if held is None:
         abort(404)
     return held, load_fund(held.fund_id)
+
+
+def load_document(document_id: int) -> tuple[ReliefDocument, Ticket]:
+    """A case's paper and its ticket, or 404 when either is missing or ``current_user`` may not see the ticket."""
+    document = db.session.get(ReliefDocument, document_id)
+    ticket = db.session.get(Ticket, document.ticket_id) if document is not None else None
+    if ticket is None or not can_see_ticket(current_user, ticket):
+        abort(404)
+    return document, ticket

@@ -38,6 +38,9 @@ KINDS = {
     "webhook_activated": _l("Partner webhook activated"),
     "webhook_secret_replaced": _l("Partner webhook secret replaced"),
     "webhook_retried": _l("Webhook delivery sent again"),
+    "document_viewed": _l("Case paper opened"),
+    "relative_declared": _l("Relative declared"),
+    "relative_withdrawn": _l("Relative declaration withdrawn"),
 }
 
 #: The keys of an entry's details.
@@ -84,6 +87,10 @@ DETAILS = {
     "events": _l("Changes to send"),
     "cancelled": _l("Deliveries cancelled"),
     "event": _l("State change"),
+    "document": _l("Paper"),
+    "document_kind": _l("Kind of paper"),
+    "id_number": _l("ID number"),
+    "relation": _l("Relation"),
 }
 
 #: Stored values that are words, not data.

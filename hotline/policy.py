@@ -9,6 +9,7 @@ from flask_babel import get_locale
 
 from hotline.escalation.sla import init_sla
 from hotline.funds.policy import init_funds
+from hotline.relief.rules import init_relief_rules
 from hotline.triage import init_triage, init_triage_model
 from hotline.webhooks.policy import load_webhook_policy
 
@@ -132,6 +133,7 @@ def init_policy(app) -> None:
     }
     init_sla(app)
     init_funds(app)
+    init_relief_rules(app)
     init_triage(app)
     init_triage_model(app)
 

@@ -1,6 +1,7 @@
 """Limits on what a request may carry: streamed bodies as large as any other, numbers a database takes."""
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 from flask import Request, abort, request
@@ -28,7 +29,31 @@ class _StreamWithMax(LimitedStream):
         return data
 
 
+#: Endpoints whose body may be larger than ``MAX_CONTENT_LENGTH`` (an upload): endpoint -> a function giving
+#: (the limit in bytes, what the 413 page says). Registered by the views that take files.
+LARGE_BODIES: dict[str, Callable[[], tuple[int, str]]] = {}
+
+
+def large_body(endpoint: str | None) -> tuple[int, str] | None:
+    """(limit, message) of an endpoint that takes files, else None."""
+    limit = LARGE_BODIES.get(endpoint or "")
+    return limit() if limit else None
+
+
 class HotlineRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:
+        """The app's ``MAX_CONTENT_LENGTH``, except on the routes that take a file (:data:`LARGE_BODIES`)."""
+        if self._max_content_length is None and self.url_rule is not None:
+            large = large_body(self.url_rule.endpoint)
+            if large is not None:
+                return large[0]
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
     @cached_property
     def stream(self):
         limit = self.max_content_length

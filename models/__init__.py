@@ -13,7 +13,10 @@ from models.login_attempt import LoginAttempt
 from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.referral import Referral
+from models.relative import DeclaredRelative
 from models.relief import AdvanceRelief, AdvanceReliefPayment
+from models.relief_document import ReliefDocument
+from models.relief_service import ReliefService
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookSubscription
@@ -25,6 +28,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Contact",
+    "DeclaredRelative",
     "Department",
     "DutyLine",
     "EscalationStep",
@@ -38,6 +42,8 @@ __all__ = [
     "Notification",
     "OutboundMessage",
     "Referral",
+    "ReliefDocument",
+    "ReliefService",
     "Ticket",
     "TicketEvent",
     "TicketSequence",

@@ -20,7 +20,7 @@ class Contact(db.Model):
     phone_raw: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(120))
     #: 身份证号; masked on every screen.
-    id_number: Mapped[str | None] = mapped_column(String(32))
+    id_number: Mapped[str | None] = mapped_column(String(32), index=True)
     address: Mapped[str | None] = mapped_column(Text)
     township_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotline.extensions import db
@@ -37,6 +37,13 @@ class AdvanceRelief(db.Model):
     #: The manager's reasoning for an amount above the limit (一事一议), or for a rejection.
     decision_comment: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: What the integrity checks found when it was asked for (hotline.relief.integrity): earlier grants to the
+    #: same ID number, a declared relative of the requester, whether the ID number could be checked at all.
+    integrity: Mapped[dict | None] = mapped_column(JSON)
+    #: 一事一议: the case conference's decision for a case above the cap: its reference and gist, and/or
+    #: the uploaded minutes (a document of kind ``case_conference``).
+    case_conference_ref: Mapped[str | None] = mapped_column(Text)
+    case_conference_document_id: Mapped[int | None] = mapped_column(ForeignKey("relief_document.id"))
 
     granting_unit: Mapped[Department] = relationship()
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])

@@ -4,6 +4,7 @@ Kept apart from the tests so both build the same people and objects, and fill a 
 placeholders (``<number>``, ``<int:referral_id>`` ...) with real ids.
 """
 
+import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from hotline.extensions import db
 from hotline.funds import service as funds
 from hotline.referrals import service as referrals
+from hotline.relief import documents, integrity
 from hotline.relief import service as relief
 from models.calendar import CalendarYear
 from models.duty import DutyLine
@@ -63,6 +65,7 @@ def build_world(app, make_user, make_department, now) -> World:
         amount_yuan="100000",  # above any limit: it waits for a manager
         granting_unit=town,
         reason="住院押金不足",
+        case_conference_ref="县救急难个案会商纪要〔2025〕7号",
         expected_version=ticket.version,
     )
     fund = funds.create_fund(
@@ -110,6 +113,17 @@ def build_world(app, make_user, make_department, now) -> World:
         created_at=now,
     )
     db.session.add(delivery)
+    paper = documents.upload_document(
+        ticket,
+        actor=owner,
+        now=now + timedelta(minutes=2),
+        kind="id_card",
+        stream=io.BytesIO(b"%PDF-1.4\n% a scanned ID card\n"),
+        filename="身份证.pdf",
+    )
+    declaration = integrity.declare_relative(
+        actor=owner, now=now, id_number="11010519491231002X", name="王父", relation="父亲"
+    )
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -128,6 +142,8 @@ def build_world(app, make_user, make_department, now) -> World:
         "fund_id": fund.id,
         "entry_id": entry.id,
         "request_id": held.id,
+        "document_id": paper.id,
+        "declaration_id": declaration.id,
     }
     world.values_village = {**world.values, "referral_id": to_village.id}
     for role in ROLES:

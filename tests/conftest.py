@@ -102,8 +102,10 @@ def _empty_all_tables() -> None:
 
 @pytest.fixture
 def app(database_url, _schema, tmp_path):
-    # Each test's own intake spool: the repository's instance/spool is the development server's.
-    application = create_app(app_config(database_url) | {"SPOOL_DIR": str(tmp_path / "spool")})
+    # Each test's own intake spool and upload folder: the repository's instance/ is the development server's.
+    application = create_app(
+        app_config(database_url) | {"SPOOL_DIR": str(tmp_path / "spool"), "UPLOAD_DIR": str(tmp_path / "uploads")}
+    )
     application.test_client_class = RequestScopedClient
     application.test_cli_runner_class = CommandScopedRunner
     with application.app_context():

@@ -140,6 +140,14 @@ MATRIX: dict[str, dict] = {
     "relief.paperwork_done": {"POST": RELIEF_ACTION},
     "relief.decision": {"POST": RELIEF_ACTION},
     "relief.payment": {"POST": RELIEF_ACTION},
+    # Papers and services of a case: like relief, the hotline and the units the case is referred to.
+    "casework.upload": {"POST": RELIEF_ACTION},
+    "casework.record_service": {"POST": RELIEF_ACTION},
+    "casework.document": {"GET": only(200, *DESK, *REFERRED_UNITS, hidden=("dept_b",))},
+    # Everyone who handles cases declares their own relatives; a declaration is its declarer's alone.
+    "casework.relatives": {"GET": only(200, *DESK, *DEPARTMENTS), "POST": only(400, *DESK, *DEPARTMENTS)},
+    "casework.withdraw_relative": {"POST": only(400, "operator", hidden=("operator_b", "manager", *DEPARTMENTS))},
+    "casework.audit": {"GET": only(200, "manager")},
     "reports.dashboard": {"GET": REPORTS},
     "reports.times": {"GET": REPORTS},
     "reports.relief": {"GET": REPORTS},

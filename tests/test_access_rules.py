@@ -58,6 +58,7 @@ def case(make_department, make_user, operator, now):
         amount_yuan="100000",
         granting_unit=town,
         reason="住院押金不足",
+        case_conference_ref="县救急难个案会商纪要〔2025〕7号",
         expected_version=ticket.version,
     )
     db.session.commit()
@@ -248,8 +249,17 @@ def test_every_panel_of_the_ticket_page_is_on_it(client, logged_in, case, now):
     db.session.commit()
     logged_in(case["users"]["manager"])
     page = client.get(f"/tickets/{case['ticket'].number}").get_data(as_text=True)
-    assert [p.name for p in TICKET_PANELS] == ["attention", "relief", "referrals", "clocks", "calls"]
-    for marker in ('class="referral-attention"', 'id="relief"', 'id="referrals"', 'id="clocks"', "来电与短信"):
+    assert [p.name for p in TICKET_PANELS] == [
+        "attention",
+        "relief",
+        "papers",
+        "services",
+        "referrals",
+        "clocks",
+        "calls",
+    ]
+    markers = ('class="referral-attention"', 'id="relief"', 'id="papers"', 'id="services"', 'id="referrals"')
+    for marker in (*markers, 'id="clocks"', "来电与短信"):
         assert marker in page, marker
 
 

@@ -455,10 +455,10 @@ def test_an_extended_referral_climbs_one_ladder_with_two_deadlines(app, operator
     assert_same(services, _rows(c.values["id"]))
 
 
-def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, operator, make_department, now):
+def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, operator, manager, make_department, now):
     """A P1 call answered by relief (先行救助 by the township, within the limit), paid, answered directly
-    four hours on and its paperwork completed: the hotline's 30-minute own clock climbed its whole ladder
-    meanwhile, and the callback clock (one day, 24/7) has passed 预警 at the load."""
+    four hours on and its paperwork recorded by a manager (no papers uploaded): the hotline's 30-minute own
+    clock climbed its whole ladder meanwhile, and the callback clock (one day, 24/7) has passed 预警 at the load."""
     town = make_department("town_chengguan", "城关镇", kind="township", level="township")
     granted, paid, answered = now + 2 * HOUR, now + 3 * HOUR, now + 4 * HOUR
     load = answered + 20 * HOUR  # the callback is due a day after the answer; 预警 at 18 hours
@@ -487,7 +487,7 @@ def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, ope
     )
     run(paid, relief_service.record_payment, relief, actor=operator, amount_yuan="2000", note="一次性发放")
     run(answered, ts.resolve_directly, t, actor=operator, answer=answer)
-    run(papers, relief_service.complete_paperwork, t, actor=operator, note="材料已补齐")
+    run(papers, relief_service.complete_paperwork, t, actor=manager, note="材料已线下核验")
     run.until(load)
     services = _rows(t.id)
     steps = [(s[1], s[3]) for s in services["steps"]]
@@ -520,7 +520,8 @@ def test_an_urgent_case_with_advance_relief_paid_and_its_paperwork_done(app, ope
         )
         cases.record_payment(c, given, operator.id, _ts(paid), 200_000, "一次性发放")
         cases.resolve_directly(c, operator.id, _ts(answered), answer)
-        cases.complete_paperwork(c, operator.id, _ts(papers), "材料已补齐")
+        missing = ["id_card", "household_register", "application_form"]
+        cases.complete_paperwork(c, manager.id, _ts(papers), "材料已线下核验", missing)
         _flush(cases, c)
     finally:
         raw.close()

@@ -420,29 +420,31 @@ def test_not_needed_refusals(ticket, operator, make_user, units, now):
         relief.relief_not_needed(p2, actor=operator, now=now, reason="x")
 
 
-def test_paperwork_done_stops_the_paperwork_clock(ticket, operator, units, now):
+def test_paperwork_done_by_hand_stops_the_paperwork_clock(ticket, operator, manager, units, now):
+    """Recorded by hand while papers of the checklist are missing: a manager's override, listing them."""
     with pytest.raises(DomainError):
-        relief.complete_paperwork(ticket, actor=operator, now=now, note="材料齐全")
+        relief.complete_paperwork(ticket, actor=manager, now=now, note="材料齐全")
     grant(ticket, operator, now, amount="3000", unit=units["town"])
     done = now + timedelta(days=3)
     relief.complete_paperwork(
-        ticket, actor=operator, now=done, note="身份证、诊断证明、申请书已补齐", expected_version=ticket.version
+        ticket, actor=manager, now=done, note="乡镇已线下核验纸质材料", expected_version=ticket.version
     )
     db.session.commit()
     assert ticket.paperwork_done_at == done and "paperwork" not in running(ticket)
     assert ticket.next_deadline_at != ticket.paperwork_due_at
     ev = events(ticket, "paperwork_done")[-1]
     assert ev.payload["on_time"] is True and ev.payload["amount_fen"] == 300000
+    assert ev.payload["missing"] == ["id_card", "household_register", "application_form"]
     with pytest.raises(DomainError):
-        relief.complete_paperwork(ticket, actor=operator, now=done, note="again")
+        relief.complete_paperwork(ticket, actor=manager, now=done, note="again")
 
 
-def test_paperwork_needs_a_note_and_a_fresh_page(ticket, operator, units, now):
+def test_paperwork_needs_a_note_and_a_fresh_page(ticket, operator, manager, units, now):
     grant(ticket, operator, now, amount="3000", unit=units["town"])
     with pytest.raises(DomainError):
-        relief.complete_paperwork(ticket, actor=operator, now=now, note=" ")
+        relief.complete_paperwork(ticket, actor=manager, now=now, note=" ")
     with pytest.raises(StaleError):
-        relief.complete_paperwork(ticket, actor=operator, now=now, note="齐了", expected_version=ticket.version - 1)
+        relief.complete_paperwork(ticket, actor=manager, now=now, note="齐了", expected_version=ticket.version - 1)
 
 
 # --- the panel over HTTP ---------------------------------------------------------------------

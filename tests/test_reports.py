@@ -103,7 +103,7 @@ def history(app, operator, manager, make_department, make_user):
     referrals.resolve(r["R1"], actor=civil_staff, now=at(10, 1, 9), result="已发放临时救助", outcome="relief_granted")
     tickets.record_callback(t["T1"], actor=op, now=at(10, 1, 15), reached=True, satisfaction=5)
     tickets.close_ticket(t["T1"], actor=op, now=at(10, 1, 15, 10))
-    relief.complete_paperwork(t["T1"], actor=op, now=at(10, 6, 10), note="材料已补齐")
+    relief.complete_paperwork(t["T1"], actor=mgr, now=at(10, 6, 10), note="材料已线下核验")
     db.session.commit()
 
     # T2: P2 text message the day before the holiday; first contact by the township after it (late);

@@ -49,6 +49,7 @@ from hotline.escalation import sla
 from hotline.extensions import db
 from hotline.intake import intake
 from hotline.policy import catalogue
+from hotline.relief.rules import relief_rules
 from hotline.relief.service import limit_fen
 from hotline.tickets.service import ticket_number
 from hotline.timeutil import to_local
@@ -192,6 +193,8 @@ class Generator(CaseWriter):
         self.intake = intake().policy
         #: 小额先行救助: what a case may receive without a manager's approval (the relief events record it).
         self.limit = limit_fen()
+        #: 补齐手续: the papers each kind of relief needs (relief_rules.toml).
+        self.checklist = relief_rules().checklist
 
     def later(self, priority: str, clock: str, start: int, median: float, sigma: float) -> int:
         """A delay drawn around ``median`` seconds, counted the way ``clock`` of ``priority`` counts."""
@@ -498,7 +501,8 @@ class Generator(CaseWriter):
                 self.record_payment(c, relief, owner, at + 3600, fen, "一次性发放")
             done = at + _lognormal(rng, 3 * DAY, 0.5)
             if v["paperwork_due_at"] is not None and rng.random() < 0.97 and done <= self.now:
-                self.complete_paperwork(c, owner, done, "材料已补齐")
+                papers = list(self.checklist["temporary_assistance"])  # no files in bulk: a manager records it
+                self.complete_paperwork(c, self.county.manager, done, "材料已线下核验", papers)
         elif roll < 0.9:
             at = v["created_at"] + _lognormal(rng, 2 * 3600, 0.8)
             if at <= self.now:

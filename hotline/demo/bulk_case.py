@@ -286,6 +286,15 @@ class CaseWriter:
         relief = {"id": self.ids.next("advance_relief"), "ticket_id": v["id"], "kind": kind, "amount_fen": fen}
         relief.update(granting_unit_id=unit_id, status="approved", reason=reason, requested_by_id=owner)
         relief.update(requested_at=at, decided_by_id=owner, decided_at=at, _unit=unit_name, _paid=0)
+        # The integrity checks as grant_relief keeps them: bulk callers have no ID number on file to check.
+        relief["integrity"] = {
+            "id_checked": False,
+            "repeat_count": 0,
+            "repeats": [],
+            "relative_of": [],
+            "requester_is_relative": False,
+            "case_total_fen": granted + fen,
+        }
         c.reliefs.append(relief)
         self.touch(c, at)
         about = self._relief_payload(relief)
@@ -316,15 +325,17 @@ class CaseWriter:
         paid = {"paid_fen": fen, "paid": plain_yuan(fen), "paid_total_fen": relief["_paid"], "note": note}
         self.event(c.values["id"], "relief_paid", at, owner, **self._relief_payload(relief), payment=payment, **paid)
 
-    def complete_paperwork(self, c: Case, owner: int, at: int, note: str) -> None:
-        """``complete_paperwork`` (补齐手续): the paperwork clock's goal."""
+    def complete_paperwork(self, c: Case, owner: int, at: int, note: str, missing: list[str] | None = None) -> None:
+        """``complete_paperwork`` (补齐手续): the paperwork clock's goal; ``missing``: the papers of the checklist
+        not on file (recorded by a manager by hand: the bulk demo uploads no files)."""
         v = c.values
         granted = sum(relief["amount_fen"] for relief in c.reliefs)
         on_time = v["paperwork_due_at"] is None or at <= v["paperwork_due_at"]
         v["paperwork_done_at"] = at
         self.touch(c, at)
         amount = {"amount_fen": granted, "amount": plain_yuan(granted)}
-        self.event(v["id"], "paperwork_done", at, owner, note=note, **amount, on_time=on_time)
+        extra = {"missing": missing} if missing else {}
+        self.event(v["id"], "paperwork_done", at, owner, note=note, **amount, on_time=on_time, **extra)
 
     def relief_not_needed(self, c: Case, owner: int, at: int, reason: str) -> None:
         """``relief_not_needed``: the advance-relief clock stops, with a reason."""

@@ -17,6 +17,7 @@ from hotline.forms import choices
 from hotline.panels import Panel, compose, hand_back
 from hotline.referrals import forms, service
 from hotline.referrals.panel import unit_choices
+from hotline.relief.case_panel import papers_panel, services_panel
 from hotline.relief.panel import relief_panel
 from hotline.security import require_role
 from hotline.tickets.page import render_ticket
@@ -238,7 +239,11 @@ def _unit_forms(referral: Referral) -> dict:
 
 
 #: The panels of a unit's referral page (:mod:`hotline.panels`).
-REFERRAL_PANELS = (Panel("relief", "main", "relief/_panel.html", relief_panel),)
+REFERRAL_PANELS = (
+    Panel("relief", "main", "relief/_panel.html", relief_panel),
+    Panel("papers", "main", "relief/_papers.html", papers_panel),
+    Panel("services", "main", "relief/_services.html", services_panel),
+)
 
 
 def render_referral(referral: Referral, *, status=200, override=None, error=None, unmasked=False):

@@ -43,6 +43,11 @@ class GrantForm(VersionedForm):
         _l("Reason"),
         validators=[DataRequired(_l("Give the reason for the relief.")), Length(max=4000)],
     )
+    case_conference_ref = StringField(
+        _l("Case conference decision (一事一议), above the cap"),
+        validators=[Length(max=500)],
+        render_kw={"placeholder": _l("e.g. 县救急难个案会商纪要〔2025〕7号")},
+    )
 
 
 class DecisionForm(VersionedForm):

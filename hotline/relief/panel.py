@@ -16,7 +16,8 @@ from hotline.escalation import clocks
 from hotline.extensions import db
 from hotline.forms import choices
 from hotline.panels import handed_back
-from hotline.relief import forms, service
+from hotline.relief import documents, forms, service
+from hotline.relief.rules import relief_rules
 from hotline.relief.summary import relief_summary
 from models.department import Department
 from models.ticket import OPEN_STATUSES, Ticket
@@ -79,6 +80,8 @@ def relief_panel(ticket: Ticket) -> dict:
         "summary": summary,
         "events": service.relief_events(ticket),
         "limit_fen": service.limit_fen(),
+        "conference_cap_fen": relief_rules().case_conference_cap_fen,
+        "missing_papers": documents.missing_papers(ticket),
         "open_form": next(iter(override), None),
         "grant": grant,
         "not_needed": override.get("not_needed") or _fresh(forms.NotNeededForm, "nn", ticket.version),
@@ -90,5 +93,6 @@ def relief_panel(ticket: Ticket) -> dict:
         and access.can_record_relief_not_needed(user, ticket),
         "can_paperwork": ticket.advance_relief_outcome == "granted"
         and ticket.paperwork_done_at is None
-        and access.can_complete_paperwork(user, ticket),
+        and access.can_complete_paperwork(user, ticket)
+        and (access.can_override_paperwork(user) or not documents.missing_papers(ticket)),
     }

@@ -40,6 +40,8 @@ from hotline.extensions import db
 from hotline.formatting import format_yuan
 from hotline.funds import service as funds
 from hotline.funds.policy import funds_policy
+from hotline.relief import documents, integrity
+from hotline.relief.rules import relief_rules
 from hotline.tickets.service import add_event
 from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
@@ -182,6 +184,7 @@ def grant_relief(
     granting_unit: Department | None,
     reason: str,
     expected_version: int | None = None,
+    case_conference_ref: str | None = None,
 ) -> AdvanceRelief:
     """先行救助: grant ``amount_yuan`` of ``kind`` relief, paid by ``granting_unit``, for ``reason``.
 
@@ -189,7 +192,10 @@ def grant_relief(
     once by ``actor`` and the clocks move; above it, it waits as
     ``pending_approval`` and every active manager is notified (一事一议).
     Department staff grant in their own unit's name only. ``expected_version`` is
-    the ticket's.
+    the ticket's. The integrity checks (:mod:`hotline.relief.integrity`) run
+    first: above the 一事一议 cap ``case_conference_ref`` (or the minutes among
+    the case's papers) is required; a repeat grant warns; a grant to the
+    requester's declared relative waits for another manager at any amount.
     """
     if not access.can_grant_relief(actor, ticket):
         raise NotAllowed(
@@ -213,7 +219,10 @@ def grant_relief(
     check_version(ticket, expected_version)
     case_total = fen + case_total_fen(ticket)
     verdict = limit_verdict(fen, case_total, limit_fen())
-    within = verdict is None
+    check = integrity.check_grant(
+        ticket, actor=actor, now=now, case_total_fen=case_total, conference_ref=case_conference_ref
+    )
+    within = verdict is None and not check.requester_is_relative
     relief = AdvanceRelief(
         kind=kind,
         amount_fen=fen,
@@ -224,6 +233,9 @@ def grant_relief(
         requested_at=now,
         decided_by_id=actor.id if within else None,
         decided_at=now if within else None,
+        integrity=check.record(),
+        case_conference_ref=check.conference_ref,
+        case_conference_document_id=check.conference_document_id,
     )
     ticket.reliefs.append(relief)
     ticket.updated_at = now
@@ -239,11 +251,13 @@ def grant_relief(
         limit_fen=limit_fen(),
         **({"over": verdict["over"], "over_fen": verdict["over_fen"]} if verdict else {}),
     )
+    integrity.record_warning(ticket, relief, check, actor=actor, now=now)
     if within:
         _record_grant(ticket, now)
     else:
+        excluded = {actor.id, *check.declarers}
         managers = db.session.scalars(
-            select(User.id).where(User.role == "manager", User.active.is_(True), User.id != actor.id)
+            select(User.id).where(User.role == "manager", User.active.is_(True), User.id.not_in(excluded))
         )
         for manager_id in managers:
             notify(
@@ -255,6 +269,8 @@ def grant_relief(
                 unit=granting_unit.name,
             )
     clocks.sync_ticket(ticket, now)
+    if within:
+        documents.complete_if_papers_done(ticket, actor=actor, now=now)
     return relief
 
 
@@ -276,6 +292,7 @@ def decide_relief(
         raise NotAllowed(_l("Only a manager can decide on advance relief above the limit (一事一议)."))
     if relief.requested_by_id == actor.id:
         raise NotAllowed(_l("You asked for this relief: another manager must decide on it (four eyes)."))
+    integrity.check_decider(relief, actor)
     if relief.status != "pending_approval":
         raise DomainError(_l("This relief is not waiting for a decision."))
     comment = checked_text(comment, _l("Write the reasoning of the decision (一事一议): audits read it."))
@@ -298,6 +315,8 @@ def decide_relief(
         unit=relief.granting_unit.name,
     )
     clocks.sync_ticket(ticket, now)
+    if approve:
+        documents.complete_if_papers_done(ticket, actor=actor, now=now)
 
 
 def held_fen(relief: AdvanceRelief) -> int:
@@ -526,7 +545,12 @@ def relief_not_needed(
 def complete_paperwork(
     ticket: Ticket, *, actor: User, now: datetime, note: str, expected_version: int | None = None
 ) -> None:
-    """补齐手续: the applicant's documents for the relief already given are complete; the paperwork clock stops."""
+    """补齐手续: the applicant's documents for the relief already given are complete; the paperwork clock stops.
+
+    Called when the last paper of the checklist is uploaded (:mod:`hotline.relief.documents`), with the
+    papers as ``note``. While papers are missing only a manager may record it, by hand, with the reason
+    as ``note`` (papers checked outside the system); the event then lists what was missing.
+    """
     if not access.can_complete_paperwork(actor, ticket):
         raise NotAllowed(
             _l("Only the first-contact owner, a manager, or staff of a granting unit can record the paperwork.")
@@ -535,6 +559,15 @@ def complete_paperwork(
         raise DomainError(_l("No advance relief was granted on this ticket: there is no paperwork to complete."))
     if ticket.paperwork_done_at is not None:
         raise DomainError(_l("The paperwork is already complete."))
+    missing = documents.missing_papers(ticket)
+    if missing and not access.can_override_paperwork(actor):
+        raise NotAllowed(
+            _l(
+                "Papers of the checklist are missing: %(papers)s. Add them to the case; only a manager can "
+                "record the paperwork without them.",
+                papers="、".join(relief_rules().document_label(kind) for kind in missing),
+            )
+        )
     note = checked_text(note, _l("Say which documents were completed."))
     check_version(ticket, expected_version)
     granted = sum(r.amount_fen for r in ticket.reliefs if r.status == "approved")
@@ -550,6 +583,7 @@ def complete_paperwork(
         amount_fen=granted,
         amount=_plain_yuan(granted),
         on_time=on_time,
+        **({"missing": missing} if missing else {}),
     )
     clocks.sync_ticket(ticket, now)
 

@@ -21,6 +21,7 @@ from hotline.panels import hand_back
 from hotline.referrals.views import render_referral
 from hotline.relief import forms, service
 from hotline.relief.panel import granting_unit_choices
+from hotline.relief.rules import relief_rules
 from hotline.security import require_role
 from hotline.tickets.page import render_ticket
 from hotline.timeutil import utcnow
@@ -79,28 +80,52 @@ def grant(number: str):
             granting_unit=db.session.get(Department, form.granting_unit_id.data),
             reason=form.reason.data,
             expected_version=form.version.data,
+            case_conference_ref=form.case_conference_ref.data,
         )
-        if relief.status == "approved":
-            return _("Advance relief of %(amount)s granted.", amount=service.format_yuan(relief.amount_fen))
-        verdict = service.limit_verdict(relief.amount_fen, service.case_total_fen(ticket), service.limit_fen())
-        if verdict["over"] == "grant":
-            return _(
-                "%(amount)s is %(over)s above the limit of %(limit)s without approval: a manager decides (一事一议)."
-                " Managers were told.",
-                amount=service.format_yuan(relief.amount_fen),
-                over=service.format_yuan(verdict["over_fen"]),
-                limit=service.format_yuan(verdict["limit_fen"]),
-            )
-        return _(
-            "With %(amount)s this case would receive %(total)s in all, %(over)s above the limit of %(limit)s"
-            " without approval: a manager decides (一事一议). Managers were told.",
-            amount=service.format_yuan(relief.amount_fen),
-            total=service.format_yuan(verdict["case_total_fen"]),
-            over=service.format_yuan(verdict["over_fen"]),
-            limit=service.format_yuan(verdict["limit_fen"]),
-        )
+        return " ".join(filter(None, (_granted(relief, ticket), integrity_notice(relief))))
 
     return run_form_action(form, action, **_on_case_page(ticket, "grant", form, lambda: ticket))
+
+
+def integrity_notice(relief) -> str | None:
+    """The repeat-grant warning of a grant, for the person who just made it (it is kept on the grant)."""
+    repeats = (relief.integrity or {}).get("repeats") or []
+    if not repeats:
+        return None
+    return _(
+        "Warning: this ID number was granted relief on %(tickets)s within the last %(days)s days. "
+        "The warning is recorded on the grant and on the timeline.",
+        tickets="、".join(r["ticket"] for r in repeats),
+        days=relief_rules().repeat_days,
+    )
+
+
+def _granted(relief, ticket) -> str:
+    """What the grant came to: approved, or waiting for a manager and why."""
+    if relief.status == "approved":
+        return _("Advance relief of %(amount)s granted.", amount=service.format_yuan(relief.amount_fen))
+    if relief.integrity and relief.integrity.get("requester_is_relative"):
+        return _(
+            "You declared this person a relative: %(amount)s waits for another manager's decision (关系保).",
+            amount=service.format_yuan(relief.amount_fen),
+        )
+    limit, total = service.limit_fen(), service.case_total_fen(ticket)
+    if relief.amount_fen > limit:
+        return _(
+            "%(amount)s is %(over)s above the limit of %(limit)s without approval: a manager decides (一事一议)."
+            " Managers were told.",
+            amount=service.format_yuan(relief.amount_fen),
+            over=service.format_yuan(relief.amount_fen - limit),
+            limit=service.format_yuan(limit),
+        )
+    return _(
+        "With %(amount)s this case would receive %(total)s in all, %(over)s above the limit of %(limit)s"
+        " without approval: a manager decides (一事一议). Managers were told.",
+        amount=service.format_yuan(relief.amount_fen),
+        total=service.format_yuan(total),
+        over=service.format_yuan(total - limit),
+        limit=service.format_yuan(limit),
+    )
 
 
 @bp.post("/relief/<int:relief_id>/decision")

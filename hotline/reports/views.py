@@ -20,9 +20,11 @@ from hotline.extensions import db
 from hotline.formatting import localtime
 from hotline.policy import category_label
 from hotline.privacy import mask_phone
+from hotline.relief.rules import relief_rules
 from hotline.reports import charts, export, service
 from hotline.reports import relief as relief_report
 from hotline.reports.service import Filters, Period, Scope
+from hotline.reports.services import service_figures
 from hotline.security import require_role
 from hotline.timeutil import to_local, utcnow
 from models.department import Department
@@ -379,6 +381,8 @@ def dashboard():
         labels_=_label_sets(),
         targets=TARGETS,
         populations=service.CLOCK_POPULATION,
+        services=service_figures(period, scope),
+        service_label=relief_rules().service_label,
     )
 
 

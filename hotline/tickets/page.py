@@ -21,6 +21,7 @@ from hotline.panels import Panel, compose
 from hotline.policy import catalogue, category_label
 from hotline.privacy import mask_id_number
 from hotline.referrals.panel import attention_panel, referral_panel
+from hotline.relief.case_panel import papers_panel, services_panel
 from hotline.relief.panel import relief_panel
 from hotline.tickets import forms
 from hotline.timeutil import utcnow
@@ -43,6 +44,8 @@ def calls_panel(ticket: Ticket) -> dict:
 TICKET_PANELS = (
     Panel("attention", "top", "referrals/_attention.html", attention_panel),
     Panel("relief", "main", "relief/_panel.html", relief_panel),
+    Panel("papers", "main", "relief/_papers.html", papers_panel),
+    Panel("services", "main", "relief/_services.html", services_panel),
     Panel("referrals", "main", "referrals/_panel.html", referral_panel),
     Panel("clocks", "side", "escalation/_clocks.html", clock_panel),
     Panel("calls", "side_end", "tickets/_calls.html", calls_panel),
