@@ -29,6 +29,7 @@ KINDS = {
     "calendar_year_saved": _l("Working calendar saved"),
     "calendar_year_removed": _l("Working calendar removed"),
     "report_exported": _l("Report exported"),
+    "alerts_imported": _l("Monitoring alerts imported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
 }
@@ -73,6 +74,10 @@ DETAILS = {
     "display_name": _l("Display name"),
     "department_id": _l("Unit"),
     "password_reset": _l("Password reset"),
+    "created": _l("New tickets"),
+    "duplicates": _l("Imported before"),
+    "added_to_open": _l("Added to an open ticket"),
+    "errors": _l("Rows with errors"),
 }
 
 #: Stored values that are words, not data.

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from hotline.discovery.cli import import_alerts_command
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
 from hotline.extensions import db
@@ -27,6 +28,7 @@ hotline_cli.add_command(scheduler_command)
 hotline_cli.add_command(sync_clocks_command)
 hotline_cli.add_command(spool_cli)
 hotline_cli.add_command(triage_command)
+hotline_cli.add_command(import_alerts_command)
 
 
 @hotline_cli.command("init-db")
