@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from hotline.extensions import db
 from hotline.referrals import service as referrals
 from hotline.relief import service as relief
+from models.alert_import import AlertImport, AlertImportRow
 from models.calendar import CalendarYear
 from models.duty import DutyLine
 from models.outbox import OutboundMessage
@@ -65,7 +66,24 @@ def build_world(app, make_user, make_department, now) -> World:
     year = CalendarYear(year=2027, source="国务院办公厅通知", updated_by_id=world.users["admin"].id, updated_at=now)
     line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
     message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
-    db.session.add_all([year, line, message])
+    alerts = AlertImport(
+        filename="预警名单.xlsx",
+        created_by_id=world.users["admin"].id,
+        created_at=now,
+        status="previewed",
+        total=1,
+        valid=1,
+        processed=0,
+        created=0,
+        duplicates=0,
+        added_to_open=0,
+        errors=0,
+        version=1,
+    )
+    db.session.add_all([year, line, message, alerts])
+    db.session.flush()
+    values = {"alert_id": "YJ-W1", "name": "甲", "township": "河口乡"}
+    db.session.add(AlertImportRow(import_id=alerts.id, row=2, values=values, predicted="created"))
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -78,6 +96,7 @@ def build_world(app, make_user, make_department, now) -> World:
         "year": 2027,
         "report": "dashboard",
         "fmt": "csv",
+        "import_id": alerts.id,
         "filename": "css/hotline.css",
     }
     world.values_village = {**world.values, "referral_id": to_village.id}

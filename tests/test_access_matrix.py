@@ -48,6 +48,9 @@ UNIT_ON_VILLAGE = only(400, "township", "village", hidden=("dept_a", "dept_b"))
 HOTLINE_ON_REFERRAL = only(400, *DESK, hidden=DEPARTMENTS)
 REPORTS = only(200, "manager", *DEPARTMENTS)
 WEBHOOK = everyone(403)
+#: The alert import: admins and township staff; an import is seen by admins and by the one who uploaded it
+#: (the world's import is an admin's: the township's staff get 404 on it).
+ALERT_IMPORT = ("admin", "township")
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -127,6 +130,11 @@ MATRIX: dict[str, dict] = {
     "relief.paperwork_done": {"POST": RELIEF_ACTION},
     "relief.decision": {"POST": RELIEF_ACTION},
     "relief.payment": {"POST": RELIEF_ACTION},
+    "alerts.index": {"GET": only(200, *ALERT_IMPORT), "POST": only(400, *ALERT_IMPORT)},
+    "alerts.show": {"GET": only(200, "admin", hidden=("township",))},
+    "alerts.commit": {"POST": only(302, "admin", hidden=("township",))},
+    "alerts.step": {"POST": only(302, "admin", hidden=("township",))},
+    "alerts.report": {"GET": only(200, "admin", hidden=("township",))},
     "reports.dashboard": {"GET": REPORTS},
     "reports.times": {"GET": REPORTS},
     "reports.items": {"GET": REPORTS},

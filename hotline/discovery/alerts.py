@@ -148,19 +148,28 @@ def import_alerts(
     return report
 
 
-def audit_import(report: ImportReport, *, actor: User | None, now: datetime, filename: str | None) -> None:
+def audit_import(
+    *,
+    actor: User | None,
+    now: datetime,
+    filename: str | None,
+    rows: int,
+    created: int,
+    duplicates: int,
+    added_to_open: int,
+    errors: int,
+) -> None:
     """The import on the audit trail, with its figures (the caller commits)."""
-    figures = report.summary()
     record(
         "alerts_imported",
         actor_id=actor.id if actor else None,
         now=now,
         target=(filename or "")[:64] or None,
-        rows=figures["rows"],
-        created=figures["created"],
-        duplicates=figures["duplicates"],
-        added_to_open=figures["added_to_open"],
-        errors=len(figures["errors"]),
+        rows=rows,
+        created=created,
+        duplicates=duplicates,
+        added_to_open=added_to_open,
+        errors=errors,
     )
 
 

@@ -43,7 +43,8 @@ def import_alerts_command(file: Path, commit: bool, username: str | None):
         db.session.rollback()
         raise click.ClickException(str(exc.message)) from exc
     if commit:
-        audit_import(report, actor=actor, now=now, filename=file.name)
+        figures = report.summary()
+        audit_import(actor=actor, now=now, filename=file.name, **figures | {"errors": len(figures["errors"])})
         db.session.commit()
     else:
         db.session.rollback()
