@@ -1,7 +1,7 @@
 """Monitoring exports as people send them, built for the alert import's tests (and its benchmark)."""
 
 import io
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from openpyxl import Workbook
 
@@ -49,7 +49,8 @@ def csv_export(rows: list[list], *, encoding="gbk", headers=HEADERS) -> bytes:
 
 
 def big_export(count: int, townships: list[tuple[str, str]], *, start: int = 1) -> bytes:
-    """``count`` valid alerts spread over ``townships`` ((township, village) names), as an XLSX export."""
+    """``count`` valid alerts of as many people (phones and ID numbers all different) spread over
+    ``townships`` ((township, village) names), as an XLSX export."""
     types = ["大额医疗支出", "独居老人", "失业", "收入骤减", "困境儿童"]
     rows = []
     for i in range(start, start + count):
@@ -58,7 +59,7 @@ def big_export(count: int, townships: list[tuple[str, str]], *, start: int = 1) 
             [
                 f"YJ{i:07d}",
                 f"居民{i}",
-                id_number(f"520102198{i % 10}0{1 + i % 9}1{i % 10}{i % 1000:03d}"),
+                id_number(f"520102{date(1960, 1, 1) + timedelta(days=i // 1000):%Y%m%d}{i % 1000:03d}"),
                 f"139{i:08d}",
                 township,
                 village,
