@@ -117,7 +117,7 @@ EXPECTED_ERRORS = [
         "message": "身份证号以数字格式保存，表格只保留数字的前15位，后几位已经丢失。"
         "请在监测平台导出时把该列设为文本，再导出一次。",
     },
-    {"row": 15, "message": "预警日期不是日期：下周"},
+    {"row": 15, "message": "预警日期不是日期：下周。"},
 ]
 
 
@@ -285,3 +285,28 @@ def test_the_alert_date_is_kept_as_an_instant(app, county, now):
     import_alerts(workbook(rows), actor=county["admin"], now=now, commit=True)
     report = db.session.query(ExternalReport).filter_by(external_id="YJ501").one()
     assert datetime.fromisoformat(report.extra["alerted_at"]) == datetime(2025, 10, 7, 16, 0, tzinfo=UTC)
+
+
+def test_a_row_gives_every_reason_it_cannot_be_imported(app, county, now):
+    rows = [["YJ601", None, bad_check(LI), None, "北镇", None, None, None, "明天"]]
+    report = import_alerts(workbook(rows), actor=county["admin"], now=now, commit=False)
+    assert report.errors == [
+        {
+            "row": 2,
+            "message": "预警日期不是日期：明天。 姓名为空。 未知的乡镇：北镇。 身份证号校验位不符，可能有数字录错。",
+        }
+    ]
+
+
+def test_the_app_does_not_start_with_a_malformed_alerts_file(tmp_path, database_url):
+    import shutil
+    from pathlib import Path
+
+    from hotline import create_app
+    from tests.conftest import app_config
+
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config" / "policy", tmp_path / "policy")
+    path = tmp_path / "policy" / "alerts.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('"elderly_alone"', '"lonely"'), "utf-8")
+    with pytest.raises(ValueError, match=r"type 独居老人: category 'lonely' is not in catalogue\.toml"):
+        create_app(app_config(database_url) | {"POLICY_DIR": tmp_path / "policy"})

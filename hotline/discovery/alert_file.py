@@ -55,6 +55,8 @@ class AlertRow:
     row: int
     values: dict[str, str | None]
     problems: list[str] = field(default_factory=list)
+    #: The ID number lost digits as a spreadsheet number (its check digit says nothing more then).
+    id_number_lost: bool = False
 
 
 def read_alert_file(data: bytes, policy: AlertPolicy) -> list[AlertRow]:
@@ -197,10 +199,12 @@ def _id_number(value, row: AlertRow, policy: AlertPolicy) -> str | None:
         # lost its last digits whatever they now say. A whole number written by a tool may be intact.
         if (isinstance(value, float) and abs(value) >= 1e15) or id_number_problem(digits) is not None:
             row.problems.append(str(lost))
+            row.id_number_lost = True
         return digits
     text = _plain(_half_width(value))
     if text and _SCIENTIFIC.fullmatch(text):
         row.problems.append(str(lost))
+        row.id_number_lost = True
     return normalize_id_number(text)
 
 
@@ -228,7 +232,7 @@ def _alert_date(value, row: AlertRow, policy: AlertPolicy) -> str | None:
             found = _serial(float(text))
     if found is None or not 2000 <= found.year <= 2099:
         column = policy.titles.get("alert_date", "预警日期")
-        row.problems.append(str(_l("%(column)s is not a date: %(value)s", column=column, value=_plain(value))))
+        row.problems.append(str(_l("%(column)s is not a date: %(value)s.", column=column, value=_plain(value))))
         return None
     return found.date().isoformat() if found.time() == time() else found.strftime("%Y-%m-%dT%H:%M")
 

@@ -216,7 +216,7 @@ def _check(rows: list[AlertRow], *, actor: User | None, policy: AlertPolicy) -> 
                 )
             )
         id_number = values.get("id_number")
-        if id_number and not row.problems:
+        if id_number and not row.id_number_lost:
             problem = id_number_problem(id_number)
             if problem:
                 problems.append(problem)
@@ -291,7 +291,7 @@ class _Places:
 
 
 def _error(item: _Checked) -> RowResult:
-    return RowResult(item.source.row, item.source.values, "error", message=_("; ").join(item.problems))
+    return RowResult(item.source.row, item.source.values, "error", message=" ".join(item.problems))
 
 
 # --- preview: what the commit is expected to do -----------------------------------------------------
