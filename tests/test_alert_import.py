@@ -273,6 +273,16 @@ def test_the_command_prints_the_figures_and_writes_only_with_commit(app, world, 
     assert entry.target == "预警.xlsx" and entry.actor_id is None
 
 
+def test_the_command_imports_as_township_staff_when_told(app, world, runner, tmp_path):
+    path = tmp_path / "预警.xlsx"
+    path.write_bytes(dirty_workbook())
+    result = runner.invoke(args=["hotline", "import-alerts", str(path), "--user", "east1"])
+    errors = {e["row"]: e["message"] for e in json.loads(result.output)["errors"]}
+    assert errors[11] == "南乡不是您所在的乡镇：只能导入本乡镇的预警。"
+    refused = runner.invoke(args=["hotline", "import-alerts", str(path), "--user", "op_zhang"])
+    assert refused.exit_code == 1 and "not an active admin or township staff member" in refused.output
+
+
 def test_the_command_refuses_a_file_without_a_header_row(app, county, runner, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n", encoding="utf-8")

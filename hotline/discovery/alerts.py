@@ -23,8 +23,8 @@ priority and catalogue category come from the 预警类型 in ``alerts.toml`` (a
 default). The import does not dispatch it: a referral is the decision of the ticket's first-contact owner
 or a manager (首问负责制, ``dispatch_referral``), and neither an admin nor township staff is either. The
 ticket waits in 待认领 on the hotline's desk (its page shows the person's township); whoever takes it gets the
-dispatch catalogue's suggestion, in which ``township`` is the person's own township (lead for 独居老人
-and the other categories whose lead is the township, assist for the others). An alert for a person with
+dispatch catalogue's suggestion, in which ``township`` is the person's own township (the lead for 独居老人
+and the other categories the township leads, an assist where the catalogue lists it so). An alert for a person with
 an open ticket is added to that ticket and its owner is told.
 
 The alert's date is kept with the report (``ExternalReport.extra``: ``alert_date`` as written, ``alerted_at``
