@@ -16,14 +16,18 @@ from models.contact import Contact
 from models.external_report import ExternalReport
 from models.notification import Notification
 from models.ticket import Ticket, TicketEvent
-from tests.alert_files import HEADERS, bad_check, csv_export, full_width, id_number, workbook
-from tests.helpers import PHONE, count, events, log_call
-
-WANG = id_number("11010519491231002")
-LI = id_number("52010219800101123")
-ZHAO = id_number("52010219900202234")
-OPEN_CASE = id_number("52010219700303345")
-TITLE = "2025年10月低收入人口动态监测预警名单"
+from tests.alert_files import (
+    HEADERS,
+    LI,
+    OPEN_CASE,
+    WANG,
+    bad_check,
+    csv_export,
+    dirty_workbook,
+    full_width,
+    workbook,
+)
+from tests.helpers import count, events, log_call
 
 
 @pytest.fixture
@@ -39,62 +43,6 @@ def county(make_department, make_user):
         "east_staff": make_user("department", username="east1", department=east),
     }
     return places
-
-
-def dirty_rows() -> list[list]:
-    """Row 3 onwards of the dirty workbook (a merged title on row 1, the header on row 2)."""
-    return [
-        # 3: full-width digits, a phone with spaces, an Excel date: valid
-        [
-            "YJ001",
-            "王某",
-            full_width(WANG),
-            "138 0013 8000",
-            "东镇",
-            "东村",
-            "大额医疗支出",
-            "住院自付3万元",
-            datetime(2025, 10, 3, 9, 30),
-        ],
-        # 4: a wrong check digit
-        ["YJ002", "李某", bad_check(LI), None, "东镇", None, "失业", None, None],
-        # 5: an unknown township
-        ["YJ003", "孙某", None, None, "北镇", None, "失业", None, None],
-        # 6: a village of another township
-        ["YJ004", "周某", None, None, "东镇", "南村", "失业", None, None],
-        # 7: no name
-        ["YJ005", None, None, "13900000005", "东镇", None, "失业", None, None],
-        # 8: blank (spaces only): ignored
-        [None, "  ", None, None, None, None, None, None, None],
-        # 9: row 3 again
-        ["YJ001", "王某", WANG, "13800138000", "东镇", "东村", "大额医疗支出", "住院自付3万元", None],
-        # 10: the ID number stored as a number: Excel kept 15 digits
-        ["YJ006", "吴某", float(ZHAO), None, "东镇", None, "失业", None, None],
-        # 11: +86 and dashes, a township with an ideographic space, an Excel serial date: valid
-        ["YJ007", "郑某", ZHAO, "+86 139-0000-0007", "南\u3000乡", "南村", "独居老人", "独居无人照料", 45933],
-        # 12: the person of an open ticket (by phone): added to it
-        ["YJ008", "王秀英", None, PHONE, "东镇", None, "收入骤减", "务工收入中断", "2025/10/5"],
-        # 13: imported before: a duplicate
-        ["YJ009", "钱某", None, None, "东镇", None, "失业", None, None],
-        # 14: an alert type not in alerts.toml, a date in Chinese, an ID with spaces: valid
-        [
-            "YJ010",
-            "冯某",
-            f"{OPEN_CASE[:6]} {OPEN_CASE[6:14]} {OPEN_CASE[14:]}",
-            None,
-            " 东 镇 ",
-            None,
-            "其他困难",
-            "家中失火",
-            "2025年10月6日",
-        ],
-        # 15: a date that is none
-        ["YJ011", "陈某", None, None, "东镇", None, "失业", None, "下周"],
-    ]
-
-
-def dirty_workbook() -> bytes:
-    return workbook(dirty_rows(), title=TITLE)
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ from models.alert_import import AlertImport
 from models.audit import AuditLog
 from models.external_report import ExternalReport
 from models.ticket import Ticket
-from tests.alert_files import big_export, workbook
+from tests.alert_files import big_export, dirty_workbook, workbook
 from tests.conftest import csrf_token
 from tests.helpers import count
-from tests.test_alert_import import dirty_workbook
 
 
 @pytest.fixture

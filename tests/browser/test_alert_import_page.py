@@ -6,9 +6,8 @@ from playwright.sync_api import expect
 
 from hotline.extensions import db
 from models.ticket import Ticket
-from tests.alert_files import big_export
+from tests.alert_files import big_export, dirty_workbook
 from tests.browser.conftest import log_in, screenshot
-from tests.test_alert_import import dirty_workbook
 
 
 def test_an_admin_imports_a_file_and_watches_it_finish(page, make_department, make_user, tmp_path):
