@@ -82,6 +82,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = _env_int("HOTLINE_MAX_CONTENT_LENGTH", 1024 * 1024)
+    #: The largest alert export the import page takes (10,000 alerts are about 1 MB as XLSX, 2 MB as CSV).
+    ALERT_IMPORT_MAX_BYTES = _env_int("HOTLINE_ALERT_IMPORT_MAX_BYTES", 16 * 1024 * 1024)
     LOG_LEVEL = _env("HOTLINE_LOG_LEVEL", "INFO")
 
 

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.settings import ROOT, Config
 from hotline import labels
+from hotline.access import can_import_alerts
 from hotline.catalogues import compile_stale
 from hotline.checkpoint import Checkpointer
 from hotline.extensions import babel, csrf, db, login_manager, migrate
@@ -141,6 +142,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.admin.calendar_views import bp as admin_calendar_bp
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
+    from hotline.discovery.views import bp as alerts_bp
     from hotline.escalation.views import bp as escalation_bp
     from hotline.funds.views import bp as funds_bp
     from hotline.intake import init_intake
@@ -163,6 +165,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_calendar_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(alerts_bp)
     init_intake(app)
     init_notify(app)
 
@@ -187,6 +190,7 @@ def configure_templates(app: Flask) -> None:
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.filters["category"] = category_label
     app.jinja_env.filters["source"] = source_label
+    app.jinja_env.globals["can_import_alerts"] = can_import_alerts
     app.jinja_env.globals.update(
         labels=labels,
         catalogue=catalogue,

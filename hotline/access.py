@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from hotline.extensions import db
 from hotline.idcard import normalize_id_number
+from models.alert_import import AlertImport
 from models.department import Department
 from models.fund import Fund, FundEntry, FundPayoutRequest
 from models.interaction import Interaction
@@ -319,6 +320,29 @@ def can_decide_payout(user: User, request: FundPayoutRequest, fund: Fund) -> boo
     return can_manage_fund(user, fund) and request.requested_by_id != user.id
 
 
+# --- the alert import (主动发现) ---------------------------------------------------------------
+
+
+def can_import_alerts(user: User) -> bool:
+    """Admins, and staff of a township (its own alerts only: :func:`alert_townships`)."""
+    if user.role == "admin":
+        return True
+    return user.role == "department" and user.department is not None and user.department.level == "township"
+
+
+def alert_townships(user: User | None) -> frozenset[int] | None:
+    """The townships whose alerts ``user`` may import: None for all (an admin, or the server's console
+    with no user), the own township for its staff, none for anyone else (their rows are errors)."""
+    if user is None or user.role == "admin":
+        return None
+    return frozenset({user.department_id}) if can_import_alerts(user) else frozenset()
+
+
+def can_see_alert_import(user: User, job: AlertImport) -> bool:
+    """An import's pages and report: admins see every import, township staff those they uploaded."""
+    return user.role == "admin" or (can_import_alerts(user) and job.created_by_id == user.id)
+
+
 # --- loaders: the rules applied to the current request (404 when not allowed) -------------
 
 
@@ -352,6 +376,14 @@ def load_referral(referral_id: int) -> Referral:
     if referral is None or not can_see_referral(current_user, referral):
         abort(404)
     return referral
+
+
+def load_alert_import(import_id: int) -> AlertImport:
+    """An alert import, or 404 when it does not exist or ``current_user`` may not see it."""
+    job = db.session.get(AlertImport, import_id)
+    if job is None or not can_see_alert_import(current_user, job):
+        abort(404)
+    return job
 
 
 def load_relief(relief_id: int) -> tuple[AdvanceRelief, Ticket]:

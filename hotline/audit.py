@@ -30,6 +30,7 @@ KINDS = {
     "calendar_year_removed": _l("Working calendar removed"),
     "report_exported": _l("Report exported"),
     "fund_created": _l("Relief fund set up"),
+    "alerts_imported": _l("Monitoring alerts imported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
     "webhook_created": _l("Partner webhook created"),
@@ -91,6 +92,10 @@ DETAILS = {
     "document_kind": _l("Kind of paper"),
     "id_number": _l("ID number"),
     "relation": _l("Relation"),
+    "created": _l("New tickets"),
+    "duplicates": _l("Imported before"),
+    "added_to_open": _l("Added to an open ticket"),
+    "errors": _l("Rows with errors"),
 }
 
 #: Stored values that are words, not data.

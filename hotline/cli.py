@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 from sqlalchemy import select
 
+from hotline.discovery.cli import import_alerts_command
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
 from hotline.extensions import db
@@ -35,6 +36,7 @@ hotline_cli.add_command(send_webhooks_command)
 hotline_cli.add_command(check_command)
 hotline_cli.add_command(backup_command)
 hotline_cli.add_command(restore_command)
+hotline_cli.add_command(import_alerts_command)
 
 
 @hotline_cli.command("init-db")

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import get_locale
 
+from hotline.discovery.alert_policy import load_alert_policy
 from hotline.escalation.sla import init_sla
 from hotline.funds.policy import init_funds
 from hotline.relief.rules import init_relief_rules
@@ -136,6 +137,11 @@ def init_policy(app) -> None:
     init_relief_rules(app)
     init_triage(app)
     init_triage_model(app)
+    app.extensions["hotline_policy"]["alerts"] = load_alert_policy(
+        policy_dir / "alerts.toml",
+        categories=app.extensions["hotline_policy"]["catalogue"],
+        source_codes=app.extensions["hotline_policy"]["sources"],
+    )
 
 
 def category_label(code: str | None) -> str:

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
+from models.alert_import import AlertImport, AlertImportRow
 from models.audit import AuditLog
 from models.calendar import CalendarDay, CalendarYear
 from models.contact import Contact
@@ -24,6 +25,8 @@ from models.webhook import WebhookDelivery, WebhookSubscription
 __all__ = [
     "AdvanceRelief",
     "AdvanceReliefPayment",
+    "AlertImport",
+    "AlertImportRow",
     "AuditLog",
     "CalendarDay",
     "CalendarYear",

@@ -15,6 +15,7 @@ from hotline.funds import service as funds
 from hotline.referrals import service as referrals
 from hotline.relief import documents, integrity
 from hotline.relief import service as relief
+from models.alert_import import AlertImport, AlertImportRow
 from models.calendar import CalendarYear
 from models.duty import DutyLine
 from models.fund import FundPayoutRequest
@@ -124,6 +125,24 @@ def build_world(app, make_user, make_department, now) -> World:
     declaration = integrity.declare_relative(
         actor=owner, now=now, id_number="11010519491231002X", name="王父", relation="父亲"
     )
+    alerts = AlertImport(
+        filename="预警名单.xlsx",
+        created_by_id=world.users["admin"].id,
+        created_at=now,
+        status="previewed",
+        total=1,
+        valid=1,
+        processed=0,
+        created=0,
+        duplicates=0,
+        added_to_open=0,
+        errors=0,
+        version=1,
+    )
+    db.session.add_all([year, line, message, alerts])
+    db.session.flush()
+    values = {"alert_id": "YJ-W1", "name": "甲", "township": "河口乡"}
+    db.session.add(AlertImportRow(import_id=alerts.id, row=2, values=values, predicted="created"))
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -138,6 +157,7 @@ def build_world(app, make_user, make_department, now) -> World:
         "year": 2027,
         "report": "dashboard",
         "fmt": "csv",
+        "import_id": alerts.id,
         "filename": "css/hotline.css",
         "fund_id": fund.id,
         "entry_id": entry.id,

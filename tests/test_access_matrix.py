@@ -52,6 +52,9 @@ WEBHOOK = everyone(403)
 #: which its village (below it) and the county bureaus do not see.
 FUND_PAGE = only(200, "manager", "admin", "township", hidden=("dept_a", "dept_b", "village"))
 FUND_ENTRY = only(400, "manager", "admin", "township", hidden=("dept_a", "dept_b", "village"))
+#: The alert import: admins and township staff; an import is seen by admins and by the one who uploaded it
+#: (the world's import is an admin's: the township's staff get 404 on it).
+ALERT_IMPORT = ("admin", "township")
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -148,6 +151,11 @@ MATRIX: dict[str, dict] = {
     "casework.relatives": {"GET": only(200, *DESK, *DEPARTMENTS), "POST": only(400, *DESK, *DEPARTMENTS)},
     "casework.withdraw_relative": {"POST": only(400, "operator", hidden=("operator_b", "manager", *DEPARTMENTS))},
     "casework.audit": {"GET": only(200, "manager")},
+    "alerts.index": {"GET": only(200, *ALERT_IMPORT), "POST": only(400, *ALERT_IMPORT)},
+    "alerts.show": {"GET": only(200, "admin", hidden=("township",))},
+    "alerts.commit": {"POST": only(302, "admin", hidden=("township",))},
+    "alerts.step": {"POST": only(302, "admin", hidden=("township",))},
+    "alerts.report": {"GET": only(200, "admin", hidden=("township",))},
     "reports.dashboard": {"GET": REPORTS},
     "reports.times": {"GET": REPORTS},
     "reports.relief": {"GET": REPORTS},

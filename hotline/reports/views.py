@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 from hotline import access, labels
 from hotline.extensions import db
 from hotline.formatting import localtime
-from hotline.policy import category_label
+from hotline.policy import category_label, source_label, sources
 from hotline.privacy import mask_phone
 from hotline.relief.rules import relief_rules
 from hotline.reports import charts, export, service
@@ -207,6 +207,7 @@ def current_filters() -> Filters:
         category=(args.get("category") or None) and args["category"][:48],
         township=args.get("township", type=int),
         channel=args.get("channel") if args.get("channel") in CHANNELS else None,
+        source=args.get("source") if args.get("source") in sources() else None,
         bucket=args["bucket"] if _parse_date(args.get("bucket")) else None,
         grain=grain if grain in ("day", "week", "month") else "day",
         none_of=args.get("none_of") if args.get("none_of") in service.DIMENSIONS else None,
@@ -278,6 +279,7 @@ def dashboard_data(period: Period, scope: Scope, now) -> dict:
     return {
         "figures": service.figures(period, scope, now, counts),
         "channels": service.tickets_by_channel(period, scope, now),
+        "sources": service.tickets_by_source(period, scope, now, list(sources())),
         "compliance": service.clock_compliance(period, scope, now, counts),
         "times": service.response_times(period, scope, now, None),
         "open_urgent": service.open_urgent(scope),
@@ -628,6 +630,8 @@ def _list_title(population: str, set_name: str, period: Period, filters: Filters
         parts.append(category_label(filters.category))
     if filters.channel:
         parts.append(str(labels.CHANNEL.get(filters.channel, filters.channel)))
+    if filters.source:
+        parts.append(source_label(filters.source))
     if filters.bucket:
         parts.append(filters.bucket)
     if filters.none_of:
@@ -862,6 +866,22 @@ def _dashboard_tables(period: Period, scope: Scope, now) -> list[export.Table]:
                     _round1(u["resolve"]["percent"]),
                 ]
                 for u in data["units"]
+            ],
+        ),
+        export.Table(
+            "主动发现（按来源）",
+            ["来源", "工单数", "占全部新增（%）", "已首次联系", "预警至首次联系平均（秒）", "P50（秒）", "P90（秒）"],
+            [
+                [
+                    sources()[r.source].zh,
+                    r.tickets,
+                    _pct(r.tickets, sum(data["channels"].values())),
+                    r.contacted,
+                    r.mean,
+                    r.p50,
+                    r.p90,
+                ]
+                for r in data["sources"]
             ],
         ),
         export.Table(
