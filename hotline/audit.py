@@ -31,6 +31,9 @@ KINDS = {
     "report_exported": _l("Report exported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
+    "api_token_created": _l("API token created"),
+    "api_token_revoked": _l("API token revoked"),
+    "api_used": _l("API used"),
 }
 
 #: The keys of an entry's details.
@@ -73,6 +76,17 @@ DETAILS = {
     "display_name": _l("Display name"),
     "department_id": _l("Unit"),
     "password_reset": _l("Password reset"),
+    "prefix": _l("Token prefix"),
+    "scopes": _l("Scopes"),
+    "token": _l("Token"),
+    "method": _l("Method"),
+    "path": _l("Address"),
+    "status": _l("Answer"),
+    "ticket": _l("Ticket"),
+    "outcome": _l("Outcome"),
+    "referral": _l("Referral"),
+    "items": _l("Items"),
+    "replayed": _l("Answered again (Idempotency-Key)"),
 }
 
 #: Stored values that are words, not data.

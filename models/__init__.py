@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
+from models.api_token import ApiIdempotency, ApiRateWindow, ApiToken
 from models.audit import AuditLog
 from models.calendar import CalendarDay, CalendarYear
 from models.contact import Contact
@@ -19,6 +20,9 @@ from models.user import User
 __all__ = [
     "AdvanceRelief",
     "AdvanceReliefPayment",
+    "ApiIdempotency",
+    "ApiRateWindow",
+    "ApiToken",
     "AuditLog",
     "CalendarDay",
     "CalendarYear",

@@ -137,6 +137,8 @@ class Ticket(db.Model):
         Index("ix_ticket_status_created", "status", "created_at"),
         # The unclaimed queue by triaged urgency, then age.
         Index("ix_ticket_status_priority_created", "status", "priority", "created_at"),
+        # Partner sync (GET /api/v1/tickets): what changed since a cursor, in (updated_at, id) order.
+        Index("ix_ticket_updated_id", "updated_at", "id"),
     )
 
     @property
