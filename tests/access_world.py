@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
+from hotline.api.tokens import create_token
 from hotline.extensions import db
 from hotline.referrals import service as referrals
 from hotline.relief import service as relief
@@ -66,6 +67,7 @@ def build_world(app, make_user, make_department, now) -> World:
     line = DutyLine(user_id=owner.id, label="甲", phone="+8613900000001", position=1, on_duty=True, updated_at=now)
     message = OutboundMessage(to_number="+8613812341234", body="x", status="failed", attempts=5, created_at=now)
     db.session.add_all([year, line, message])
+    token, _secret = create_token(actor=None, now=now, name="matrix-partner", scopes=["read"])
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -75,6 +77,7 @@ def build_world(app, make_user, make_department, now) -> World:
         "department_id": bureau_a.id,
         "line_id": line.id,
         "message_id": message.id,
+        "token_id": token.id,
         "year": 2027,
         "report": "dashboard",
         "fmt": "csv",

@@ -6,7 +6,8 @@ the form's validation (400, or 302 where an empty form is a complete action) and
 not is refused before it: 403, or 404 where the project hides that something exists (department
 staff on tickets, and on referrals of units that are not theirs or below theirs). Anonymous
 visitors are sent to the login page; Twilio's webhooks refuse any request without Twilio's
-signature (403). A route nobody classified fails the test until it is added to ``MATRIX``.
+signature (403), and the partner API any request without its bearer token (401). A route nobody
+classified fails the test until it is added to ``MATRIX``.
 """
 
 from urllib.parse import urlsplit
@@ -48,6 +49,8 @@ UNIT_ON_VILLAGE = only(400, "township", "village", hidden=("dept_a", "dept_b"))
 HOTLINE_ON_REFERRAL = only(400, *DESK, hidden=DEPARTMENTS)
 REPORTS = only(200, "manager", *DEPARTMENTS)
 WEBHOOK = everyone(403)
+#: The partner API answers a browser's session like no token at all.
+API = everyone(401)
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -136,6 +139,18 @@ MATRIX: dict[str, dict] = {
         for name in ("sms", "sms_status", "voice", "voice_menu", "voice_dial", "voice_status", "voice_voicemail")
     },
     "twilio.recording": {"POST": WEBHOOK},
+    "admin_tokens.index": {"GET": ADMIN_PAGE},
+    "admin_tokens.new": {"GET": ADMIN_PAGE, "POST": ADMIN_FORM},
+    "admin_tokens.revoke": {"POST": ADMIN_DONE},
+    # The partner API: public description; the rest takes a bearer token, never a session (401 for all).
+    "api.openapi": {"GET": everyone(200)},
+    "api.report_case": {"POST": API},
+    "api.read_ticket": {"GET": API},
+    "api.list_tickets": {"GET": API},
+    **{
+        f"api.{name}": {"POST": API, "village": {"POST": API}}
+        for name in ("acknowledge", "progress", "resolve", "request_return", "request_extension")
+    },
 }
 #: After these, sessions are signed in again (they end the caller's, or the world operator's, sessions).
 ENDS_SESSIONS = ("auth.logout", "auth.sign_out_everywhere")
