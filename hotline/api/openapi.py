@@ -14,6 +14,7 @@ _REF = "#/components/schemas/{model}"
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 #: Answers every operation may give, besides its own.
 _ERRORS = {
+    400: "The request could not be read (a NUL character in its address or query).",
     401: "No token, an unknown one, or a revoked one.",
     403: "The token lacks the operation's scope, or its unit may not do this.",
     422: "The request does not match the description, or the action was refused (detail says why).",
