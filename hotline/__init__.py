@@ -271,12 +271,12 @@ def _calendar_warnings(now) -> list:
 
 
 def configure_errors(app: Flask) -> None:
-    def page(code: int, title, message=None):
+    def page(code: int, title, message=None, headers=None):
         if request.path.startswith("/api/"):  # the partner API answers problem documents (RFC 9457)
             from hotline.api.problems import problem
 
             with force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
-                return problem(code, message or title)
+                return problem(code, message or title, headers=headers)
         if request.accept_mimetypes.best == "application/json":
             return {"error": str(title)}, code
         return render_template("error.html", code=code, title=title, message=message), code
@@ -300,7 +300,7 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(e):
-        return page(405, labels.ERROR_405)
+        return page(405, labels.ERROR_405, headers={"Allow": ", ".join(e.valid_methods or ())})
 
     @app.errorhandler(413)
     def too_large(e):

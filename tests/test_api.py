@@ -371,7 +371,16 @@ def test_sync_pages_by_cursor_and_sees_later_changes(client, operator, civil, ci
 
 
 @pytest.mark.parametrize(
-    "query", ["cursor=nonsense", "cursor=WzEsMl0", "limit=0", "limit=x", "updated_since=yesterday", "other=1"]
+    "query",
+    [
+        "cursor=nonsense",
+        "cursor=WzEsMl0",
+        "limit=0",
+        "limit=x",
+        "updated_since=yesterday",
+        "updated_since=0.5",
+        "other=1",
+    ],
 )
 def test_a_bad_query_is_422(client, query):
     _token, secret = make_token("read")

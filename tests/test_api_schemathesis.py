@@ -21,7 +21,10 @@ from tests.helpers import log_call
 #: Generated cases per operation, and the whole run's time budget (seconds).
 MAX_EXAMPLES = 40
 MAX_TIME = 45
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+#: Every check but one: ``positive_data_acceptance`` wants every schema-valid request accepted, and the service
+#: rightly refuses some (an unknown category code, acknowledging a referral twice: 422).
+CHECKS = "all"
+EXCLUDED = "positive_data_acceptance"
 
 
 @pytest.fixture
@@ -52,6 +55,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(app, serv
         f"Authorization: Bearer {secret}",
         "--checks",
         CHECKS,
+        "--exclude-checks",
+        EXCLUDED,
         "--max-examples",
         str(MAX_EXAMPLES),
         "--max-time",

@@ -6,7 +6,7 @@ import re
 
 from pydantic.json_schema import models_json_schema
 
-from hotline.api.schemas import MODELS, TicketIn
+from hotline.api.schemas import MODELS, EmptyIn, TicketIn
 from hotline.api.views import OPERATIONS, Operation
 from hotline.policy import catalogue, sources
 
@@ -80,7 +80,7 @@ def _operation(op: Operation) -> dict:
     }
     if op.body is not None:
         found["requestBody"] = {
-            "required": True,
+            "required": op.body is not EmptyIn,  # an action that needs nothing may be sent without a body
             "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}},
         }
     return found

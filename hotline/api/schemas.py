@@ -5,10 +5,11 @@ Text fields refuse the NUL character (no database stores it) and keep to the len
 accept; times are ISO 8601 with an offset, turned into UTC; unknown fields are refused.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from hotline.validation import MAX_TEXT
 from models.referral import OUTCOMES, RETURN_REASONS
@@ -28,14 +29,31 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("out of range") from exc
 
 
-#: A moment with its UTC offset (``2025-10-09T12:00:00+08:00``), kept in UTC.
-Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _written_as_iso(value):
+    """A text read as ISO 8601 (never as a number of seconds, as pydantic's lax mode would); others as they come."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if not _ISO_MOMENT.match(value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("an ISO 8601 date and time with its offset, like 2025-10-09T12:00:00+08:00") from None
+
+
+#: A moment written in ISO 8601 with its UTC offset (``2025-10-09T12:00:00+08:00``), kept in UTC.
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_as_iso), AfterValidator(_utc)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]*$", min_length=1, max_length=64)]
 Priority = Literal[PRIORITIES]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A JSON body: unknown fields refused, and no coercion (``"contacted": 0`` is not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class PersonIn(_In):
@@ -179,7 +197,11 @@ class Problem(BaseModel):
     errors: list[dict] | None = None
 
 
-class TicketQuery(_In):
+class TicketQuery(BaseModel):
+    """A query string: every value arrives as text, so numbers and times are read from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
     updated_since: Moment | None = Field(None, description="Tickets changed at or after this moment.")
     cursor: _text(200, 1) | None = Field(None, description="next_cursor of the previous page (opaque).")
     limit: int | None = Field(None, ge=1, description="Items per page (api.toml sets the default and the most).")
