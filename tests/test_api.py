@@ -410,6 +410,30 @@ def test_a_units_token_acknowledges_and_resolves_through_the_service(client, ref
     assert event.actor_id == token.service_user_id and event.actor.display_name == f"{token.name} (API)"
 
 
+def test_concurrent_acknowledgements_one_wins_and_none_is_a_server_error(app, referred, health):
+    _token, secret = make_token("referrals", department=health)
+    referral = db.session.scalar(select(Referral).where(Referral.department_id == health.id))
+    path = f"/api/v1/referrals/{referral.id}/acknowledge"
+    start = threading.Barrier(THREADS)
+    statuses = []
+
+    def run():
+        client = app.test_client()
+        start.wait(timeout=30)
+        statuses.append(call(client, "POST", path, secret).status_code)
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(statuses)[0] == 200 and statuses.count(200) == 1
+    assert set(statuses) <= {200, 409, 422}
+    db.session.expire_all()
+    kind = TicketEvent.kind == "referral_acknowledged"
+    assert count(TicketEvent, kind, TicketEvent.referral_id == referral.id) == 1
+
+
 def test_return_and_extension_requests(client, referred, civil):
     _token, secret = make_token("referrals", department=civil)
     referral = db.session.scalar(select(Referral).where(Referral.department_id == civil.id))

@@ -26,8 +26,9 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
-from hotline import access
+from hotline import access, labels
 from hotline.api import idempotency, tokens
 from hotline.api.policy import api_policy
 from hotline.api.present import referral_out, ticket_out
@@ -131,6 +132,9 @@ def _handle(op: Operation, view, path: dict):
     except StaleError as exc:
         db.session.rollback()
         response = ApiProblem(409, exc.message).response()
+    except StaleDataError:  # another request changed the row between our read and our write (version column)
+        db.session.rollback()
+        response = ApiProblem(409, labels.STALE).response()
     except NotAllowed as exc:
         db.session.rollback()
         response = ApiProblem(403, exc.message).response()
