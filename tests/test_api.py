@@ -470,7 +470,9 @@ def test_another_units_referral_is_404_and_a_unit_above_cannot_act_for_its_villa
 
 
 def test_a_token_over_its_rate_limit_gets_429_with_retry_after(app, client):
-    app.extensions["hotline_api"] = ApiPolicy(requests_per_minute=2, default_limit=50, max_limit=200)
+    app.extensions["hotline_api"] = ApiPolicy(
+        requests_per_minute=2, default_limit=50, max_limit=200, idempotency_hours=24
+    )
     token, secret = make_token("read")
     assert [call(client, "GET", "/api/v1/tickets", secret).status_code for _ in range(2)] == [200, 200]
     response = call(client, "GET", "/api/v1/tickets", secret)
@@ -481,12 +483,18 @@ def test_a_token_over_its_rate_limit_gets_429_with_retry_after(app, client):
     assert count(AuditLog, AuditLog.kind == "api_used", AuditLog.target == token.prefix) == 2  # throttled: not a use
 
 
-def test_the_rate_window_is_one_minute_and_old_minutes_are_cleared(app):
-    token, _secret = make_token("read")
-    start = utcnow().replace(second=10, microsecond=0)
-    assert [count_request(token, now=start, limit=2) for _ in range(3)] == [None, None, 50]
-    assert count_request(token, now=start + timedelta(seconds=50), limit=2) is None
-    assert count(ApiRateWindow) == 1
+def test_the_rate_window_is_one_minute_and_old_minutes_and_keys_are_cleared(app, client):
+    token, secret = make_token("intake")
+    body = {"source": "partner", "summary": "临时安置"}
+    post_ticket(client, secret, body, headers={"Idempotency-Key": "old-key"})
+    start = utcnow().replace(second=10, microsecond=0) + timedelta(hours=1)
+    keep = timedelta(hours=24)
+    assert [count_request(token, now=start, limit=2, keep_keys=keep) for _ in range(3)] == [None, None, 50]
+    assert count_request(token, now=start + timedelta(seconds=50), limit=2, keep_keys=keep) is None
+    assert count(ApiRateWindow) == 1 and count(ApiIdempotency) == 1
+    count_request(token, now=start + timedelta(hours=25), limit=2, keep_keys=keep)
+    assert count(ApiIdempotency) == 0  # a day later the key is forgotten: the same request runs anew
+    assert post_ticket(client, secret, body, headers={"Idempotency-Key": "old-key"}).status_code == 201
 
 
 def test_unknown_api_paths_and_methods_answer_problems(client):

@@ -40,7 +40,9 @@ def served(app):
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(app, served, operator, make_department):
-    app.extensions["hotline_api"] = ApiPolicy(requests_per_minute=1_000_000, default_limit=50, max_limit=200)
+    app.extensions["hotline_api"] = ApiPolicy(
+        requests_per_minute=1_000_000, default_limit=50, max_limit=200, idempotency_hours=24
+    )
     town = make_department("town", "城关镇", kind="township", level="township")
     make_department("village", "东关社区", kind="village", level="village", parent=town)
     ticket = log_call(operator, utcnow() - timedelta(hours=1))

@@ -14,6 +14,8 @@ class ApiPolicy:
     #: Items of a ticket list page when the partner names no ``limit``, and the most it may name.
     default_limit: int
     max_limit: int
+    #: How long the answer to an ``Idempotency-Key`` is kept: a retry after that runs again.
+    idempotency_hours: int
 
 
 def _positive(data: dict, section: str, key: str, path: Path) -> int:
@@ -31,6 +33,7 @@ def load_api_policy(path: Path) -> ApiPolicy:
         requests_per_minute=_positive(data, "rate_limit", "requests_per_minute", path),
         default_limit=_positive(data, "pagination", "default_limit", path),
         max_limit=_positive(data, "pagination", "max_limit", path),
+        idempotency_hours=_positive(data, "idempotency", "keep_hours", path),
     )
     if policy.default_limit > policy.max_limit:
         raise ValueError(f"{path.name}: [pagination] default_limit is above max_limit")

@@ -21,7 +21,7 @@ from hotline import audit
 from hotline.errors import DomainError
 from hotline.extensions import DIALECT_INSERT, db
 from hotline.validation import checked_text
-from models.api_token import SCOPES, ApiRateWindow, ApiToken
+from models.api_token import SCOPES, ApiIdempotency, ApiRateWindow, ApiToken
 from models.department import Department
 from models.user import User
 
@@ -114,13 +114,14 @@ def find_token(secret: str | None) -> ApiToken | None:
 _WINDOW = ApiRateWindow.__table__
 
 
-def count_request(token: ApiToken, *, now: datetime, limit: int) -> int | None:
+def count_request(token: ApiToken, *, now: datetime, limit: int, keep_keys: timedelta) -> int | None:
     """Count one request of ``token`` in the current minute and commit: None when within ``limit``, else the
     seconds until the next minute (``Retry-After``).
 
     One upsert per request, on a row per token and minute, so every web worker (and every server sharing the
-    PostgreSQL database) counts against the same limit. The first request of a minute clears the token's
-    older minutes.
+    PostgreSQL database) counts against the same limit. The first request of a minute also clears the token's
+    older minutes, and its ``Idempotency-Key`` answers older than ``keep_keys``: at most once a minute a token,
+    and no scheduler job.
     """
     window = now.replace(second=0, microsecond=0)
     insert = DIALECT_INSERT[db.session.get_bind().dialect.name](_WINDOW).values(
@@ -133,6 +134,11 @@ def count_request(token: ApiToken, *, now: datetime, limit: int) -> int | None:
     if made == 1:
         db.session.execute(
             delete(ApiRateWindow).where(ApiRateWindow.token_id == token.id, ApiRateWindow.window_start < window)
+        )
+        db.session.execute(
+            delete(ApiIdempotency).where(
+                ApiIdempotency.token_id == token.id, ApiIdempotency.created_at < now - keep_keys
+            )
         )
     db.session.commit()
     if made <= limit:

@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import Blueprint, current_app, jsonify, request
@@ -112,13 +112,16 @@ def _handle(op: Operation, view, path: dict):
         token = _authenticate()
     except ApiProblem as problem:
         return problem.response()
-    retry_after = tokens.count_request(token, now=now, limit=api_policy().requests_per_minute)
+    policy = api_policy()
+    retry_after = tokens.count_request(
+        token, now=now, limit=policy.requests_per_minute, keep_keys=timedelta(hours=policy.idempotency_hours)
+    )
     if retry_after is not None:
         return ApiProblem(
             429,
             _(
                 "Too many requests: at most %(n)s a minute for each token. Try again in %(s)s seconds.",
-                n=api_policy().requests_per_minute,
+                n=policy.requests_per_minute,
                 s=retry_after,
             ),
             headers={"Retry-After": str(retry_after)},
