@@ -44,10 +44,6 @@ class ApiToken(db.Model):
     service_user: Mapped[User | None] = relationship(foreign_keys=[service_user_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
 
 class ApiRateWindow(db.Model):
     """How many requests a token made in one minute (a fixed window), counted by an upsert every web worker shares."""
