@@ -504,6 +504,14 @@ def test_unknown_api_paths_and_methods_answer_problems(client):
     assert response.status_code == 405 and response.mimetype == PROBLEM
 
 
+def test_a_nul_in_the_query_is_400_and_a_body_too_large_413_both_problems(app, client):
+    _token, secret = make_token("read", "intake")
+    problem(client, call(client, "GET", "/api/v1/tickets?cursor=%00", secret), "GET", "/api/v1/tickets", 400)
+    huge = {**REPORT, "description": "长" * (app.config["MAX_CONTENT_LENGTH"] // 3 + 1)}
+    problem(client, call(client, "POST", "/api/v1/tickets", secret, json=huge), "POST", "/api/v1/tickets", 413)
+    assert count(Ticket) == 0
+
+
 def test_the_openapi_document_describes_every_api_route(app, client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"] == "3.1.0"

@@ -67,8 +67,9 @@ def _operation(op: Operation) -> dict:
         responses[str(status)] = _problem(description, headers)
     if "<" in op.rule:
         responses["404"] = _problem("Nothing with this number or id that the token may read.")
-    if op.idempotent or op.method == "POST":
-        responses.setdefault("409", _problem("The record changed meanwhile: read it again."))
+    if op.method == "POST":
+        responses["409"] = _problem("The record changed meanwhile: read it again.")
+        responses["413"] = _problem("The body is larger than the server takes (HOTLINE_MAX_CONTENT_LENGTH).")
     found = {
         "operationId": op.endpoint.removeprefix("api."),
         "summary": op.summary,
