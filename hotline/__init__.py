@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -140,7 +140,9 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from hotline.admin.calendar_views import bp as admin_calendar_bp
+    from hotline.admin.token_views import bp as admin_tokens_bp
     from hotline.admin.views import bp as admin_bp
+    from hotline.api import init_api
     from hotline.auth.views import bp as auth_bp
     from hotline.discovery.views import bp as alerts_bp
     from hotline.escalation.views import bp as escalation_bp
@@ -166,7 +168,9 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_calendar_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(alerts_bp)
+    app.register_blueprint(admin_tokens_bp)
     init_intake(app)
+    init_api(app)
     init_notify(app)
 
     @app.get("/")
@@ -277,8 +281,13 @@ def _calendar_warnings(now) -> list:
 
 
 def configure_errors(app: Flask) -> None:
-    def page(code: int, title, message=None):
-        if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+    def page(code: int, title, message=None, headers=None):
+        if request.path.startswith("/api/"):  # the partner API answers problem documents (RFC 9457)
+            from hotline.api.problems import problem
+
+            with force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
+                return problem(code, message or title, headers=headers)
+        if request.accept_mimetypes.best == "application/json":
             return {"error": str(title)}, code
         return render_template("error.html", code=code, title=title, message=message), code
 
@@ -301,7 +310,7 @@ def configure_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(e):
-        return page(405, labels.ERROR_405)
+        return page(405, labels.ERROR_405, headers={"Allow": ", ".join(e.valid_methods or ())})
 
     @app.errorhandler(413)
     def too_large(e):

@@ -343,6 +343,49 @@ def can_see_alert_import(user: User, job: AlertImport) -> bool:
     return user.role == "admin" or (can_import_alerts(user) and job.created_by_id == user.id)
 
 
+# --- partner API tokens --------------------------------------------------------------------
+#
+# A token reads and acts as what it is bound to: a token without a unit reads every ticket, as the hotline
+# does (a county platform syncing the cases it sent); a token with a unit acts as that unit's service
+# account (``ApiToken.service_user``), so it sees and works on exactly what the unit's staff do.
+
+
+def token_allows(token, scope: str) -> bool:
+    """The token is not revoked and holds ``scope`` (``read_personal`` also reads)."""
+    if token.revoked_at is not None:
+        return False
+    return scope in token.scopes or (scope == "read" and "read_personal" in token.scopes)
+
+
+def token_reads_personal(token) -> bool:
+    """Names, phone and ID numbers and addresses unmasked: only with ``read_personal``."""
+    return token.revoked_at is None and "read_personal" in token.scopes
+
+
+def token_ticket_condition(token, ticket_id=Ticket.id):
+    """SQL: the tickets ``token`` may read (:func:`token_can_see_ticket` for a whole list)."""
+    if token.service_user is None:
+        return true()
+    return ticket_condition(token.service_user, ticket_id)
+
+
+def token_can_see_ticket(token, ticket: Ticket) -> bool:
+    """Every ticket for a token without a unit; a unit's token, what the unit's staff see."""
+    return token.service_user is None or can_see_ticket(token.service_user, ticket)
+
+
+def token_referrals(token, ticket: Ticket) -> list[Referral]:
+    """The referrals of ``ticket`` a token reads: all without a unit, else its unit's (and those below it)."""
+    if token.service_user is None:
+        return list(ticket.referrals)
+    return visible_referrals(token.service_user, ticket)
+
+
+def token_can_see_referral(token, referral: Referral) -> bool:
+    """A unit's token reaches its unit's referrals and those below it; a token without a unit none."""
+    return token.service_user is not None and can_see_referral(token.service_user, referral)
+
+
 # --- loaders: the rules applied to the current request (404 when not allowed) -------------
 
 

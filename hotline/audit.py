@@ -42,6 +42,9 @@ KINDS = {
     "document_viewed": _l("Case paper opened"),
     "relative_declared": _l("Relative declared"),
     "relative_withdrawn": _l("Relative declaration withdrawn"),
+    "api_token_created": _l("API token created"),
+    "api_token_revoked": _l("API token revoked"),
+    "api_used": _l("API used"),
 }
 
 #: The keys of an entry's details.
@@ -96,6 +99,17 @@ DETAILS = {
     "duplicates": _l("Imported before"),
     "added_to_open": _l("Added to an open ticket"),
     "errors": _l("Rows with errors"),
+    "prefix": _l("Token prefix"),
+    "scopes": _l("Scopes"),
+    "token": _l("Token"),
+    "method": _l("Method"),
+    "path": _l("Address"),
+    "status": _l("Answer"),
+    "ticket": _l("Ticket"),
+    "outcome": _l("Outcome"),
+    "referral": _l("Referral"),
+    "items": _l("Items"),
+    "replayed": _l("Answered again (Idempotency-Key)"),
 }
 
 #: Stored values that are words, not data.

@@ -19,6 +19,7 @@ from hotline.ops.doctor import check_command
 from hotline.timeutil import utcnow
 from hotline.triage.cli import triage_command
 from hotline.webhooks.cli import add_webhook_command, send_webhooks_command
+from models.api_token import SCOPES
 from models.department import Department
 from models.user import ROLES
 
@@ -127,3 +128,33 @@ def create_user_command(username, role, department_code, display_name, password_
         raise click.ClickException(str(exc.message)) from exc
     db.session.commit()
     click.echo(f"user {username} created ({role})")
+
+
+@hotline_cli.command("create-token")
+@click.argument("name")
+@click.option(
+    "--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES), help="Repeat for each scope."
+)
+@click.option(
+    "--department", "department_code", help="The unit's code: the token reads its tickets, works its referrals."
+)
+def create_token_command(name, scopes, department_code):
+    """Create a partner API token; the secret is printed once, as the last line (only its hash is stored)."""
+    from hotline.api.tokens import create_token
+
+    department = None
+    if department_code:
+        department = db.session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            raise click.ClickException(f"no department with code {department_code!r}")
+    try:
+        token, secret = create_token(actor=None, now=utcnow(), name=name, scopes=list(scopes), department=department)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(f"token {token.name} created: prefix {token.prefix}, scopes {', '.join(token.scopes)}")
+    if token.service_user is not None:
+        click.echo(f"acts on the referrals of {department.name} as the service account {token.service_user.username}")
+    click.echo("the secret is shown once; keep it now:")
+    click.echo(secret)

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
 from models.alert_import import AlertImport, AlertImportRow
+from models.api_token import ApiIdempotency, ApiRateWindow, ApiToken
 from models.audit import AuditLog
 from models.calendar import CalendarDay, CalendarYear
 from models.contact import Contact
@@ -27,6 +28,9 @@ __all__ = [
     "AdvanceReliefPayment",
     "AlertImport",
     "AlertImportRow",
+    "ApiIdempotency",
+    "ApiRateWindow",
+    "ApiToken",
     "AuditLog",
     "CalendarDay",
     "CalendarYear",

@@ -139,6 +139,8 @@ class Ticket(db.Model):
         Index("ix_ticket_status_priority_created", "status", "priority", "created_at"),
         # The duplicates merged into a ticket: a partner whose case was merged still hears of the ticket it went to.
         Index("ix_ticket_merged_into_id", "merged_into_id"),
+        # Partner sync (GET /api/v1/tickets): what changed since a cursor, in (updated_at, id) order.
+        Index("ix_ticket_updated_id", "updated_at", "id"),
     )
 
     @property

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
+from hotline.api.tokens import create_token
 from hotline.extensions import db
 from hotline.funds import service as funds
 from hotline.referrals import service as referrals
@@ -143,6 +144,8 @@ def build_world(app, make_user, make_department, now) -> World:
     db.session.flush()
     values = {"alert_id": "YJ-W1", "name": "甲", "township": "河口乡"}
     db.session.add(AlertImportRow(import_id=alerts.id, row=2, values=values, predicted="created"))
+    db.session.add_all([year, line, message])
+    token, _secret = create_token(actor=None, now=now, name="matrix-partner", scopes=["read"])
     db.session.commit()
     world.values = {
         "number": ticket.number,
@@ -154,6 +157,7 @@ def build_world(app, make_user, make_department, now) -> World:
         "message_id": message.id,
         "subscription_id": hook.id,
         "delivery_id": delivery.id,
+        "token_id": token.id,
         "year": 2027,
         "report": "dashboard",
         "fmt": "csv",

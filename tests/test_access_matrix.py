@@ -6,7 +6,8 @@ the form's validation (400, or 302 where an empty form is a complete action) and
 not is refused before it: 403, or 404 where the project hides that something exists (department
 staff on tickets, and on referrals of units that are not theirs or below theirs). Anonymous
 visitors are sent to the login page; Twilio's webhooks refuse any request without Twilio's
-signature (403). A route nobody classified fails the test until it is added to ``MATRIX``.
+signature (403), and the partner API any request without its bearer token (401). A route nobody
+classified fails the test until it is added to ``MATRIX``.
 """
 
 from urllib.parse import urlsplit
@@ -55,6 +56,8 @@ FUND_ENTRY = only(400, "manager", "admin", "township", hidden=("dept_a", "dept_b
 #: The alert import: admins and township staff; an import is seen by admins and by the one who uploaded it
 #: (the world's import is an admin's: the township's staff get 404 on it).
 ALERT_IMPORT = ("admin", "township")
+#: The partner API answers a browser's session like no token at all.
+API = everyone(401)
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -174,6 +177,18 @@ MATRIX: dict[str, dict] = {
         for name in ("sms", "sms_status", "voice", "voice_menu", "voice_dial", "voice_status", "voice_voicemail")
     },
     "twilio.recording": {"POST": WEBHOOK},
+    "admin_tokens.index": {"GET": ADMIN_PAGE},
+    "admin_tokens.new": {"GET": ADMIN_PAGE, "POST": ADMIN_FORM},
+    "admin_tokens.revoke": {"POST": ADMIN_DONE},
+    # The partner API: public description; the rest takes a bearer token, never a session (401 for all).
+    "api.openapi": {"GET": everyone(200)},
+    "api.report_case": {"POST": API},
+    "api.read_ticket": {"GET": API},
+    "api.list_tickets": {"GET": API},
+    **{
+        f"api.{name}": {"POST": API, "village": {"POST": API}}
+        for name in ("acknowledge", "progress", "resolve", "request_return", "request_extension")
+    },
 }
 #: After these, sessions are signed in again (they end the caller's, or the world operator's, sessions).
 ENDS_SESSIONS = ("auth.logout", "auth.sign_out_everywhere")

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from hotline import labels
 from hotline.forms import choices
+from hotline.tickets.forms import MultiCheckboxField
 from models.department import KINDS, LEVELS
 from models.user import ROLES
 
@@ -47,3 +48,11 @@ class DepartmentForm(FlaskForm):
     parent_id = SelectField(_l("Parent unit"), coerce=int, choices=[])
     duty_phone = StringField(_l("Duty phone"), validators=[Optional(), Length(max=32)])
     active = BooleanField(_l("Active"), default=True)
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        _l("Name (the partner system)"), validators=[DataRequired(_l("Give the token a name.")), Length(max=64)]
+    )
+    scopes = MultiCheckboxField(_l("Scopes"), choices=[])
+    department_id = SelectField(_l("Unit"), coerce=int, choices=[])

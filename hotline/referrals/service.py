@@ -37,6 +37,8 @@ from models.user import User
 
 
 def _event(referral: Referral, actor: User | None, kind: str, now: datetime, **payload):
+    # A referral's change is its ticket's: partners sync tickets by their updated_at (GET /api/v1/tickets).
+    referral.ticket.updated_at = now
     ev = add_event(referral.ticket, actor, kind, now, department=referral.department.name, **payload)
     ev.referral_id = referral.id
     return ev
