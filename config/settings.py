@@ -43,6 +43,9 @@ class Config:
     WEBHOOK_MAX_BYTES = _env_int("HOTLINE_WEBHOOK_MAX_BYTES", 32 * 1024)
     #: Where Twilio requests the database could not take wait to be replayed (empty: ``instance/spool``).
     SPOOL_DIR = _env("HOTLINE_SPOOL_DIR")
+    #: Where the photos of grid workers' reports are kept: outside the static folder, served only to those
+    #: who may see the report's ticket.
+    UPLOAD_DIR = _env("HOTLINE_UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
     #: Longest a Twilio webhook waits for the database (SQLite's write lock, busy timeout) before spooling.
     WEBHOOK_DB_WAIT_SECONDS = _env_float("HOTLINE_WEBHOOK_DB_WAIT_SECONDS", 1.5)
     SMS_MAX_ATTEMPTS = _env_int("HOTLINE_SMS_MAX_ATTEMPTS", 5)

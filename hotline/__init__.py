@@ -142,6 +142,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.admin.views import bp as admin_bp
     from hotline.auth.views import bp as auth_bp
     from hotline.escalation.views import bp as escalation_bp
+    from hotline.grid import init_grid
     from hotline.intake import init_intake
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
@@ -159,6 +160,7 @@ def configure_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_calendar_bp)
     init_intake(app)
     init_notify(app)
+    init_grid(app)
 
     @app.get("/")
     def index():

@@ -31,6 +31,8 @@ KINDS = {
     "report_exported": _l("Report exported"),
     "sms_requeued": _l("Text message sent again"),
     "spool_replayed": _l("Spooled requests replayed"),
+    "visit_plan_saved": _l("Visit plan saved"),
+    "visit_recorded": _l("Household visit recorded"),
 }
 
 #: The keys of an entry's details.
@@ -73,6 +75,11 @@ DETAILS = {
     "display_name": _l("Display name"),
     "department_id": _l("Unit"),
     "password_reset": _l("Password reset"),
+    "rule": _l("Visit rule"),
+    "due_on": _l("Due on"),
+    "visit": _l("Visit"),
+    "seen": _l("Seen in person"),
+    "difficulty": _l("Difficulty found"),
 }
 
 #: Stored values that are words, not data.

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
 from hotline.extensions import db
+from hotline.grid.cli import visits_cli
 from hotline.intake.cli import simulate
 from hotline.intake.replay import spool_cli
 from hotline.jobs.commands import scheduler_command, send_outbox_command, sweep_command, sync_clocks_command
@@ -27,6 +28,7 @@ hotline_cli.add_command(scheduler_command)
 hotline_cli.add_command(sync_clocks_command)
 hotline_cli.add_command(spool_cli)
 hotline_cli.add_command(triage_command)
+hotline_cli.add_command(visits_cli)
 
 
 @hotline_cli.command("init-db")

@@ -15,6 +15,7 @@ from models.referral import Referral
 from models.relief import AdvanceRelief, AdvanceReliefPayment
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
+from models.visit import Visit, VisitEscalation, VisitPlan
 
 __all__ = [
     "AdvanceRelief",
@@ -37,4 +38,7 @@ __all__ = [
     "TicketEvent",
     "TicketSequence",
     "User",
+    "Visit",
+    "VisitEscalation",
+    "VisitPlan",
 ]
