@@ -95,13 +95,13 @@ def report_case(
     now: datetime,
     text: str,
     urgency: str,
-    photo_dir: Path,
     household_plan_id: int | None = None,
     name: str | None = None,
     phone: str | None = None,
     village_id: int | None = None,
     address: str | None = None,
     photo: bytes | None = None,
+    photo_dir: Path | None = None,
 ) -> Received:
     """A field worker reports a case: a proactive ticket (source ``grid``) or an addition to the person's open one.
 
@@ -141,6 +141,8 @@ def report_case(
         kind = photo_type(photo)
         if kind is None:
             raise DomainError(_l("The photo must be a JPEG or PNG picture."))
+        if photo_dir is None:
+            raise DomainError(_l("Photos cannot be kept here."))
         stored = {"photo": secrets.token_hex(16) + kind[1], "photo_type": kind[0]}
     summary, description = split_text(text)
     received = receive_report(
@@ -154,7 +156,7 @@ def report_case(
         reporter=reporter,
         extra={"urgency": urgency, **(stored or {})},
     )
-    if stored:
+    if stored and photo_dir is not None:
         photo_dir.mkdir(parents=True, exist_ok=True)
         path = photo_dir / stored["photo"]
         path.write_bytes(photo)
