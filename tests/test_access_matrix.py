@@ -48,6 +48,10 @@ UNIT_ON_VILLAGE = only(400, "township", "village", hidden=("dept_a", "dept_b"))
 HOTLINE_ON_REFERRAL = only(400, *DESK, hidden=DEPARTMENTS)
 REPORTS = only(200, "manager", *DEPARTMENTS)
 WEBHOOK = everyone(403)
+#: Field staff (township, village, grid units): the phone pages; county bureaus are not field staff.
+FIELD = ("township", "village")
+#: A household of the village (its township visits it too); other units cannot tell it exists.
+ON_HOUSEHOLD = only(200, *FIELD, hidden=("dept_a", "dept_b"))
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -136,6 +140,16 @@ MATRIX: dict[str, dict] = {
         for name in ("sms", "sms_status", "voice", "voice_menu", "voice_dial", "voice_status", "voice_voicemail")
     },
     "twilio.recording": {"POST": WEBHOOK},
+    "grid.report": {"GET": only(200, *FIELD), "POST": only(400, *FIELD)},
+    "grid.my_reports": {"GET": only(200, *FIELD)},
+    # The village's staff made the world's report: only they follow it; the hotline sees its photo.
+    "grid.report_status": {"GET": only(200, "village", hidden=("dept_a", "dept_b", "township"))},
+    "grid.photo": {"GET": only(200, "village", *DESK, hidden=DEPARTMENTS[:3])},
+    "grid.visit_list": {"GET": only(200, *FIELD)},
+    "grid.visit": {"GET": ON_HOUSEHOLD, "POST": only(400, *FIELD, hidden=("dept_a", "dept_b"))},
+    "grid.visit_record": {"GET": ON_HOUSEHOLD},
+    # The one tap has nothing to fill in: it makes the ticket (a second tap finds the first).
+    "grid.visit_ticket": {"POST": only(302, *FIELD, hidden=("dept_a", "dept_b"))},
 }
 #: After these, sessions are signed in again (they end the caller's, or the world operator's, sessions).
 ENDS_SESSIONS = ("auth.logout", "auth.sign_out_everywhere")

@@ -18,7 +18,7 @@ from models.user import User
 #: days ago it was last visited or None)
 HOUSEHOLDS = [
     (
-        "王秀英",
+        "郑秀珍",
         "610102194503150028",
         None,
         "village_dongguan",
@@ -28,7 +28,7 @@ HOUSEHOLDS = [
         40,
     ),
     (
-        "李桂兰",
+        "何桂芳",
         "610102195207080023",
         "+8613700001001",
         "village_dongguan",
@@ -38,7 +38,7 @@ HOUSEHOLDS = [
         None,
     ),
     (
-        "张强",
+        "罗志明",
         "610102198011230011",
         "+8613700001002",
         "village_dongguan",
@@ -48,7 +48,7 @@ HOUSEHOLDS = [
         20,
     ),
     (
-        "刘淑芬",
+        "马淑华",
         "610102196609020044",
         "+8613700001003",
         "village_dongguan",
@@ -57,9 +57,9 @@ HOUSEHOLDS = [
         45,
         None,
     ),
-    ("陈建国", "610102195812260030", None, "village_xijie", "西街村四组6号", ("is_elderly", "lives_alone"), 20, None),
+    ("胡德顺", "610102195812260030", None, "village_xijie", "西街村四组6号", ("is_elderly", "lives_alone"), 20, None),
     (
-        "赵敏",
+        "林小红",
         "610102197704180024",
         "+8613700001004",
         "village_hekou",
@@ -101,7 +101,7 @@ def load_demo_visits(*, units: dict[str, Department], users: dict[str, User], no
         plans[name] = plan
     # A visit today that found difficulty, made a ticket in one tap.
     found = visits.record_visit(
-        plans["张强"],
+        plans["罗志明"],
         visitor=users["grid1"],
         now=now - timedelta(hours=2),
         seen=True,
