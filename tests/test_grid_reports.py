@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from hotline.errors import DomainError, NotAllowed
 from hotline.extensions import db
 from hotline.grid import reports, visits
+from hotline.referrals import service as referrals
+from hotline.tickets import service as tickets
 from hotline.timeutil import utcnow
 from models.external_report import ExternalReport
 from models.ticket import Ticket
@@ -249,3 +251,47 @@ def test_the_visits_sweep_command_prints_what_it_wrote(runner, field, now):
     plan = runner.invoke(args=["hotline", "visits", "plan", "--now", "2025-10-09T12:00:00+08:00"])
     assert plan.exit_code == 0 and '"active_plans": 1' in plan.output
     assert visits  # the module the commands run
+
+
+def test_an_operator_flags_a_household_on_the_ticket_page_and_it_gets_a_visit_plan(client, field, operator, now):
+    ticket = log_call(operator, now)
+    _login(client, operator)
+    page = f"/tickets/{ticket.number}"
+    data = {
+        "csrf_token": csrf_token(client, page),
+        "name": "王秀英",
+        "township_id": str(field.town.id),
+        "village_id": str(field.village.id),
+        "social_assistance": "y",
+        "version": str(ticket.version),
+    }
+    response = client.post(f"{page}/contact", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    plan = db.session.scalar(select(VisitPlan).where(VisitPlan.contact_id == ticket.contact_id))
+    assert (plan.rule, plan.interval_days, plan.village_id) == ("social_assistance", 90, field.village.id)
+    assert "社会救助对象" in client.get(page).get_data(as_text=True)
+
+
+def test_the_photo_shows_on_the_ticket_page_and_the_referred_units_page(client, field, photos, operator, now):
+    received = reports.report_case(
+        reporter=field.grid_worker,
+        now=now,
+        text="房屋漏雨严重",
+        urgency="general",
+        name="李四",
+        village_id=field.village.id,
+        photo=png_bytes(),
+        photo_dir=photos,
+    )
+    db.session.commit()
+    ticket = received.ticket
+    tickets.take_ticket(ticket, actor=operator, now=now)
+    referral = referrals.dispatch_referral(ticket, department=field.bureau, role="lead", actor=operator, now=now)
+    db.session.commit()
+    photo = f"/grid/reports/{received.report.id}/photo"
+    _login(client, operator)
+    assert photo in client.get(f"/tickets/{ticket.number}").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account/password")})
+    _login(client, field.bureau_staff)
+    assert photo in client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert client.get(photo).status_code == 200

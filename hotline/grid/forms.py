@@ -12,7 +12,7 @@ URGENCY_LABELS = {"general": _l("Ordinary"), "urgent": _l("Urgent"), "danger": _
 
 
 class ReportForm(FlaskForm):
-    household = SelectField(_l("Household"), coerce=int, choices=[], validate_choice=True, default=0)
+    household = SelectField(_l("Household with a visit plan"), coerce=int, choices=[], validate_choice=True, default=0)
     name = StringField(_l("Who (name)"), validators=[Optional(), Length(max=120)])
     phone = StringField(_l("Their phone"), validators=[Optional(), Length(max=40)])
     village_id = SelectField(_l("Village"), coerce=int, choices=[], validate_choice=True)

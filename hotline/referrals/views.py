@@ -15,6 +15,7 @@ from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.forms import choices
 from hotline.grid import visits
+from hotline.grid.panel import photos_panel
 from hotline.panels import Panel, compose, hand_back
 from hotline.referrals import forms, service
 from hotline.referrals.panel import unit_choices
@@ -243,7 +244,10 @@ def _unit_forms(referral: Referral) -> dict:
 
 
 #: The panels of a unit's referral page (:mod:`hotline.panels`).
-REFERRAL_PANELS = (Panel("relief", "main", "relief/_panel.html", relief_panel),)
+REFERRAL_PANELS = (
+    Panel("relief", "main", "relief/_panel.html", relief_panel),
+    Panel("photos", "main", "grid/_photos_panel.html", photos_panel),
+)
 
 
 def render_referral(referral: Referral, *, status=200, override=None, error=None, unmasked=False):
