@@ -1,5 +1,6 @@
 """Builders for the grid and visit tests: a township with its village and grid, their staff, households, photos."""
 
+import random
 import struct
 import zlib
 from dataclasses import dataclass
@@ -13,13 +14,14 @@ from models.department import Department
 from models.user import User
 
 
-def png_bytes(width: int = 2, height: int = 2) -> bytes:
-    """A real PNG (red pixels), made without an imaging library."""
+def png_bytes(width: int = 2, height: int = 2, rows: bytes | None = None) -> bytes:
+    """A real PNG (red pixels, or the given raw ``rows``), made without an imaging library."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    if rows is None:
+        rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -73,3 +75,9 @@ def household(village: Department, now, *, name="王秀英", commit=True, **flag
     if commit:
         db.session.commit()
     return contact
+
+
+def noisy_png(width: int, height: int) -> bytes:
+    """A PNG of random pixels: nearly incompressible, as large as a camera's photo."""
+    noise = random.Random(7).randbytes
+    return png_bytes(width, height, b"".join(b"\x00" + noise(width * 3) for _ in range(height)))

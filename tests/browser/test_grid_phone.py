@@ -20,6 +20,7 @@ from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, log_in, screenshot
 from tests.grid_helpers import (
     field_fixture,  # noqa: F401  (the ``field`` fixture)
     household,
+    noisy_png,
     png_bytes,
 )
 
@@ -129,3 +130,23 @@ def test_the_village_inbox_lists_overdue_visits_on_a_phone(phone, field):
     expect(section).to_contain_text("逾期探访")
     expect(section).to_contain_text("王秀英")
     fits(phone, "inbox-overdue")
+
+
+def test_a_photo_larger_than_the_limit_is_made_smaller_before_it_is_sent(phone, field, tmp_path):
+    big = tmp_path / "camera.png"
+    big.write_bytes(noisy_png(720, 600))  # random pixels barely compress: about 1.3 MB
+    assert big.stat().st_size > 1024 * 1024
+    log_in(phone, field.village_staff.username)
+    phone.goto("/grid/report")
+    phone.locator("input[name=name]").fill("李四")
+    phone.locator("textarea[name=text]").fill("房屋漏雨严重，墙体开裂")
+    phone.locator("input[name=photo]").set_input_files(str(big))
+    submit = phone.locator("main form button[type=submit]")
+    expect(submit).to_be_enabled()
+    assert phone.evaluate("document.querySelector('input[name=photo]').files[0].type") == "image/jpeg"
+    submit.click()
+    expect(phone.locator(".flash-success")).to_contain_text("已送达热线")
+    report = db.session.query(ExternalReport).one()
+    assert report.extra["photo_type"] == "image/jpeg"
+    stored = tmp_path / "photos" / report.extra["photo"]
+    assert stored.stat().st_size <= 900 * 1024
