@@ -34,7 +34,7 @@ HOUSEHOLDS = [
         "village_dongguan",
         "东关社区五组3号",
         ("is_elderly", "social_assistance"),
-        100,
+        125,
         None,
     ),
     (
