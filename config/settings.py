@@ -43,9 +43,10 @@ class Config:
     WEBHOOK_MAX_BYTES = _env_int("HOTLINE_WEBHOOK_MAX_BYTES", 32 * 1024)
     #: Where Twilio requests the database could not take wait to be replayed (empty: ``instance/spool``).
     SPOOL_DIR = _env("HOTLINE_SPOOL_DIR")
-    #: Where the papers of relief cases are kept, under random names (empty: ``instance/uploads``); never a
-    #: folder the web server serves itself: every download goes through the access check and the audit.
-    UPLOAD_DIR = _env("HOTLINE_UPLOAD_DIR")
+    #: Where the papers of relief cases and the photos of grid workers' reports are kept, under random names;
+    #: never a folder the web server serves itself: every download goes through the access check (and, for
+    #: papers, the audit).
+    UPLOAD_DIR = _env("HOTLINE_UPLOAD_DIR", str(ROOT / "instance" / "uploads"))
     #: Longest a Twilio webhook waits for the database (SQLite's write lock, busy timeout) before spooling.
     WEBHOOK_DB_WAIT_SECONDS = _env_float("HOTLINE_WEBHOOK_DB_WAIT_SECONDS", 1.5)
     SMS_MAX_ATTEMPTS = _env_int("HOTLINE_SMS_MAX_ATTEMPTS", 5)

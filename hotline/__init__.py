@@ -147,6 +147,7 @@ def configure_blueprints(app: Flask) -> None:
     from hotline.discovery.views import bp as alerts_bp
     from hotline.escalation.views import bp as escalation_bp
     from hotline.funds.views import bp as funds_bp
+    from hotline.grid import init_grid
     from hotline.intake import init_intake
     from hotline.notify import init_notify
     from hotline.referrals.views import bp as referrals_bp
@@ -172,6 +173,7 @@ def configure_blueprints(app: Flask) -> None:
     init_intake(app)
     init_api(app)
     init_notify(app)
+    init_grid(app)
 
     @app.get("/")
     def index():

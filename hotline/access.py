@@ -27,6 +27,7 @@ from hotline.extensions import db
 from hotline.idcard import normalize_id_number
 from models.alert_import import AlertImport
 from models.department import Department
+from models.external_report import ExternalReport
 from models.fund import Fund, FundEntry, FundPayoutRequest
 from models.interaction import Interaction
 from models.referral import Referral
@@ -35,6 +36,7 @@ from models.relief import AdvanceRelief
 from models.relief_document import ReliefDocument
 from models.ticket import Ticket
 from models.user import CASE_ROLES, HOTLINE_ROLES, User
+from models.visit import Visit, VisitPlan
 
 #: Who holds relief funds: county bureaus and the charity fund, and townships; villages and grids do not.
 GRANTING_LEVELS = ("county", "township")
@@ -386,6 +388,50 @@ def token_can_see_referral(token, referral: Referral) -> bool:
     return token.service_user is not None and can_see_referral(token.service_user, referral)
 
 
+# --- grid reports and household visits (四级联动) ----------------------------------------
+
+#: Units whose staff report cases from their phone and visit households: townships, villages and grids.
+FIELD_LEVELS = ("township", "village", "grid")
+
+
+def is_field_staff(user: User) -> bool:
+    """Staff of a township, village or grid unit: 网格员, 村社会救助协理员, township staff."""
+    return user.role == "department" and user.department is not None and user.department.level in FIELD_LEVELS
+
+
+def can_report_case(user: User) -> bool:
+    """Field staff report a case (主动发现) from the phone page; the hotline logs calls on its desk instead."""
+    return is_field_staff(user)
+
+
+def visit_village_ids(user: User) -> frozenset[int]:
+    """The villages whose households ``user`` visits and whose overdue visits they see: a grid worker's
+    village, a village's own, a township's villages. None for anyone else."""
+    if not is_field_staff(user):
+        return frozenset()
+    unit = user.department
+    if unit.level == "grid":
+        return frozenset({unit.parent_id}) if unit.parent_id is not None else frozenset()
+    return user_units(user)
+
+
+def can_visit(user: User, plan: VisitPlan) -> bool:
+    """Field staff of the household's village (or its township, or one of its grids) record its visits."""
+    return plan.village_id in visit_village_ids(user)
+
+
+def can_follow_report(user: User, report: ExternalReport) -> bool:
+    """A report's status page (我的报告) is its reporter's: they follow the case without seeing the ticket."""
+    return report.reporter_id is not None and report.reporter_id == user.id
+
+
+def can_see_report_photo(user: User, report: ExternalReport) -> bool:
+    """A report's photo: its reporter, and whoever may see the ticket it went to."""
+    if can_follow_report(user, report):
+        return True
+    return report.ticket is not None and can_see_ticket(user, report.ticket)
+
+
 # --- loaders: the rules applied to the current request (404 when not allowed) -------------
 
 
@@ -469,3 +515,35 @@ def load_document(document_id: int) -> tuple[ReliefDocument, Ticket]:
     if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     return document, ticket
+
+
+def load_visit_plan(plan_id: int) -> VisitPlan:
+    """A household's visit plan, or 404 when it does not exist or ``current_user`` does not visit its village."""
+    plan = db.session.get(VisitPlan, plan_id)
+    if plan is None or not can_visit(current_user, plan):
+        abort(404)
+    return plan
+
+
+def load_visit(visit_id: int) -> Visit:
+    """A recorded visit, or 404 when it does not exist or ``current_user`` does not visit its village."""
+    visit = db.session.get(Visit, visit_id)
+    if visit is None or not can_visit(current_user, visit.plan):
+        abort(404)
+    return visit
+
+
+def load_own_report(report_id: int) -> ExternalReport:
+    """A report ``current_user`` made, or 404 (another's report looks like none)."""
+    report = db.session.get(ExternalReport, report_id)
+    if report is None or not can_follow_report(current_user, report):
+        abort(404)
+    return report
+
+
+def load_report_photo(report_id: int) -> ExternalReport:
+    """A report with a photo that ``current_user`` may see (:func:`can_see_report_photo`), or 404."""
+    report = db.session.get(ExternalReport, report_id)
+    if report is None or not (report.extra or {}).get("photo") or not can_see_report_photo(current_user, report):
+        abort(404)
+    return report

@@ -45,6 +45,8 @@ KINDS = {
     "api_token_created": _l("API token created"),
     "api_token_revoked": _l("API token revoked"),
     "api_used": _l("API used"),
+    "visit_plan_saved": _l("Visit plan saved"),
+    "visit_recorded": _l("Household visit recorded"),
 }
 
 #: The keys of an entry's details.
@@ -110,6 +112,11 @@ DETAILS = {
     "referral": _l("Referral"),
     "items": _l("Items"),
     "replayed": _l("Answered again (Idempotency-Key)"),
+    "rule": _l("Visit rule"),
+    "due_on": _l("Due on"),
+    "visit": _l("Visit"),
+    "seen": _l("Seen in person"),
+    "difficulty": _l("Difficulty found"),
 }
 
 #: Stored values that are words, not data.

@@ -11,6 +11,7 @@ from hotline.discovery.cli import import_alerts_command
 from hotline.errors import DomainError
 from hotline.escalation.cli import sla_cli
 from hotline.extensions import db
+from hotline.grid.cli import visits_cli
 from hotline.intake.cli import simulate
 from hotline.intake.replay import spool_cli
 from hotline.jobs.commands import scheduler_command, send_outbox_command, sweep_command, sync_clocks_command
@@ -38,6 +39,7 @@ hotline_cli.add_command(check_command)
 hotline_cli.add_command(backup_command)
 hotline_cli.add_command(restore_command)
 hotline_cli.add_command(import_alerts_command)
+hotline_cli.add_command(visits_cli)
 
 
 @hotline_cli.command("init-db")

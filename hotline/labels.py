@@ -163,6 +163,10 @@ NOTICE = {
     "ticket_taken_over": _l("%(by)s handed your ticket %(number)s over to %(to)s: %(reason)s"),
     "ticket_merged_in": _l("%(by)s merged %(source)s into your ticket %(number)s: %(reason)s"),
     "ticket_reopened": _l("%(by)s reopened your ticket %(number)s: %(reason)s"),
+    "visit_warn": _l("%(household)s (%(village)s): the visit due on %(due_on)s is late (预警)."),
+    "visit_urge": _l("%(household)s (%(village)s): the visit is %(days)s days overdue (催办)."),
+    "visit_supervise": _l("%(household)s (%(village)s): the visit is %(days)s days overdue and supervised (督办)."),
+    "visit_case_conference": _l("%(household)s (%(village)s): the visit is %(days)s days overdue (个案会商)."),
 }
 
 REFERRAL_ROLE = {"lead": _l("Lead (主办)"), "assist": _l("Assist (协办)")}
@@ -270,6 +274,8 @@ FLAG = {
     "is_child": _l("Child"),
     "has_disability": _l("Disability"),
     "lives_alone": _l("Lives alone"),
+    "social_assistance": _l("Social-assistance household"),
+    "left_behind_children": _l("Children left behind"),
 }
 
 #: The caller's details, by field name, as a ``contact_updated`` event lists what changed.

@@ -21,6 +21,7 @@ from models.relief_document import ReliefDocument
 from models.relief_service import ReliefService
 from models.ticket import Ticket, TicketEvent, TicketSequence
 from models.user import User
+from models.visit import Visit, VisitEscalation, VisitPlan
 from models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -55,6 +56,9 @@ __all__ = [
     "TicketEvent",
     "TicketSequence",
     "User",
+    "Visit",
+    "VisitEscalation",
+    "VisitPlan",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -9,6 +9,9 @@ from hotline.extensions import db
 from models.department import Department
 from models.types import UTCDateTime
 
+#: The vulnerability flags of a person or household, for badges and the visit plans (探访).
+FLAGS = ("is_elderly", "is_child", "has_disability", "lives_alone", "social_assistance", "left_behind_children")
+
 
 class Contact(db.Model):
     __tablename__ = "contact"
@@ -28,6 +31,10 @@ class Contact(db.Model):
     is_child: Mapped[bool] = mapped_column(Boolean, default=False)
     has_disability: Mapped[bool] = mapped_column(Boolean, default=False)
     lives_alone: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 社会救助对象 (低保、特困供养...): the household is visited at least once a quarter (visits.toml).
+    social_assistance: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The household cares for children whose parents work away (留守儿童).
+    left_behind_children: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The person texted STOP/退订: no outbound SMS may go to them.
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -38,5 +45,4 @@ class Contact(db.Model):
     @property
     def flags(self) -> list[str]:
         """Short codes of the vulnerability flags that are set, for badges."""
-        names = ("is_elderly", "is_child", "has_disability", "lives_alone")
-        return [n for n in names if getattr(self, n)]
+        return [n for n in FLAGS if getattr(self, n)]

@@ -7,17 +7,21 @@ placeholders (``<number>``, ``<int:referral_id>`` ...) with real ids.
 import io
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from tempfile import mkdtemp
 
 from flask.testing import FlaskClient
 
 from hotline.api.tokens import create_token
 from hotline.extensions import db
 from hotline.funds import service as funds
+from hotline.grid import reports, visits
 from hotline.referrals import service as referrals
 from hotline.relief import documents, integrity
 from hotline.relief import service as relief
 from models.alert_import import AlertImport, AlertImportRow
 from models.calendar import CalendarYear
+from models.contact import Contact
 from models.duty import DutyLine
 from models.fund import FundPayoutRequest
 from models.outbox import OutboundMessage
@@ -147,6 +151,7 @@ def build_world(app, make_user, make_department, now) -> World:
     db.session.add_all([year, line, message])
     token, _secret = create_token(actor=None, now=now, name="matrix-partner", scopes=["read"])
     db.session.commit()
+    report, plan, visit = _field_work(app, world.users["village"], village, now)
     world.values = {
         "number": ticket.number,
         "referral_id": to_a.id,
@@ -168,11 +173,43 @@ def build_world(app, make_user, make_department, now) -> World:
         "request_id": held.id,
         "document_id": paper.id,
         "declaration_id": declaration.id,
+        "report_id": report.id,
+        "plan_id": plan.id,
+        "visit_id": visit.id,
     }
     world.values_village = {**world.values, "referral_id": to_village.id}
     for role in ROLES:
         sign_in(app, world, role)
     return world
+
+
+def _field_work(app, village_user, village, now):
+    """A grid report with a photo by the village's staff, and a household of the village with a visit."""
+    app.config["UPLOAD_DIR"] = mkdtemp(prefix="hotline-photos-")
+    received = reports.report_case(
+        reporter=village_user,
+        now=now,
+        text="桥头有位老人迷路了",
+        urgency="urgent",
+        name="不知姓名老人",
+        village_id=village.id,
+        photo=b"\xff\xd8\xff\xe0" + b"0" * 64,
+        photo_dir=Path(app.config["UPLOAD_DIR"]),
+    )
+    household = Contact(
+        name="王秀英",
+        village_id=village.id,
+        township_id=village.parent_id,
+        is_elderly=True,
+        lives_alone=True,
+        created_at=now,
+    )
+    db.session.add(household)
+    db.session.flush()
+    plan = visits.plan_household(household, now=now)
+    visit = visits.record_visit(plan, visitor=village_user, now=now, seen=True, condition="还好", difficulty=True)
+    db.session.commit()
+    return received.report, plan, visit
 
 
 def sign_in(app, world: World, role: str) -> FlaskClient:

@@ -58,6 +58,10 @@ FUND_ENTRY = only(400, "manager", "admin", "township", hidden=("dept_a", "dept_b
 ALERT_IMPORT = ("admin", "township")
 #: The partner API answers a browser's session like no token at all.
 API = everyone(401)
+#: Field staff (township, village, grid units): the phone pages; county bureaus are not field staff.
+FIELD = ("township", "village")
+#: A household of the village (its township visits it too); other units cannot tell it exists.
+ON_HOUSEHOLD = only(200, *FIELD, hidden=("dept_a", "dept_b"))
 
 #: endpoint -> {method: role -> expected}; "METHOD /rule" keys override for one of an endpoint's rules;
 #: "village" holds the answers for the referral to the village (routes with a referral id).
@@ -189,6 +193,16 @@ MATRIX: dict[str, dict] = {
         f"api.{name}": {"POST": API, "village": {"POST": API}}
         for name in ("acknowledge", "progress", "resolve", "request_return", "request_extension")
     },
+    "grid.report": {"GET": only(200, *FIELD), "POST": only(400, *FIELD)},
+    "grid.my_reports": {"GET": only(200, *FIELD)},
+    # The village's staff made the world's report: only they follow it; the hotline sees its photo.
+    "grid.report_status": {"GET": only(200, "village", hidden=("dept_a", "dept_b", "township"))},
+    "grid.photo": {"GET": only(200, "village", *DESK, hidden=DEPARTMENTS[:3])},
+    "grid.visit_list": {"GET": only(200, *FIELD)},
+    "grid.visit": {"GET": ON_HOUSEHOLD, "POST": only(400, *FIELD, hidden=("dept_a", "dept_b"))},
+    "grid.visit_record": {"GET": ON_HOUSEHOLD},
+    # The one tap has nothing to fill in: it makes the ticket (a second tap finds the first).
+    "grid.visit_ticket": {"POST": only(302, *FIELD, hidden=("dept_a", "dept_b"))},
 }
 #: After these, sessions are signed in again (they end the caller's, or the world operator's, sessions).
 ENDS_SESSIONS = ("auth.logout", "auth.sign_out_everywhere")

@@ -13,6 +13,7 @@ from hotline.jobs.scheduler import (
     run_outbox,
     run_spool,
     run_sweep,
+    run_visit_sweep,
     run_webhooks,
 )
 from hotline.notify.service import NO_CREDENTIALS, enqueue_sms
@@ -25,6 +26,7 @@ def test_the_scheduler_sweeps_sends_the_outbox_replays_the_spool_and_beats(app):
     sweep_every = timedelta(seconds=app.config["SWEEP_SECONDS"])
     assert {name: (job.func, job.trigger.interval) for name, job in jobs.items()} == {
         "sweep": (run_sweep, sweep_every),
+        "visits": (run_visit_sweep, sweep_every),
         "outbox": (run_outbox, timedelta(seconds=OUTBOX_SECONDS)),
         "spool": (run_spool, timedelta(seconds=SPOOL_SECONDS)),
         "webhooks": (run_webhooks, timedelta(seconds=WEBHOOK_SECONDS)),

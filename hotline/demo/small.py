@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from hotline.admin.service import create_user, save_department
 from hotline.demo.relief import load_demo_reliefs
+from hotline.demo.visits import load_demo_visits
 from hotline.extensions import db
 from hotline.intake.duty import save_duty_line
 from hotline.referrals import service as referrals
@@ -44,6 +45,7 @@ DEPARTMENTS = [
     ("village_liushu", "柳树村", "village", "village", "town_hekou", "+8613900000204"),
     ("village_shiqiao", "石桥村", "village", "village", "town_shiqiao", "+8613900000205"),
     ("village_taoyuan", "桃园村", "village", "village", "town_shiqiao", "+8613900000206"),
+    ("grid_dongguan_1", "东关社区第一网格", "grid", "grid", "village_dongguan", None),
 ]
 
 #: (username, display name, role, department code)
@@ -57,6 +59,7 @@ USERS = [
     ("medins1", "赵经办（医保局）", "department", "medical_insurance"),
     ("town1", "孙经办（城关镇）", "department", "town_chengguan"),
     ("village1", "周协理员（东关社区）", "department", "village_dongguan"),
+    ("grid1", "吴网格员（东关社区第一网格）", "department", "grid_dongguan_1"),
 ]
 
 CASES = [
@@ -241,6 +244,7 @@ def load_demo(*, now: datetime, tickets: int = 50, seed: int = 7) -> dict:
             )
         created.append(t)
     load_demo_reliefs(created, units=units, now=now)  # 先行救助 at each stage on a few P1 cases
+    load_demo_visits(units=units, users=users, now=now)  # households with visit plans, a grid worker's report
     db.session.flush()
     return {"departments": len(units), "users": len(users), "tickets": len(created)}
 

@@ -3,7 +3,8 @@
 APScheduler 3.x runs five jobs, each inside its own application context (its
 own database session, removed when the run ends) and each reading the clock
 only at this edge: the escalation sweep (``hotline.escalation.sweep``) every
-``HOTLINE_SWEEP_SECONDS``, the SMS outbox sender (``hotline.jobs.outbox``)
+``HOTLINE_SWEEP_SECONDS``, the overdue household visits' sweep
+(``hotline.grid.visits``) as often, the SMS outbox sender (``hotline.jobs.outbox``)
 every ``OUTBOX_SECONDS``, the replay of the intake spool (Twilio requests kept
 while the database was away, ``hotline.intake.replay``) every
 ``SPOOL_SECONDS``, the partner webhooks (``hotline.webhooks.service.send_due``) every
@@ -19,6 +20,7 @@ from flask import Flask
 
 from hotline.escalation.sweep import beat, sweep
 from hotline.extensions import db
+from hotline.grid.visits import sweep_visits
 from hotline.intake.replay import run_spool_replay
 from hotline.jobs.outbox import send_outbox
 from hotline.timeutil import utcnow
@@ -44,6 +46,18 @@ def run_sweep(app: Flask) -> dict:
             db.session.remove()
     if report["steps_written"]:
         log.info("sweep wrote %s escalation steps %s", report["steps_written"], report["by_level"])
+    return report
+
+
+def run_visit_sweep(app: Flask) -> dict:
+    """One sweep of the overdue household visits (探访) as of now: each ladder step once, its audience told."""
+    with app.app_context():
+        try:
+            report = sweep_visits(now=utcnow())
+        finally:
+            db.session.remove()
+    if report["steps_written"]:
+        log.info("visit sweep wrote %s steps %s", report["steps_written"], report["by_level"])
     return report
 
 
@@ -91,6 +105,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": seconds}
     )
     scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
+    scheduler.add_job(run_visit_sweep, "interval", seconds=seconds, args=[app], id="visits", next_run_time=utcnow())
     scheduler.add_job(run_outbox, "interval", seconds=OUTBOX_SECONDS, args=[app], id="outbox", next_run_time=utcnow())
     scheduler.add_job(
         run_webhooks, "interval", seconds=WEBHOOK_SECONDS, args=[app], id="webhooks", next_run_time=utcnow()

@@ -14,6 +14,8 @@ from hotline.actions import run_form_action
 from hotline.errors import DomainError
 from hotline.extensions import db
 from hotline.forms import choices
+from hotline.grid import visits
+from hotline.grid.panel import photos_panel
 from hotline.panels import Panel, compose, hand_back
 from hotline.referrals import forms, service
 from hotline.referrals.panel import unit_choices
@@ -21,7 +23,7 @@ from hotline.relief.case_panel import papers_panel, services_panel
 from hotline.relief.panel import relief_panel
 from hotline.security import require_role
 from hotline.tickets.page import render_ticket
-from hotline.timeutil import LOCAL_TZ, utcnow
+from hotline.timeutil import LOCAL_TZ, local_date, utcnow
 from models.department import Department
 from models.referral import ACTIVE_STATUSES, Referral
 from models.ticket import URGENT_PRIORITIES, Ticket, TicketEvent
@@ -208,8 +210,12 @@ def inbox():
         else:
             q = q.where(Referral.status.in_(statuses))
         counts[key] = db.session.scalar(q)
+    field_villages = access.visit_village_ids(current_user)
     return render_template(
         "referrals/inbox.html",
+        overdue_visits=visits.overdue_plans(field_villages, now=now, limit=5),
+        overdue_visit_count=visits.overdue_count(field_villages, now=now),
+        today=local_date(now),
         page=page,
         tab=tab,
         counts=counts,
@@ -243,6 +249,7 @@ REFERRAL_PANELS = (
     Panel("relief", "main", "relief/_panel.html", relief_panel),
     Panel("papers", "main", "relief/_papers.html", papers_panel),
     Panel("services", "main", "relief/_services.html", services_panel),
+    Panel("photos", "main", "grid/_photos_panel.html", photos_panel),
 )
 
 

@@ -221,6 +221,8 @@ class ContactForm(FlaskForm):
     is_child = BooleanField(labels.FLAG["is_child"])
     has_disability = BooleanField(labels.FLAG["has_disability"])
     lives_alone = BooleanField(labels.FLAG["lives_alone"])
+    social_assistance = BooleanField(labels.FLAG["social_assistance"])
+    left_behind_children = BooleanField(labels.FLAG["left_behind_children"])
 
     def validate_id_number(self, field):
         if field.data and not ID_NUMBER_RE.match(field.data.strip()):

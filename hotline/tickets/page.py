@@ -16,6 +16,7 @@ from hotline import access, labels
 from hotline.escalation.panel import clock_panel
 from hotline.extensions import db
 from hotline.forms import choices
+from hotline.grid.panel import photos_panel
 from hotline.intake.forms import SmsForm
 from hotline.panels import Panel, compose
 from hotline.policy import catalogue, category_label
@@ -47,6 +48,7 @@ TICKET_PANELS = (
     Panel("papers", "main", "relief/_papers.html", papers_panel),
     Panel("services", "main", "relief/_services.html", services_panel),
     Panel("referrals", "main", "referrals/_panel.html", referral_panel),
+    Panel("photos", "main", "grid/_photos_panel.html", photos_panel),
     Panel("clocks", "side", "escalation/_clocks.html", clock_panel),
     Panel("calls", "side_end", "tickets/_calls.html", calls_panel),
 )

@@ -27,7 +27,7 @@ from hotline.triage import triage_text
 from hotline.user_notifications import notify
 from hotline.validation import check_version, checked_text
 from hotline.webhooks import service as webhooks
-from models.contact import Contact
+from models.contact import FLAGS, Contact
 from models.department import Department
 from models.interaction import CHANNELS, Interaction
 from models.ticket import (
@@ -716,7 +716,7 @@ def update_contact(
         "address": checked_text(address, None, required=False, limit=500),
         "township_id": township_id,
         "village_id": village_id,
-        **{k: bool(v) for k, v in flags.items() if k in ("is_elderly", "is_child", "has_disability", "lives_alone")},
+        **{k: bool(v) for k, v in flags.items() if k in FLAGS},
     }
     for key, value in values.items():
         if getattr(contact, key) != value:
@@ -729,6 +729,12 @@ def update_contact(
         ticket.updated_at = now
     # Only the names of the fields go to the log: the values are personal data.
     add_event(ticket, actor, "contact_updated", now, fields=changed)
+    if {"village_id", *FLAGS} & set(changed):
+        # The household's visit plan (探访) follows its flags and village. Imported here: the visits package
+        # receives its tickets through this service.
+        from hotline.grid.visits import plan_household
+
+        plan_household(contact, now=now, actor=actor)
 
 
 def build_unclaimed_ticket(

@@ -24,6 +24,7 @@ from hotline.tickets.queries import SCOPES, QueueFilters, queue_select, unclaime
 from hotline.timeutil import utcnow
 from hotline.triage import triage_text
 from hotline.validation import MAX_TEXT
+from models.contact import FLAGS
 from models.interaction import CHANNELS, Interaction
 from models.ticket import PRIORITIES, STATUSES, Ticket
 from models.user import HOTLINE_ROLES, User
@@ -423,7 +424,7 @@ def contact(number):
             address=form.address.data,
             township_id=form.township_id.data or None,
             village_id=form.village_id.data or None,
-            flags={k: getattr(form, k).data for k in ("is_elderly", "is_child", "has_disability", "lives_alone")},
+            flags={k: getattr(form, k).data for k in FLAGS},
         ),
         message=_("Caller details saved."),
         **_on_ticket_page(ticket, "contact", form),
