@@ -126,6 +126,8 @@ def test_the_statement_exports_to_excel_with_exact_amounts_and_no_formulas(clien
     assert db.session.scalar(select(AuditLog.kind).where(AuditLog.target == "fund_statement:town_cg")) == (
         "report_exported"
     )
+    csv = client.get(f"/funds/{town_fund.id}/statement.csv?from=2025-10-01&to=2025-10-31").get_data(as_text=True)
+    assert """'=HYPERLINK(""http://x"",""点我"")""" in csv and ",20000.10\r\n" in csv
 
 
 def test_staff_see_their_own_units_funds_only(client, logged_in, make_user, town_fund, units):
