@@ -248,7 +248,8 @@ def test_every_panel_of_the_ticket_page_is_on_it(client, logged_in, case, now):
     db.session.commit()
     logged_in(case["users"]["manager"])
     page = client.get(f"/tickets/{case['ticket'].number}").get_data(as_text=True)
-    assert [p.name for p in TICKET_PANELS] == ["attention", "relief", "referrals", "clocks", "calls"]
+    assert [p.name for p in TICKET_PANELS] == ["attention", "relief", "referrals", "photos", "clocks", "calls"]
+    # "photos" shows only when a field worker's report on the ticket has one (tests/test_grid_reports.py).
     for marker in ('class="referral-attention"', 'id="relief"', 'id="referrals"', 'id="clocks"', "来电与短信"):
         assert marker in page, marker
 
