@@ -33,7 +33,7 @@ from hotline.user_notifications import notify
 from hotline.validation import checked_text
 from models.contact import FLAGS, Contact
 from models.department import Department
-from models.escalation import LEVELS
+from models.escalation import LEVELS, SUPERVISED_LEVELS
 from models.user import User
 from models.visit import Visit, VisitEscalation, VisitPlan
 
@@ -144,6 +144,18 @@ def overdue_plans(village_ids, *, now: datetime, limit: int) -> list[VisitPlan]:
         joinedload(VisitPlan.contact), joinedload(VisitPlan.village)
     )
     return list(db.session.scalars(stmt.limit(limit)))
+
+
+def supervised_plans(*, limit: int) -> list[VisitPlan]:
+    """Visits the ladder took to 督办 or above (still not made), the longest overdue first: the managers' page."""
+    stmt = (
+        select(VisitPlan)
+        .where(VisitPlan.active.is_(True), VisitPlan.escalation_level.in_(SUPERVISED_LEVELS))
+        .options(joinedload(VisitPlan.contact), joinedload(VisitPlan.village))
+        .order_by(VisitPlan.next_due_on, VisitPlan.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
 
 
 def overdue_count(village_ids, *, now: datetime) -> int:
