@@ -40,19 +40,13 @@ from models.visit import Visit, VisitEscalation, VisitPlan
 RANK = {level: i for i, level in enumerate(LEVELS)}
 
 
-def _first_step(policy: VisitPolicy, plan: VisitPlan, now: datetime) -> datetime | None:
-    """The next ladder step of the plan's due date still to come after ``now`` (None: all passed or none)."""
-    return next((step.at for step in policy.steps(plan.next_due_on) if step.at > now), None)
-
-
 def _set_due(plan: VisitPlan, due_on, now: datetime, policy: VisitPolicy) -> None:
     """A new due date is a new run of the ladder: nothing reached yet, its first step next."""
     if plan.next_due_on == due_on:
         return
     plan.next_due_on = due_on
     plan.escalation_level = None
-    steps = policy.steps(due_on)
-    plan.next_escalation_at = steps[0].at if steps else None
+    plan.next_escalation_at = policy.steps(due_on)[0].at
 
 
 def plan_household(contact: Contact, *, now: datetime, actor: User | None = None) -> VisitPlan | None:
@@ -94,8 +88,8 @@ def plan_household(contact: Contact, *, now: datetime, actor: User | None = None
         plan.rule, plan.interval_days, plan.village_id, plan.active = rule.name, rule.days, contact.village_id, True
         plan.updated_at = now
         _set_due(plan, start + timedelta(days=rule.days), now, policy)
-        if plan.next_escalation_at is None:
-            plan.next_escalation_at = _first_step(policy, plan, now) or now
+        if plan.next_escalation_at is None:  # active again: the sweep writes what it has not written yet, once
+            plan.next_escalation_at = policy.steps(plan.next_due_on)[0].at
     db.session.flush()
     audit.record(
         "visit_plan_saved",
