@@ -8,7 +8,6 @@ import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from tempfile import mkdtemp
 
 from flask.testing import FlaskClient
 
@@ -185,7 +184,6 @@ def build_world(app, make_user, make_department, now) -> World:
 
 def _field_work(app, village_user, village, now):
     """A grid report with a photo by the village's staff, and a household of the village with a visit."""
-    app.config["UPLOAD_DIR"] = mkdtemp(prefix="hotline-photos-")
     received = reports.report_case(
         reporter=village_user,
         now=now,

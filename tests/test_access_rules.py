@@ -255,9 +255,11 @@ def test_every_panel_of_the_ticket_page_is_on_it(client, logged_in, case, now):
         "papers",
         "services",
         "referrals",
+        "photos",
         "clocks",
         "calls",
     ]
+    # "photos" shows only when a field worker's report on the ticket has one (tests/test_grid_reports.py).
     markers = ('class="referral-attention"', 'id="relief"', 'id="papers"', 'id="services"', 'id="referrals"')
     for marker in (*markers, 'id="clocks"', "来电与短信"):
         assert marker in page, marker

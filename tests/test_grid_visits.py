@@ -10,11 +10,13 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.extensions import db
 from hotline.grid import visits
 from hotline.grid.policy import VisitPolicyError, load_visit_policy
+from hotline.timeutil import utcnow
 from models.audit import AuditLog
 from models.external_report import ExternalReport
 from models.notification import Notification
 from models.ticket import TicketEvent
 from models.visit import VisitEscalation, VisitPlan
+from tests.conftest import PASSWORD, csrf_token
 from tests.grid_helpers import (
     field_fixture,  # noqa: F401  (the ``field`` fixture)
     household,
@@ -197,3 +199,30 @@ def test_a_malformed_visits_policy_stops_start_up_naming_the_key(tmp_path):
             load_visit_policy(path)
     shipped = load_visit_policy(Path(POLICY))
     assert [(s.level, s.days_overdue) for s in shipped.ladder] == [("warn", 1), ("urge", 7), ("supervise", 30)]
+
+
+def test_managers_see_the_supervised_visits_on_their_supervision_page(client, field, manager, now):
+    late = household(field.village, utcnow() - timedelta(days=70), is_elderly=True, lives_alone=True)
+    household(field.village, utcnow() - timedelta(days=45), name="赵敏", is_elderly=True, lives_alone=True)
+    visits.sweep_visits(now=utcnow())
+    assert plan_of(late).escalation_level == "supervise"
+    token = csrf_token(client, "/login")
+    client.post("/login", data={"username": manager.username, "password": PASSWORD, "csrf_token": token})
+    page = client.get("/supervision").get_data(as_text=True)
+    assert "督办中的入户探访" in page and "王秀英" in page and "赵敏" not in page  # 赵敏 is urged, not supervised
+
+
+def test_a_plan_active_again_catches_up_on_the_steps_it_missed_and_repeats_none(field, now):
+    contact = household(field.village, now, is_elderly=True, lives_alone=True)  # due 2025-11-08
+    plan = plan_of(contact)
+    assert visits.sweep_visits(now=local_midnight(date(2025, 11, 10)))["by_level"] == {"warn": 1}
+    contact.lives_alone = contact.is_elderly = False
+    visits.plan_household(contact, now=now + timedelta(days=32))  # retired: nothing climbs meanwhile
+    db.session.commit()
+    assert visits.sweep_visits(now=local_midnight(date(2025, 11, 20)))["steps_written"] == 0
+    contact.lives_alone = contact.is_elderly = True
+    visits.plan_household(contact, now=now + timedelta(days=42))
+    db.session.commit()
+    assert plan.next_due_on == date(2025, 11, 8)
+    assert visits.sweep_visits(now=local_midnight(date(2025, 11, 21)))["by_level"] == {"urge": 1}
+    assert _steps(plan) == [("2025-11-08", "urge"), ("2025-11-08", "warn")]

@@ -114,6 +114,8 @@ def _several_funds(ticket, owner, units, now):
             amount_yuan=amount,
             granting_unit=unit,
             reason=reason,
+            # Above the 一事一议 cap the case conference's decision is attached (relief_rules.toml).
+            case_conference_ref="县救急难个案会商纪要〔2026〕3号" if amount == "40000" else None,
         )
         service.decide_relief(
             relief, actor=manager, now=_at(ticket, hours + 1, now), approve=True, comment="个案会商同意，分期拨付"

@@ -14,9 +14,10 @@ from hotline.actions import run_form_action
 from hotline.escalation import service
 from hotline.escalation.sweep import heartbeat_age
 from hotline.extensions import db
+from hotline.grid.visits import supervised_plans
 from hotline.security import require_role
 from hotline.tickets.page import render_ticket
-from hotline.timeutil import utcnow
+from hotline.timeutil import local_date, utcnow
 from models.escalation import BREACH_LEVELS
 from models.ticket import OPEN_STATUSES, Ticket
 from models.user import HOTLINE_ROLES
@@ -136,4 +137,10 @@ def supervision():
     page = db.paginate(
         stmt, page=request.args.get("page", 1, type=int), per_page=current_app.config["PAGE_SIZE"], error_out=False
     )
-    return render_template("escalation/supervision.html", page=page, now=now)
+    return render_template(
+        "escalation/supervision.html",
+        page=page,
+        now=now,
+        visits=supervised_plans(limit=50),
+        today=local_date(now),
+    )

@@ -33,16 +33,11 @@ from hotline.user_notifications import notify
 from hotline.validation import checked_text
 from models.contact import FLAGS, Contact
 from models.department import Department
-from models.escalation import LEVELS
+from models.escalation import LEVELS, SUPERVISED_LEVELS
 from models.user import User
 from models.visit import Visit, VisitEscalation, VisitPlan
 
 RANK = {level: i for i, level in enumerate(LEVELS)}
-
-
-def _first_step(policy: VisitPolicy, plan: VisitPlan, now: datetime) -> datetime | None:
-    """The next ladder step of the plan's due date still to come after ``now`` (None: all passed or none)."""
-    return next((step.at for step in policy.steps(plan.next_due_on) if step.at > now), None)
 
 
 def _set_due(plan: VisitPlan, due_on, now: datetime, policy: VisitPolicy) -> None:
@@ -51,8 +46,7 @@ def _set_due(plan: VisitPlan, due_on, now: datetime, policy: VisitPolicy) -> Non
         return
     plan.next_due_on = due_on
     plan.escalation_level = None
-    steps = policy.steps(due_on)
-    plan.next_escalation_at = steps[0].at if steps else None
+    plan.next_escalation_at = policy.steps(due_on)[0].at
 
 
 def plan_household(contact: Contact, *, now: datetime, actor: User | None = None) -> VisitPlan | None:
@@ -94,8 +88,8 @@ def plan_household(contact: Contact, *, now: datetime, actor: User | None = None
         plan.rule, plan.interval_days, plan.village_id, plan.active = rule.name, rule.days, contact.village_id, True
         plan.updated_at = now
         _set_due(plan, start + timedelta(days=rule.days), now, policy)
-        if plan.next_escalation_at is None:
-            plan.next_escalation_at = _first_step(policy, plan, now) or now
+        if plan.next_escalation_at is None:  # active again: the sweep writes what it has not written yet, once
+            plan.next_escalation_at = policy.steps(plan.next_due_on)[0].at
     db.session.flush()
     audit.record(
         "visit_plan_saved",
@@ -144,6 +138,18 @@ def overdue_plans(village_ids, *, now: datetime, limit: int) -> list[VisitPlan]:
         joinedload(VisitPlan.contact), joinedload(VisitPlan.village)
     )
     return list(db.session.scalars(stmt.limit(limit)))
+
+
+def supervised_plans(*, limit: int) -> list[VisitPlan]:
+    """Visits the ladder took to 督办 or above (still not made), the longest overdue first: the managers' page."""
+    stmt = (
+        select(VisitPlan)
+        .where(VisitPlan.active.is_(True), VisitPlan.escalation_level.in_(SUPERVISED_LEVELS))
+        .options(joinedload(VisitPlan.contact), joinedload(VisitPlan.village))
+        .order_by(VisitPlan.next_due_on, VisitPlan.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
 
 
 def overdue_count(village_ids, *, now: datetime) -> int:

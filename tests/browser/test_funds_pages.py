@@ -43,6 +43,7 @@ def _county(manager, operator, make_department, now):
             amount_yuan=amount,
             granting_unit=unit,
             reason="住院费用六万元",
+            case_conference_ref="县救急难个案会商纪要〔2026〕3号" if amount == "40000" else None,
         )
         relief.decide_relief(r, actor=manager, now=now + timedelta(hours=2), approve=True, comment="个案会商同意")
         relief.record_payment(r, actor=operator, now=now + timedelta(hours=3), amount_yuan="10000", note="转账至医院")

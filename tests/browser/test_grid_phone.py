@@ -150,3 +150,16 @@ def test_a_photo_larger_than_the_limit_is_made_smaller_before_it_is_sent(phone, 
     assert report.extra["photo_type"] == "image/jpeg"
     stored = tmp_path / "photos" / report.extra["photo"]
     assert stored.stat().st_size <= 900 * 1024
+
+
+def test_the_phone_pages_fit_in_english_too(phone, field):
+    household(field.village, utcnow() - timedelta(days=45), is_elderly=True, lives_alone=True)
+    log_in(phone, field.grid_worker.username)
+    phone.locator(".langswitch button").click()
+    expect(phone.locator("nav.mainnav")).to_contain_text("My reports")
+    phone.goto("/grid/report")
+    expect(phone.locator("label.seg-danger")).to_contain_text("Danger to life")
+    fits(phone, "report-english")
+    phone.goto("/grid/visits")
+    expect(phone.locator("ul.cards")).to_contain_text("days overdue")
+    fits(phone, "visits-english")
