@@ -537,3 +537,17 @@ def test_taking_a_case_on_its_page_queues_the_delivery_and_calls_nobody(
     (delivery,) = deliveries()
     assert (delivery.event, delivery.status) == ("taken", "queued")
     assert receiver.received == []  # the request only wrote the delivery: the scheduler sends it
+
+
+def test_the_app_does_not_start_with_a_malformed_webhooks_file(tmp_path, database_url):
+    import shutil
+    from pathlib import Path
+
+    from hotline import create_app
+    from tests.conftest import app_config
+
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config" / "policy", tmp_path / "policy")
+    path = tmp_path / "policy" / "webhooks.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("max_attempts = 8", "max_attempts = -1"), "utf-8")
+    with pytest.raises(WebhookPolicyError, match=r"webhooks.toml \[delivery\]: max_attempts must be a whole number"):
+        create_app(app_config(database_url) | {"POLICY_DIR": tmp_path / "policy"})
