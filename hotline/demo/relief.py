@@ -1,6 +1,6 @@
 """Demo advance relief: a few P1 cases at each stage, written through the relief and funds services.
 
-Granted within the limit and paid in two stages (paperwork still due), above
+Granted within the limit, paid in two stages and followed by a home visit (paperwork still due), above
 the limit and waiting for the manager (一事一议), granted with paperwork
 completed, recorded as not needed, and one family helped from three sources at
 once (临时救助, then the town's and the county's 救急难基金). The town's and the
@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.funds import service as funds
-from hotline.relief import service
+from hotline.relief import service, services
+from hotline.timeutil import local_date
 from models.department import Department
 from models.ticket import Ticket
 from models.user import User
@@ -45,6 +46,19 @@ def _staged(ticket, owner, units, now):
     )
     service.record_payment(
         relief, actor=owner, now=_at(ticket, 26, now), amount_yuan="1300.00", note="第二期：临时租房押金，转账"
+    )
+    visited = _at(ticket, 28, now)
+    services.record_service(
+        ticket,
+        actor=owner,
+        now=visited,
+        kind="visit",
+        provider_unit=_township(ticket, units),
+        provider_org=None,
+        started_on=local_date(visited),
+        ended_on=None,
+        hours="1.5",
+        outcome="入户探视：一家人暂住亲戚家，孩子已返校；协助申请住房救助。",
     )
 
 
