@@ -274,8 +274,7 @@ def test_malformed_sla_file_is_refused_at_load_with_a_clear_message(tmp_path, ol
 
 
 def test_the_app_does_not_start_with_a_malformed_sla_file(tmp_path, database_url):
-    for name in ("catalogue.toml", "calendar.toml", "sources.toml", "webhooks.toml"):
-        shutil.copy(POLICY / name, tmp_path / name)
+    shutil.copytree(POLICY, tmp_path, dirs_exist_ok=True)  # every other policy file as shipped
     (tmp_path / "sla.toml").write_text(SHIPPED.replace("{ hours = 1 }", "{ hours = 0 }"), encoding="utf-8")
     with pytest.raises(SlaPolicyError, match="acknowledge: hours must be a whole number above 0"):
         create_app(app_config(database_url) | {"POLICY_DIR": tmp_path})
