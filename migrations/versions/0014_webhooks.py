@@ -1,7 +1,7 @@
 """outgoing webhooks: partner subscriptions and their deliveries (an outbox)
 
 Revision ID: 0014_webhooks
-Revises: 0012_external_reports
+Revises: 0013_api_tokens
 Create Date: 2026-12-04 17:10:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0014_webhooks"
-down_revision = "0012_external_reports"
+down_revision = '0013_api_tokens'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """alert imports: the monitoring platform's export, uploaded, checked, imported in steps
 
 Revision ID: 0015_alert_import
-Revises: 0012_external_reports
+Revises: 0014_webhooks
 Create Date: 2026-12-04 17:20:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0015_alert_import'
-down_revision = '0012_external_reports'
+down_revision = '0014_webhooks'
 branch_labels = None
 depends_on = None
 

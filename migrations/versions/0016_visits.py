@@ -1,7 +1,7 @@
 """household visits (探访): visit plans, visits, the overdue ladder; two household flags on contact
 
 Revision ID: 0016_visits
-Revises: 0012_external_reports
+Revises: 0015_alert_import
 Create Date: 2026-12-04 17:10:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0016_visits"
-down_revision = "0012_external_reports"
+down_revision = '0015_alert_import'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """relief funds (救急难基金, 慈善资金) as ledgers, and payouts held for a fund's manager
 
 Revision ID: 0017_relief_funds
-Revises: 0012_external_reports
+Revises: 0016_visits
 Create Date: 2026-12-04 17:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017_relief_funds'
-down_revision = '0012_external_reports'
+down_revision = '0016_visits'
 branch_labels = None
 depends_on = None
 

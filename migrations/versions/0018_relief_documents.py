@@ -1,7 +1,7 @@
 """relief papers, services and integrity: documents, services, declared relatives, the grant's checks
 
 Revision ID: 0018_relief_documents
-Revises: 0012_external_reports
+Revises: 0017_relief_funds
 Create Date: 2026-12-04 17:15:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0018_relief_documents'
-down_revision = '0012_external_reports'
+down_revision = '0017_relief_funds'
 branch_labels = None
 depends_on = None
 
