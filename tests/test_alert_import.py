@@ -191,7 +191,7 @@ def test_two_alerts_of_one_new_person_open_one_ticket(app, county, now):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "文件是空的"),
+        (b"", "文件为空"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, ".xls"),
         ("姓名,电话\n王某,1\n".encode(), "表头"),
         (b"PK\x03\x04broken", "Excel"),

@@ -179,3 +179,15 @@ def test_the_desk_is_in_chinese_for_an_operator(client, logged_in, operator):
     html = logged_in(operator).get("/desk").get_data(as_text=True)
     for text in ("工作台", "来电登记", "工单队列", "我的在办工单", "待认领"):
         assert text in html
+
+
+def test_each_message_is_translated_once():
+    """Branches append their messages to messages.po and merge by union: a message two of them added would get
+    two translations, of which the compiled catalogue silently keeps one."""
+    text = PO.read_text(encoding="utf-8")
+    ids = Counter(
+        (context or "") + msgid
+        for context, msgid in re.findall(r'^(msgctxt ".*"\n)?msgid ((?:".*"\n)+)msgstr', text, flags=re.M)
+    )
+    repeated = [key.strip() for key, n in ids.items() if n > 1]
+    assert not repeated, "translated more than once in messages.po:\n" + "\n".join(repeated)
