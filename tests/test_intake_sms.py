@@ -76,15 +76,18 @@ def test_twilio_requests_get_no_session_cookie(client):
     assert "Cookie" not in r.headers.get("Vary", "")
 
 
-def test_only_the_twilio_webhooks_are_csrf_exempt(app):
+def test_only_the_twilio_webhooks_and_the_token_api_are_csrf_exempt(app):
+    """Twilio signs its requests; the partner API reads no cookie and takes a bearer token, which a page of
+    another site cannot make a browser send. Every other POST needs its CSRF token."""
     csrf = app.extensions["csrf"]
     posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
     assert any(rule.rule.startswith("/twilio/") for rule in posts)
+    assert any(rule.rule.startswith("/api/v1/") for rule in posts)
     for rule in posts:
         view = app.view_functions[rule.endpoint]
         blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
         exempt = blueprint in csrf._exempt_blueprints or f"{view.__module__}.{view.__name__}" in csrf._exempt_views
-        assert exempt == rule.rule.startswith("/twilio/"), rule.rule
+        assert exempt == rule.rule.startswith(("/twilio/", "/api/v1/")), rule.rule
 
 
 def test_a_browser_post_without_csrf_token_is_still_refused(client, logged_in, operator):

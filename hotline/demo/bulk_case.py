@@ -105,6 +105,7 @@ class CaseWriter:
         )
 
     def _referral_event(self, c: Case, r: dict, kind: str, at: int, actor: int | None, **payload) -> None:
+        self.touch(c, at)  # a referral's change is its ticket's (the referral service's ``_event``)
         self.event(c.values["id"], kind, at, actor, r["id"], department=r["_unit"], **payload)
 
     def _triaged(self, text: str):
