@@ -72,6 +72,8 @@ def grant(ticket, actor, at, amount, unit, kind):
         granting_unit=unit,
         reason="住院押金六万元，家庭无力承担",
         expected_version=ticket.version,
+        # The case totals here pass the 一事一议 cap (relief_rules.toml): the case conference decided.
+        case_conference_ref="县救急难个案会商纪要〔2026〕5号",
     )
     db.session.commit()
     return r

@@ -152,6 +152,7 @@ def test_a_fund_manager_releases_a_held_payment_from_the_fund_page(
             amount_yuan="30000",
             granting_unit=units["town"],
             reason="重病住院",
+            case_conference_ref="县救急难个案会商纪要〔2026〕5号",  # above the 一事一议 cap
         )
         db.session.commit()
         relief.decide_relief(r, actor=manager, now=now, approve=True, comment="同意")
