@@ -6,12 +6,14 @@ from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from hotline.extensions import db
 from hotline.funds import service as funds
 from hotline.relief import service as relief
 from hotline.reports import relief as report
 from hotline.reports.service import Period, Scope
+from models.ticket import Ticket
 from tests.helpers import log_call
 
 HOUR = 3600
@@ -155,3 +157,34 @@ def test_the_relief_report_page_and_its_excel_export(client, logged_in, manager,
     assert rows[0][0] == "城关镇救急难基金" and rows[0][4] == 10000
     assert rows[-1][0] == "合计" and rows[-1][4] == 16500
     assert [c.value for c in times[1]][:5] == ["指标", "范围", "件数", "平均（秒）", "P50（秒）"]
+
+
+def test_the_share_of_helped_cases_with_a_service(world, operator, now):
+    """Cases helped in October: A, B, C with money; a fourth with a service only, and A also with a visit:
+    2 of the 4 helped cases had a service (50 %). A service in November does not count for October."""
+    from hotline.relief import services
+
+    a = db.session.scalars(select(Ticket).order_by(Ticket.id)).first()
+    d = log_call(operator, now + timedelta(days=3), phone="+8613900000099")
+
+    def serve(t, day):
+        services.record_service(
+            t,
+            actor=operator,
+            now=now + timedelta(days=day),
+            kind="visit",
+            provider_unit=world["town"],
+            provider_org=None,
+            started_on=(now + timedelta(days=day)).date(),
+            ended_on=None,
+            hours="2",
+            outcome="上门探视，生活基本有保障",
+        )
+        db.session.commit()
+
+    serve(a, 4)
+    serve(d, 5)
+    serve(d, 30)  # November
+    everything = Scope()
+    assert report.services_share(october(), everything) == {"helped": 4, "with_services": 2, "share": 50.0}
+    assert report.services_share(Period(date(2025, 12, 1), date(2025, 12, 31)), everything)["share"] is None

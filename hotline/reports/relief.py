@@ -31,6 +31,7 @@ from hotline.reports.service import Period, Scope, _rounded, _tickets_in
 from models.contact import Contact
 from models.fund import Fund, FundEntry
 from models.relief import AdvanceRelief, AdvanceReliefPayment
+from models.relief_service import ReliefService
 from models.ticket import Ticket
 
 #: What the money tables group by.
@@ -161,6 +162,29 @@ def _cases(period: Period, scope: Scope) -> dict:
         scope,
     )
     return {"granted": int(db.session.scalar(granted)), "paid": int(db.session.scalar(paid))}
+
+
+def services_share(period: Period, scope: Scope) -> dict:
+    """服务类救助 beside the money: of the cases helped in ``period`` (a relief approved in it, or a service
+    that started in it), how many received a service. A department counts the reliefs its units granted and
+    the services on the cases referred to them, as the other figures."""
+    money = select(AdvanceRelief.ticket_id).where(
+        AdvanceRelief.status == "approved",
+        AdvanceRelief.decided_at >= period.start,
+        AdvanceRelief.decided_at < period.end,
+    )
+    served = select(ReliefService.ticket_id).where(
+        ReliefService.started_on >= period.first, ReliefService.started_on <= period.last
+    )
+    if not scope.everything:
+        served = served.where(referred_to(scope.units, ReliefService.ticket_id))
+    money, served = set(db.session.scalars(_scoped(money, scope))), set(db.session.scalars(served))
+    helped = money | served
+    return {
+        "helped": len(helped),
+        "with_services": len(served),
+        "share": 100.0 * len(served) / len(helped) if helped else None,
+    }
 
 
 def fund_names() -> dict[int, str]:

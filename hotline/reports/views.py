@@ -464,6 +464,7 @@ def relief_data(period: Period, scope: Scope, now, dimension: str) -> dict:
     times = relief_report.first_payment_times(period, scope, now, time_dimension)
     return {
         "money": relief_report.relief_money(period, scope, dimension),
+        "services": relief_report.services_share(period, scope),
         # (sorted [(group, figures)], total figures) per measure; no group is listed last.
         "times": {
             key: (sorted(groups.items(), key=lambda kv: (kv[0] is None, str(kv[0]))), total)
