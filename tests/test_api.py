@@ -307,6 +307,10 @@ def test_a_ticket_reads_with_referrals_relief_and_masked_person(client, referred
     assert body["referrals"][1]["acknowledge_due_at"] is not None
     assert body["referrals"][0]["resolve_due_at"] is not None
     assert body["relief_granted_fen"] == 80000 and body["relief"][0]["amount_fen"] == 80000
+    glance = body["relief_summary"]  # the ticket page's relief at a glance
+    assert (glance["granted_fen"], glance["paid_fen"], glance["unpaid_fen"]) == (80000, 0, 80000)
+    assert glance["by_source"][0]["source"] == "temporary_assistance" and glance["limit"]["over"] is None
+    assert "reliefs" not in glance  # staff names and comments stay on the page
     assert body["person"]["phone"] == "139****5555" and body["person"]["name"] is None
     assert "escalation_level" in body
 

@@ -3,6 +3,7 @@
 from hotline import access
 from hotline.api.schemas import PersonOut, ReferralOut, ReliefOut, TicketOut
 from hotline.privacy import mask_id_number, mask_phone
+from hotline.relief.summary import relief_summary
 from models.api_token import ApiToken
 from models.contact import Contact
 from models.referral import Referral
@@ -77,4 +78,26 @@ def ticket_out(ticket: Ticket, token: ApiToken) -> TicketOut:
             for r in reliefs
         ],
         relief_granted_fen=sum(r.amount_fen for r in reliefs if r.status == "approved"),
+        relief_summary=_glance(relief_summary(ticket)),
     )
+
+
+#: The parts of the page's relief summary a partner reads: the totals, the limit rule and the splits; the
+#: reliefs one by one (with the staff's names and comments) are the ``relief`` list's.
+_GLANCE = (
+    "limit_fen",
+    "granted_fen",
+    "pending_fen",
+    "paid_fen",
+    "unpaid_fen",
+    "held_fen",
+    "case_total_fen",
+    "limit",
+    "by_source",
+    "by_unit",
+    "by_fund",
+)
+
+
+def _glance(summary: dict) -> dict:
+    return {key: summary[key] for key in _GLANCE if key in summary}

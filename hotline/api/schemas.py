@@ -7,7 +7,7 @@ accept; times are ISO 8601 with an offset, turned into UTC; unknown fields are r
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -172,6 +172,12 @@ class TicketOut(BaseModel):
     referrals: list[ReferralOut]
     relief: list[ReliefOut]
     relief_granted_fen: int = Field(description="Sum of approved advance relief, in fen.")
+    relief_summary: dict[str, Any] = Field(
+        description="The case's relief at a glance, as the ticket page shows it (hotline.relief.summary): "
+        "granted_fen, pending_fen, paid_fen, unpaid_fen, held_fen, case_total_fen, limit_fen; limit "
+        "{largest_grant_fen, grant_over_fen, case_over_fen, over: grant | case_total | null}; by_source, "
+        "by_unit and by_fund lists. Amounts in fen."
+    )
 
 
 class IntakeOut(TicketOut):
