@@ -57,8 +57,10 @@ def iso_localtime(text: str | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 
 
 def format_yuan(fen: int | None) -> str:
-    """Fen shown as money: ``¥1,234.50``."""
+    """Fen shown as money: ``¥1,234.50``. A whole number of fen from a database SUM may come as a ``Decimal``
+    (PostgreSQL sums a bigint column as numeric): it is shown the same."""
     if fen is None:
         return ""
+    fen = int(fen)
     yuan, cents = divmod(abs(fen), 100)
     return f"{'-' if fen < 0 else ''}¥{yuan:,}.{cents:02d}"

@@ -33,3 +33,13 @@ def test_times_are_shown_in_shanghai(app):
 def test_other_patterns_still_go_through_babel(app):
     with app.test_request_context():
         assert localtime(datetime(2026, 1, 5, 2, 0, tzinfo=UTC), "EEEE") == "星期一"
+
+
+def test_money_from_a_database_sum_is_shown_like_any_amount():
+    """PostgreSQL sums a bigint column as numeric: the Decimal of a whole number of fen reads as money."""
+    from decimal import Decimal
+
+    from hotline.formatting import format_yuan
+
+    assert format_yuan(Decimal("123456")) == format_yuan(123456) == "¥1,234.56"
+    assert format_yuan(Decimal("-50")) == "-¥0.50"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, select
+from sqlalchemy import BigInteger, and_, cast, func, select
 from sqlalchemy.orm import aliased
 
 from hotline import audit
@@ -277,7 +277,7 @@ def audit_list(name: str, *, now: datetime, limit_fen: int):
         count = func.count(AdvanceRelief.id).label("count")
         requester, approver = aliased(User), aliased(User)
         return (
-            select(requester, approver, count, func.sum(AdvanceRelief.amount_fen).label("fen"))
+            select(requester, approver, count, cast(func.sum(AdvanceRelief.amount_fen), BigInteger).label("fen"))
             .select_from(AdvanceRelief)
             .join(requester, requester.id == AdvanceRelief.requested_by_id)
             .join(approver, approver.id == AdvanceRelief.decided_by_id)
