@@ -41,7 +41,9 @@ def served(app):
         server.server_close()
 
 
-def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(app, served, operator, make_department):
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
+    app, served, operator, make_department, tmp_path
+):
     app.extensions["hotline_api"] = ApiPolicy(
         requests_per_minute=1_000_000, default_limit=50, max_limit=200, idempotency_hours=24
     )
@@ -75,7 +77,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(app, serv
         "--output-sanitize",
         "true",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=MAX_TIME + 240, check=False)
+    # In a directory of its own: schemathesis keeps a cache of crashes where it runs.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=MAX_TIME + 240, check=False, cwd=tmp_path)
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert "Server error" not in result.stdout
