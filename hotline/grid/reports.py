@@ -12,21 +12,15 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.extensions import db
 from hotline.grid.policy import visit_policy
 from hotline.tickets.external import Person, Received, receive_report
+from hotline.uploads import PICTURES, sniff
 from hotline.validation import checked_text
 from models.contact import Contact
 from models.department import Department
 from models.user import User
 from models.visit import VisitPlan
 
-#: Photo types taken, by the bytes a file of that type starts with (its content, never its name).
-PHOTO_TYPES = ((b"\xff\xd8\xff", "image/jpeg", ".jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", ".png"))
 #: The longest summary line cut from what the reporter wrote; the whole text is the ticket's description.
 SUMMARY_CHARS = 80
-
-
-def photo_type(data: bytes) -> tuple[str, str] | None:
-    """(MIME type, file suffix) of a JPEG or PNG, judged by its first bytes; None for anything else."""
-    return next(((mime, suffix) for magic, mime, suffix in PHOTO_TYPES if data.startswith(magic)), None)
 
 
 def reporter_township(user: User) -> Department | None:
@@ -138,7 +132,7 @@ def report_case(
     if photo:
         if len(photo) > policy.photo_max_bytes:
             raise DomainError(_l("The photo is too large: at most %(kb)s KB.", kb=policy.photo_max_bytes // 1024))
-        kind = photo_type(photo)
+        kind = sniff(photo, PICTURES)  # a JPEG or PNG by its content, never its name
         if kind is None:
             raise DomainError(_l("The photo must be a JPEG or PNG picture."))
         if photo_dir is None:

@@ -21,6 +21,7 @@ from hotline.grid import forms, reports, visits
 from hotline.grid.policy import visit_policy
 from hotline.security import require_role
 from hotline.timeutil import local_date, utcnow
+from hotline.uploads import upload_dir
 from models.external_report import ExternalReport
 from models.ticket import Ticket
 from models.visit import Visit, VisitPlan
@@ -40,8 +41,8 @@ bp.add_app_template_global(access.is_field_staff, "is_field_staff")
 
 
 def photo_dir() -> Path:
-    """Where report photos are kept: outside the static folder, never served but through :func:`photo`."""
-    return Path(current_app.config["UPLOAD_DIR"])
+    """Where report photos are kept: the upload folder, never served but through :func:`photo`."""
+    return upload_dir()
 
 
 def _field_staff_only() -> None:

@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -35,34 +34,14 @@ from hotline.errors import DomainError, NotAllowed
 from hotline.extensions import db
 from hotline.relief.rules import relief_rules
 from hotline.tickets.service import add_event
+from hotline.uploads import sniff, upload_dir  # the papers' folder and PDF/JPEG/PNG by content
 from models.relief_document import ReliefDocument
 from models.ticket import Ticket
 from models.user import User
 
-#: First bytes -> (content type, file extension): the only contents accepted.
-SIGNATURES = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-)
 #: Longest display name kept (the column's length).
 NAME_MAX = 120
 _CHUNK = 1024 * 1024
-
-
-def upload_dir() -> Path:
-    """The folder papers are stored in (created, private to the application's user, on first use)."""
-    folder = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
-def sniff(head: bytes) -> tuple[str, str] | None:
-    """(content type, extension) of a file whose content starts with ``head``; None when it is none we take."""
-    for magic, content_type, extension in SIGNATURES:
-        if head.startswith(magic):
-            return content_type, extension
-    return None
 
 
 def clean_name(name: str | None) -> str:
