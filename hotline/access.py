@@ -475,13 +475,19 @@ def load_alert_import(import_id: int) -> AlertImport:
     return job
 
 
-def load_relief(relief_id: int) -> tuple[AdvanceRelief, Ticket]:
-    """A relief and its ticket, or 404 when either is missing or ``current_user`` may not see the ticket."""
-    relief = db.session.get(AdvanceRelief, relief_id)
-    ticket = db.session.get(Ticket, relief.ticket_id) if relief is not None else None
+def _load_with_ticket(model, ident: int) -> tuple:
+    """A row of a case (``model`` has ``ticket_id``) and its ticket, or 404 when either is missing or
+    ``current_user`` may not see the ticket."""
+    row = db.session.get(model, ident)
+    ticket = db.session.get(Ticket, row.ticket_id) if row is not None else None
     if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
-    return relief, ticket
+    return row, ticket
+
+
+def load_relief(relief_id: int) -> tuple[AdvanceRelief, Ticket]:
+    """A relief and its ticket, or 404 as :func:`_load_with_ticket`."""
+    return _load_with_ticket(AdvanceRelief, relief_id)
 
 
 def load_fund(fund_id: int) -> Fund:
@@ -492,29 +498,27 @@ def load_fund(fund_id: int) -> Fund:
     return fund
 
 
+def _load_with_fund(model, ident: int) -> tuple:
+    """A row of a fund (``model`` has ``fund_id``) and its fund, or 404 as :func:`load_fund`."""
+    row = db.session.get(model, ident)
+    if row is None:
+        abort(404)
+    return row, load_fund(row.fund_id)
+
+
 def load_fund_entry(entry_id: int) -> tuple[FundEntry, Fund]:
     """An entry and its fund, or 404 as :func:`load_fund`."""
-    entry = db.session.get(FundEntry, entry_id)
-    if entry is None:
-        abort(404)
-    return entry, load_fund(entry.fund_id)
+    return _load_with_fund(FundEntry, entry_id)
 
 
 def load_payout_request(request_id: int) -> tuple[FundPayoutRequest, Fund]:
     """A held payout and its fund, or 404 as :func:`load_fund`."""
-    held = db.session.get(FundPayoutRequest, request_id)
-    if held is None:
-        abort(404)
-    return held, load_fund(held.fund_id)
+    return _load_with_fund(FundPayoutRequest, request_id)
 
 
 def load_document(document_id: int) -> tuple[ReliefDocument, Ticket]:
-    """A case's paper and its ticket, or 404 when either is missing or ``current_user`` may not see the ticket."""
-    document = db.session.get(ReliefDocument, document_id)
-    ticket = db.session.get(Ticket, document.ticket_id) if document is not None else None
-    if ticket is None or not can_see_ticket(current_user, ticket):
-        abort(404)
-    return document, ticket
+    """A case's paper and its ticket, or 404 as :func:`_load_with_ticket`."""
+    return _load_with_ticket(ReliefDocument, document_id)
 
 
 def load_visit_plan(plan_id: int) -> VisitPlan:
