@@ -31,9 +31,31 @@ from models.ticket import URGENT_PRIORITIES
 from models.user import HOTLINE_ROLES
 
 
+class HotlineFlask(Flask):
+    """Flask, with each view's and hook's sync-or-async answer remembered.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every hook and of the view on every request (eight times
+    per webhook here); none of them is a coroutine function and none changes, so the answer is kept per
+    function (a coroutine function is wrapped once, as Flask would wrap it each time).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_functions: dict = {}
+
+    def ensure_sync(self, func):
+        try:
+            return self._sync_functions[func]
+        except KeyError:
+            wrapped = self._sync_functions[func] = super().ensure_sync(func)
+            return wrapped
+        except TypeError:  # an unhashable callable: asked every time, as Flask does
+            return super().ensure_sync(func)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application. ``test_config`` overrides settings (tests pass their database URL)."""
-    app = Flask(
+    app = HotlineFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         instance_path=str(ROOT / "instance"),

@@ -95,3 +95,21 @@ def test_exports_are_not_stored_and_csv_names_its_charset_once(app, manager, fmt
     else:
         assert content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert content_type.count("charset") <= 1
+
+
+def test_views_and_hooks_are_called_as_flask_calls_them(app):
+    """The application remembers that a view or hook is a plain function (``HotlineFlask.ensure_sync``): it is
+    called as is, every time; a coroutine function still gets Flask's own answer (here, without the ``async``
+    extra installed, the error saying so)."""
+
+    def view():
+        return "plain"
+
+    async def coroutine_view():
+        return "async"
+
+    assert app.ensure_sync(view) is view
+    assert app.ensure_sync(view) is view
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="async"):
+            app.ensure_sync(coroutine_view)

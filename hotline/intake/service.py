@@ -507,12 +507,17 @@ def _receive_sms_in_session(
         return None
     else:
         # A new ticket, through the ticket service; an unparseable number is kept as given on a contact of its own.
-        ticket = store_unclaimed_ticket(new, phone=raw, now=now)
+        # An urgent one is alerted on every desk (its ``urgent_alert`` event, written with ``created``) and, when
+        # any line on duty has a phone, on those phones after the commit. The phones are looked up before the
+        # ticket's number is issued: on PostgreSQL the number's row stays locked until the commit, so whatever
+        # runs after it holds up every other first message.
+        urgent = new.priority in URGENT_PRIORITIES
+        phones = urgent and bool(_duty_phones())  # no second transaction when nobody is to be texted
+        also = (("urgent_alert", {"priority": new.priority}),) if urgent else ()
+        ticket = store_unclaimed_ticket(new, phone=raw, now=now, also=also)
         ticket_id, contact_id, number = ticket.id, ticket.contact_id, ticket.number
-        if ticket.priority in URGENT_PRIORITIES:
-            insert_events([event_row(ticket_id, "urgent_alert", now, priority=ticket.priority)])
-            if _duty_phones():  # looked up in this transaction: no second one when nobody is to be texted
-                alert = (ticket_id, number, ticket.triage_priority, ticket.triage_category)
+        if phones:
+            alert = (ticket_id, number, ticket.triage_priority, ticket.triage_category)
         reply = _answer(policy, ticket.priority, number, new=True)
     stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
     inserted = conn.execute(_store_interaction(conn.dialect.name), stored).scalar()

@@ -820,10 +820,16 @@ def open_unclaimed_ticket(
 
 
 def store_unclaimed_ticket(
-    ticket: Ticket, *, now: datetime, phone: str | None = None, contact: Contact | None = None
+    ticket: Ticket,
+    *,
+    now: datetime,
+    phone: str | None = None,
+    contact: Contact | None = None,
+    also: tuple[tuple[str, dict], ...] = (),
 ) -> Ticket:
     """Store a ticket ``build_unclaimed_ticket`` built, with ``contact``, or the contact of ``phone`` (created
-    if new).
+    if new). ``also``: (kind, payload) of events that follow ``created`` at ``now``, written with it in one
+    INSERT (the SMS webhook's ``urgent_alert``).
 
     Apart from building so that a caller holding a write turn (the SMS webhook on
     SQLite) can build, clocks and all, before taking it. A child's contact makes
@@ -839,14 +845,17 @@ def store_unclaimed_ticket(
         contact = get_or_create_contact(phone, now=now)
         ticket.contact, child = contact, bool(contact and contact.is_child)
     ticket.sensitive = bool(ticket.sensitive or child)
-    _store_new_ticket(ticket, actor=None, now=now)
+    _store_new_ticket(ticket, actor=None, now=now, also=also)
     return ticket
 
 
-def _store_new_ticket(ticket: Ticket, *, actor: User | None, now: datetime, **created) -> None:
+def _store_new_ticket(
+    ticket: Ticket, *, actor: User | None, now: datetime, also: tuple[tuple[str, dict], ...] = (), **created
+) -> None:
     """Number ``ticket``, store it and write its ``created`` event: the one way a ticket comes to be
     (``log_call`` for an operator's call, ``open_unclaimed_ticket`` for texts, missed calls and the API).
-    ``created``: more of the event's payload."""
+    ``created``: more of the event's payload; ``also``: (kind, payload) of the events that follow it, in the
+    same INSERT."""
     ticket.number = next_ticket_number(now)
     ticket.version = 1  # the mapper's version counter starts where the ORM's INSERT would start it
     state = inspect(ticket)
@@ -866,4 +875,10 @@ def _store_new_ticket(ticket: Ticket, *, actor: User | None, now: datetime, **cr
     make_transient_to_detached(ticket)
     db.session.add(ticket)
     payload = {"channel": ticket.channel, "priority": ticket.priority, "category": ticket.category, **created}
-    insert_events([event_row(ticket.id, "created", now, actor_id=actor.id if actor else None, **payload)])
+    actor_id = actor.id if actor else None
+    insert_events(
+        [
+            event_row(ticket.id, "created", now, actor_id=actor_id, **payload),
+            *(event_row(ticket.id, kind, now, actor_id=actor_id, **more) for kind, more in also),
+        ]
+    )
