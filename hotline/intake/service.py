@@ -227,6 +227,22 @@ def _sender(conn, e164: str | None) -> tuple:
     return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
 
 
+def _locked_sender(conn, e164: str | None) -> tuple:
+    """``_sender`` in the session's transaction, after taking the phone number's lock on PostgreSQL (so that
+    two first messages of one person do not open two tickets): the lock and the look-up go in one round trip
+    (pipeline mode, on the driver's cursors, as the follow-up path sends them). SQLite needs no lock: the
+    write turn is held."""
+    if not e164:
+        return _NO_SENDER
+    if conn.dialect.name != "postgresql":
+        return _sender(conn, e164)
+    driver = conn.connection.dbapi_connection
+    with driver.pipeline():
+        _fast("lock", conn.dialect).execute(driver.cursor(), {"phone": e164})
+        row = _fast("sender", conn.dialect).execute(driver.cursor(), {"phone": e164}).fetchone()
+    return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
+
+
 def _triaged(body: str) -> tuple[str, str, tuple[str, ...], str | None]:
     """(priority, category, reasons, kind) of a text: its triage (categories checked against the catalogue at
     start; kind: the rule group, or ``model``)."""
@@ -488,9 +504,7 @@ def _receive_sms_in_session(
     after all (opened since ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up."""
     session = db.session
     conn = session.connection()
-    if e164 and conn.dialect.name == "postgresql":
-        conn.execute(_LOCK, {"phone": e164})
-    contact_id, _child, ticket_id, number, *_ticket = _sender(conn, e164)
+    contact_id, _child, ticket_id, number, *_ticket = _locked_sender(conn, e164)
     alert = None
     if new is None:
         opted_out = word in policy.stop_words
