@@ -1,0 +1,86 @@
+"""Many rows in one statement: the escalation sweep's thousands of steps, events, notices and row updates.
+
+On PostgreSQL the rows travel as one array per column and the statement reads
+them back as a table with ``unnest``: ``INSERT .. SELECT .. FROM unnest(..)``
+and ``UPDATE .. FROM unnest(..)``. The statement's text is the same whatever
+the number of rows, so it is compiled once by SQLAlchemy, parsed once by the
+driver and planned once by the server, and it is one round trip. (An
+executemany sends one statement per row; SQLAlchemy's multi-row VALUES sends a
+text with a placeholder per value that the driver parses again on every run,
+which cost more than the server's work at a thousand rows.)
+
+On SQLite, where a statement costs no round trip, the rows go as an
+executemany (SQLAlchemy's ``insertmanyvalues`` for an INSERT).
+
+Every statement is built from the table's ``Table`` object: the arrays are typed
+as the table's columns, so each value goes through its column's bind
+processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from hotline.extensions import DIALECT_INSERT, db
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _unnest(table: Table, columns: Sequence[str], rows: list[dict]):
+    """``rows`` as a table named ``bulk`` with ``columns``: one array parameter per column, typed as the column."""
+    arrays = [
+        bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in columns
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
+
+
+def insert_rows(table: Table, rows: list[dict], *, unless: Sequence[str] = (), returning: Sequence = ()) -> list:
+    """Insert ``rows`` (dicts with the same keys, the columns given) into ``table`` in the current transaction.
+
+    ``unless``: the columns of a unique key; a row whose key is already there is skipped (``ON CONFLICT DO
+    NOTHING``). ``returning``: columns of ``table`` to return for each row inserted (in no particular order);
+    the rows are returned, else an empty list.
+    """
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if _postgresql() and len(rows) > 1:
+        stmt = DIALECT_INSERT["postgresql"](table).from_select(columns, select(_unnest(table, columns, rows)))
+        params = None
+    else:  # SQLite, or a single row (an INSERT of its values, as without this module)
+        stmt = DIALECT_INSERT[db.session.get_bind().dialect.name](table) if unless else insert(table)
+        params = rows
+    if unless:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(unless))
+    if returning:
+        stmt = stmt.returning(*returning)
+    result = db.session.connection().execute(stmt, params)
+    return result.all() if returning else []
+
+
+def update_rows(table: Table, rows: list[dict], *, key: str, **same) -> None:
+    """Update the rows of ``table`` whose ``key`` column is each row's ``key`` value with its other values, and
+    with ``same`` (column -> value) for every one of them, in the current transaction."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    changed = [name for name in columns if name != key]
+    if _postgresql():
+        source = _unnest(table, columns, rows)
+        stmt = (
+            update(table)
+            .where(table.c[key] == source.c[key])
+            .values({**{name: source.c[name] for name in changed}, **same})
+        )
+        db.session.connection().execute(stmt)
+        return
+    # SQLite: an executemany; the bind names must differ from the columns' (SQLAlchemy reserves those for SET).
+    stmt = (
+        update(table)
+        .where(table.c[key] == bindparam(f"bulk_{key}"))
+        .values({**{name: bindparam(f"bulk_{name}", type_=table.c[name].type) for name in changed}, **same})
+    )
+    db.session.connection().execute(stmt, [{f"bulk_{name}": row[name] for name in columns} for row in rows])
