@@ -19,10 +19,24 @@ processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE.
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+import psycopg
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import Table, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from hotline.extensions import DIALECT_INSERT, db
+
+
+class _BinaryArray(list):
+    """A column's values, sent by psycopg in PostgreSQL's binary array format.
+
+    psycopg's text format quotes every element through a regular expression, which cost more than the
+    server's work on the rows (a thousand timestamps: about 5 ms); the binary format packs them.
+    """
+
+
+psycopg.adapters.register_dumper(_BinaryArray, ListBinaryDumper)
 
 
 def _postgresql() -> bool:
@@ -30,10 +44,18 @@ def _postgresql() -> bool:
 
 
 def _unnest(table: Table, columns: Sequence[str], rows: list[dict]):
-    """``rows`` as a table named ``bulk`` with ``columns``: one array parameter per column, typed as the column."""
-    arrays = [
-        bindparam(f"bulk_{name}", [row[name] for row in rows], type_=ARRAY(table.c[name].type)) for name in columns
-    ]
+    """``rows`` as a table named ``bulk`` with ``columns``: one array parameter per column, cast to the column's
+    type. Each value is converted by its column type's bind processing here, as a plain INSERT would; the
+    array then goes to the driver as is (``_BinaryArray``)."""
+    dialect = db.session.get_bind().dialect
+    arrays = []
+    for name in columns:
+        column = table.c[name]
+        values = [row[name] for row in rows]
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values = [process(value) for value in values]
+        arrays.append(cast(bindparam(f"bulk_{name}", _BinaryArray(values), type_=NullType()), ARRAY(column.type)))
     return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
 
 
