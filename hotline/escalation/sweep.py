@@ -210,9 +210,11 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _D
         .limit(limit),
         r_table,
     )
+    result = db.session.execute(stmt)
+    keys = tuple(result.keys())  # once: a row's own ``_mapping`` builds its keys again for every row
     referrals = [
-        SimpleNamespace(**row._mapping, ticket=SimpleNamespace(paused_at=row.paused_at))
-        for row in db.session.execute(stmt)
+        SimpleNamespace(**dict(zip(keys, row, strict=True)), ticket=SimpleNamespace(paused_at=row.paused_at))
+        for row in result
     ]
     if not referrals:
         return 0
@@ -263,10 +265,11 @@ def _sweep_tickets(now: datetime, limit: int, audience: _Audience, digests: _Dig
         .limit(limit),
         table,
     )
-    found = db.session.execute(stmt).all()
-    if not found:
+    result = db.session.execute(stmt)
+    keys = tuple(result.keys())
+    tickets = [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in result]  # ticket_spans reads them
+    if not tickets:
         return 0
-    tickets = [SimpleNamespace(**row._mapping) for row in found]  # ticket_spans reads the ticket's own columns
     rows, upcoming = [], {}
     for t in tickets:
         due, upcoming[t.id] = _plan(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now)
