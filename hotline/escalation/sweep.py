@@ -27,8 +27,9 @@ from collections import defaultdict
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 
+from hotline import bulk
 from hotline.escalation import clocks, sla
 from hotline.extensions import DIALECT_INSERT, db
 from hotline.tickets.service import event_row, insert_events
@@ -111,20 +112,14 @@ def _claim(stmt, model):
 
 
 def _write_steps(rows: list[dict]) -> list:
-    """Insert the steps; return those this sweep won (the others were written before).
-
-    One executemany through the connection (SQLAlchemy's insertmanyvalues batches it
-    and keeps RETURNING), so the statement compiles once whatever the batch size.
-    """
-    if not rows:
-        return []
+    """Insert the steps; return those this sweep won (the others were written before), in due order."""
     table = EscalationStep.__table__
-    stmt = (
-        _insert(table)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "referral_key", "clock", "started_at", "level"])
-        .returning(table.c.ticket_id, table.c.referral_key, table.c.clock, table.c.level, table.c.due_at)
+    won = bulk.insert_rows(
+        table,
+        rows,
+        unless=["ticket_id", "referral_key", "clock", "started_at", "level"],
+        returning=[table.c.ticket_id, table.c.referral_key, table.c.clock, table.c.level, table.c.due_at],
     )
-    won = db.session.connection().execute(stmt, rows).all()
     return sorted(won, key=lambda r: (r.due_at, r.ticket_id, r.referral_key))
 
 
@@ -155,26 +150,23 @@ class _Digests:
             if key in self.sent:
                 ident, earlier = self.sent[key]
                 steps = earlier + steps
-                updates.append({"nid": ident, **self._content(steps)})
+                updates.append({"id": ident, **self._content(steps)})
                 self.sent[key] = (ident, steps)
             else:
                 inserts.append((key, steps))
-        connection = db.session.connection()
         if inserts:
-            rows = [
-                {"user_id": uid, "ticket_id": tid, **self._content(steps), "created_at": now, "read_at": None}
-                for (uid, tid), steps in inserts
-            ]
-            ids = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-            for (key, steps), ident in zip(inserts, ids.scalars(), strict=True):
-                self.sent[key] = (ident, steps)
-        if updates:
-            connection.execute(
-                update(table)
-                .where(table.c.id == bindparam("nid"))
-                .values(kind=bindparam("kind"), payload=bindparam("payload", type_=table.c.payload.type)),
-                updates,
+            written = bulk.insert_rows(
+                table,
+                [
+                    {"user_id": uid, "ticket_id": tid, **self._content(steps), "created_at": now, "read_at": None}
+                    for (uid, tid), steps in inserts
+                ],
+                returning=[table.c.id, table.c.user_id, table.c.ticket_id],
             )
+            ids = {(row.user_id, row.ticket_id): row.id for row in written}
+            for key, steps in inserts:
+                self.sent[key] = (ids[key], steps)
+        bulk.update_rows(table, updates, key="id")
 
 
 def _announce(won, *, now, audience: _Audience, digests: _Digests, owners: dict, units: dict, names: dict, report):
@@ -218,9 +210,11 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _D
         .limit(limit),
         r_table,
     )
+    result = db.session.execute(stmt)
+    keys = tuple(result.keys())  # once: a row's own ``_mapping`` builds its keys again for every row
     referrals = [
-        SimpleNamespace(**row._mapping, ticket=SimpleNamespace(paused_at=row.paused_at))
-        for row in db.session.execute(stmt)
+        SimpleNamespace(**dict(zip(keys, row, strict=True)), ticket=SimpleNamespace(paused_at=row.paused_at))
+        for row in result
     ]
     if not referrals:
         return 0
@@ -249,11 +243,11 @@ def _sweep_referrals(now: datetime, limit: int, audience: _Audience, digests: _D
         referral = by_id[row.referral_key]
         if row.level == "urge" and referral.priority in URGENT_PRIORITIES and referral.duty_phone:
             sms[referral.id] = referral
-    db.session.execute(
-        update(r_table)
-        .where(r_table.c.id == bindparam("rid"))
-        .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
-        [{"rid": r.id, "lvl": levels[r.id], "nxt": upcoming[r.id]} for r in referrals],
+    bulk.update_rows(
+        r_table,
+        [{"id": r.id, "escalation_level": levels[r.id], "next_escalation_at": upcoming[r.id]} for r in referrals],
+        key="id",
+        escalation_checked_at=now,
     )
     _raise_ticket_levels(ticket_levels)
     for referral in sms.values():
@@ -271,10 +265,11 @@ def _sweep_tickets(now: datetime, limit: int, audience: _Audience, digests: _Dig
         .limit(limit),
         table,
     )
-    found = db.session.execute(stmt).all()
-    if not found:
+    result = db.session.execute(stmt)
+    keys = tuple(result.keys())
+    tickets = [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in result]  # ticket_spans reads them
+    if not tickets:
         return 0
-    tickets = [SimpleNamespace(**row._mapping) for row in found]  # ticket_spans reads the ticket's own columns
     rows, upcoming = [], {}
     for t in tickets:
         due, upcoming[t.id] = _plan(t.priority, clocks.ticket_spans(t), t.escalation_checked_at, now)
@@ -293,23 +288,22 @@ def _sweep_tickets(now: datetime, limit: int, audience: _Audience, digests: _Dig
     levels = {t.id: t.escalation_level for t in tickets}
     for row in won:
         levels[row.ticket_id] = _higher(levels[row.ticket_id], row.level)
-    db.session.execute(
-        update(table)
-        .where(table.c.id == bindparam("tid"))
-        .values(next_escalation_at=bindparam("nxt"), escalation_checked_at=now, escalation_level=bindparam("lvl")),
-        [{"tid": t.id, "lvl": levels[t.id], "nxt": upcoming[t.id]} for t in tickets],
+    bulk.update_rows(
+        table,
+        [{"id": t.id, "escalation_level": levels[t.id], "next_escalation_at": upcoming[t.id]} for t in tickets],
+        key="id",
+        escalation_checked_at=now,
     )
     report["tickets_checked"] += len(tickets)
     return len(tickets)
 
 
 def _raise_ticket_levels(levels: dict[int, str | None]) -> None:
-    rows = [{"tid": tid, "lvl": lvl} for tid, lvl in levels.items() if lvl is not None]
-    if rows:
-        table = Ticket.__table__
-        db.session.execute(
-            update(table).where(table.c.id == bindparam("tid")).values(escalation_level=bindparam("lvl")), rows
-        )
+    bulk.update_rows(
+        Ticket.__table__,
+        [{"id": tid, "escalation_level": lvl} for tid, lvl in levels.items() if lvl is not None],
+        key="id",
+    )
 
 
 def _text_unit(referral, now: datetime) -> None:

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import MANYTOONE, make_transient_to_detached
 
-from hotline import access, labels
+from hotline import access, bulk, labels
 from hotline.access import can_ticket_call
 from hotline.errors import DomainError, NotAllowed
 from hotline.escalation import clocks, sla
@@ -82,15 +82,12 @@ def add_event(ticket: Ticket, actor: User | None, kind: str, now: datetime, **pa
     return ev
 
 
-_INSERT_EVENTS = insert(TicketEvent.__table__)
-
-
 def insert_events(rows: list[dict]) -> None:
     """Append the events of ``rows`` (built by ``event_row``) in the current transaction, as one INSERT and
-    without the ORM: for the sweep's thousands of steps and a new ticket's first events, where the ORM's
-    flush would cost several times the INSERT."""
+    without the ORM (``hotline.bulk``): for the sweep's thousands of steps and a new ticket's first events,
+    where the ORM's flush would cost several times the INSERT."""
     if rows:
-        db.session.connection().execute(_INSERT_EVENTS, rows)
+        bulk.insert_rows(TicketEvent.__table__, rows)
         watched = webhooks.watched_kinds()
         for row in rows:
             if row["kind"] in watched:
