@@ -322,24 +322,41 @@ def test_empty_and_blank_texts_are_routine_other():
         assert triage_text(text) == Triage("P3", "other", (), None)
 
 
-def test_a_text_of_100000_characters_is_triaged_whole_and_quickly():
+def _cpu_seconds(text: str, runs: int) -> float:
+    """The least CPU time triage took on ``text`` over ``runs`` runs (the CPU, not the clock: the machine may
+    be busy with other work)."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        triage_text(text)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def _grows_linearly(make) -> None:
+    """Triage of ``make(100_000)`` costs at most 30 times that of ``make(10_000)``: about 10 when the work grows
+    with the length, 100 when it grows with its square. A ratio measured in one run, never a time."""
+    small, large = _cpu_seconds(make(10_000), runs=5), _cpu_seconds(make(100_000), runs=2)
+    assert large < 30 * max(small, 1e-4), (small, large)
+
+
+def test_a_text_of_100000_characters_is_triaged_whole_and_in_time_that_grows_with_its_length():
     filler = "今天天气不错我们村里的路修好了" * 7000
     text = (filler + "我家孩子走丢了")[-100_000:]
     assert len(text) == 100_000
-    started = time.perf_counter()
     result = triage_text(text)
-    assert time.perf_counter() - started < 2
     assert (result.priority, result.reasons) == ("P0", ("孩子", "走丢"))
     assert triage_text(filler[:100_000]).priority == "P3"
+    _grows_linearly(lambda length: (filler + "我家孩子走丢了")[-length:])
 
 
 @pytest.mark.parametrize("unit", ["孩子走丢", "haizi zoudiu ", "打工打", "没有不想活", "孩子。走丢"])
-def test_100000_characters_of_repeated_rule_words_stay_fast(unit):
-    text = (unit * (100_000 // len(unit) + 1))[:100_000]
-    started = time.perf_counter()
-    result = triage_text(text)
-    assert time.perf_counter() - started < 3
-    assert len(result.reasons) <= 3
+def test_100000_characters_of_repeated_rule_words_take_time_that_grows_with_the_length(unit):
+    def repeated(length: int) -> str:
+        return (unit * (length // len(unit) + 1))[:length]
+
+    assert len(triage_text(repeated(100_000)).reasons) <= 3
+    _grows_linearly(repeated)
 
 
 def test_lone_surrogates_and_odd_unicode_do_not_raise():
