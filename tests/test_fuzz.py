@@ -122,7 +122,10 @@ def reaching(rule, method) -> list[str]:
 
 
 def row_counts() -> dict[str, int]:
-    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    """Every table's row count, in one statement (it runs before and after each of thousands of requests)."""
+    tables = db.metadata.sorted_tables
+    counts = [select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables]
+    return dict(zip((t.name for t in tables), db.session.execute(select(*counts)).one(), strict=True))
 
 
 @pytest.fixture
