@@ -785,13 +785,16 @@ def _grouped(population: str, f, dimension: str, period: Period, scope: Scope):
             return f, f.c.department_id
         if population == "calls":
             return f, null()
-        # The units each ticket of f was referred to. Joined to f, which holds the period's tickets; a
-        # referral is dispatched from a ticket that exists, never before the period its ticket began in:
-        # said outright, that lets the database read the period's referrals by index, not all of them.
+        # The units each ticket of f was referred to, read through the period's tickets (by their
+        # created_at index) and each one's referrals (by the (ticket_id, department_id) index, which
+        # holds both columns): as many rows as the period has, whichever month it is. Bounding the
+        # referrals by their own dispatch time instead has no upper bound (a ticket's referral may come
+        # after the period): a month twenty months ago would read twenty months of referrals.
         pairs = (
             select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id"))
             .distinct()
-            .where(Referral.dispatched_at >= period.start)
+            .join(Ticket, Ticket.id == Referral.ticket_id)
+            .where(_tickets_in(period))
         )
         if not scope.everything:
             pairs = pairs.where(Referral.department_id.in_(scope.units))
