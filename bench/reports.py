@@ -82,7 +82,11 @@ class ServerCPU:
             self.admin = psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True)
 
     def _ticks(self) -> dict[int, int]:
-        pids = self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.name,)).fetchall()
+        pids = self.admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+            " AND backend_type IN ('client backend', 'parallel worker')",  # not autovacuum's
+            (self.name,),
+        ).fetchall()
         found = {}
         for (pid,) in pids:
             try:
