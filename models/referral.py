@@ -83,6 +83,8 @@ class Referral(db.Model):
         Index("ix_referral_department_dispatched", "department_id", "dispatched_at"),
         # Reports: active referrals past a deadline, return and extension requests waiting.
         Index("ix_referral_status_deadline", "status", "next_deadline_at"),
+        # Reports by unit: the units each of a period's tickets was referred to, from the index alone.
+        Index("ix_referral_ticket_department", "ticket_id", "department_id"),
     )
 
     @property

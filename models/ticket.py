@@ -12,6 +12,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    and_,
     event,
     text,
 )
@@ -146,6 +147,19 @@ class Ticket(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+# The desk's urgent alerts (hotline.tickets.queries.urgent_alerts): open tickets with an urgent
+# triage, in the alerts' order. Partial: a few hundred rows at a million tickets (528 in the bulk
+# demo), where the status indexes hold every open ticket (7,837 there) and the triage is read from each.
+Index(
+    "ix_ticket_urgent_triage",
+    Ticket.triage_priority,
+    Ticket.created_at,
+    Ticket.id,
+    sqlite_where=and_(Ticket.status.in_(OPEN_STATUSES), Ticket.triage_priority.in_(URGENT_PRIORITIES)),
+    postgresql_where=and_(Ticket.status.in_(OPEN_STATUSES), Ticket.triage_priority.in_(URGENT_PRIORITIES)),
+)
 
 
 class TicketEvent(db.Model):

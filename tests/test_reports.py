@@ -367,6 +367,57 @@ def test_ticket_times_by_unit_count_a_ticket_for_each_unit_it_was_referred_to(hi
     assert table.total.n == 2
 
 
+def _units_by_referral_time(population, f, dimension, period, scope):
+    """The units of f's tickets as first defined: every referral dispatched since the period began
+    (no upper bound: a ticket's referral may come after its period), joined to f."""
+    if not (population == "tickets" and dimension == "unit"):
+        return ORIGINAL_GROUPED(population, f, dimension, period, scope)
+    pairs = (
+        select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id"))
+        .distinct()
+        .where(Referral.dispatched_at >= period.start)
+    )
+    if not scope.everything:
+        pairs = pairs.where(Referral.department_id.in_(scope.units))
+    pairs = pairs.subquery("tu")
+    return f.outerjoin(pairs, pairs.c.ticket_id == f.c.id), pairs.c.department_id
+
+
+ORIGINAL_GROUPED = reports._grouped
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        PERIOD,
+        Period(date(2025, 9, 29), date(2025, 10, 8)),  # T2's referrals come after it ends
+        Period(date(2025, 10, 9), date(2025, 10, 20)),
+        Period(date(2025, 9, 1), date(2025, 9, 30)),
+    ],
+    ids=lambda p: f"{p.first}..{p.last}",
+)
+def test_tables_by_unit_read_through_the_periods_tickets_are_the_first_definitions(history, monkeypatch, period):
+    """The units of a period's tickets, read through those tickets' referrals (by index), give the
+    same tables as the first definition, which read every referral dispatched since the period began."""
+    units = history["units"]
+    scopes = [Scope(), Scope(frozenset({units["town"].id, units["village"].id}))]
+    found = [reports.response_times(period, scope, NOW, "unit") for scope in scopes]
+    monkeypatch.setattr(reports, "_grouped", _units_by_referral_time)
+    assert found == [reports.response_times(period, scope, NOW, "unit") for scope in scopes]
+    assert any(row.group is not None for table in found[0] for row in table.rows)  # some unit in each
+
+
+def test_a_tickets_unit_counts_though_the_referral_came_after_the_period(history):
+    """T2 (a text before the holiday) was referred to the township and 医保局 on 10-09 and 10-10,
+    after the period 09-29..10-08 ended: its first contact (late) counts for both units."""
+    units = history["units"]
+    table = _table(
+        reports.response_times(Period(date(2025, 9, 29), date(2025, 10, 8)), Scope(), NOW, "unit"), "first_contact"
+    )
+    assert (_row(table, units["town"].id).late, _row(table, units["medins"].id).late) == (1, 1)
+    assert _row(table, units["medins"].id).n == 1
+
+
 def test_time_to_resolve_by_priority_and_by_week(history):
     by_priority = _table(reports.response_times(PERIOD, Scope(), NOW, "priority"), "resolve")
     assert _row(by_priority, "P1").n == 3

@@ -190,6 +190,26 @@ def test_an_urgent_follow_up_records_the_suggestion_without_changing_the_priorit
     assert queries.urgent_alerts() == []
 
 
+def test_a_closed_ticket_leaves_the_urgent_alerts_though_its_suggestion_was_never_reviewed(
+    app, policy, now, duty, operator
+):
+    sms(policy, now, ROUTINE)
+    ticket = the_ticket()
+    tickets.take_ticket(ticket, actor=operator, now=now)
+    db.session.commit()
+    sms(policy, now + timedelta(hours=1), MISSING_CHILD, sid="2")
+    ticket = the_ticket()
+    assert queries.urgent_alerts() == [ticket]
+    later = now + timedelta(hours=2)
+    tickets.resolve_directly(ticket, actor=operator, now=later, answer="孩子已找到，家长确认")
+    tickets.record_callback(ticket, actor=operator, now=later + timedelta(minutes=5), reached=True, satisfaction=5)
+    tickets.close_ticket(ticket, actor=operator, now=later + timedelta(minutes=10))
+    db.session.commit()
+    ticket = the_ticket()
+    assert (ticket.status, ticket.triage_priority, ticket.triage_verdict) == ("closed", "P0", None)
+    assert queries.urgent_alerts() == []
+
+
 def test_a_p0_reply_on_a_p1_text_raises_the_suggestion_but_texts_the_duty_phones_no_second_time(
     app, policy, now, duty, operator
 ):

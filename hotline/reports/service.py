@@ -785,18 +785,13 @@ def _grouped(population: str, f, dimension: str, period: Period, scope: Scope):
             return f, f.c.department_id
         if population == "calls":
             return f, null()
-        # The units each ticket of f was referred to. Joined to f, which holds the period's tickets; a
-        # referral is dispatched from a ticket that exists, never before the period its ticket began in:
-        # said outright, that lets the database read the period's referrals by index, not all of them.
-        pairs = (
-            select(Referral.ticket_id.label("ticket_id"), Referral.department_id.label("department_id"))
-            .distinct()
-            .where(Referral.dispatched_at >= period.start)
-        )
+        # Each ticket of f with each of its referrals (to the scope's units), read by the
+        # (ticket_id, department_id) index, which holds both columns: as many rows as the period
+        # has, whichever month it is. The caller keeps one row per (ticket, unit) (DISTINCT).
+        referred = Referral.ticket_id == f.c.id
         if not scope.everything:
-            pairs = pairs.where(Referral.department_id.in_(scope.units))
-        pairs = pairs.subquery("tu")
-        return f.outerjoin(pairs, pairs.c.ticket_id == f.c.id), pairs.c.department_id
+            referred = and_(referred, Referral.department_id.in_(scope.units))
+        return f.outerjoin(Referral, referred), Referral.department_id
     column = {"priority": "priority", "category": "category", "township": "township_id"}[dimension]
     return f, f.c[column]
 
@@ -860,12 +855,14 @@ def _time_rows(
     item = f.c.id.label("id")
     # Calls have no unit: their table by unit is the total alone.
     grouped = dimension is not None and not (population == "calls" and dimension == "unit")
+    # A ticket referred twice to one unit counts once there.
+    distinct = grouped and dimension == "unit" and population == "tickets"
     if grouped:
         source, group = _grouped(population, f, dimension, period, scope)
-        rows = select(item, group.label("g"), *values).select_from(source).subquery("v")
+        rows = select(item, group.label("g"), *values).select_from(source)
+        rows = (rows.distinct() if distinct else rows).subquery("v")
     else:
         rows = select(item, *values).subquery("v")
-    distinct = grouped and dimension == "unit" and population == "tickets"
     # f has one row per item: the total over all groups, with no item counted twice.
     items = select(item, *values).subquery("items") if distinct else None
     out = []

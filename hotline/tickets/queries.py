@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, or_, select
+from sqlalchemy import and_, bindparam, case, or_, select
 from sqlalchemy.orm import joinedload
 
 from hotline.access import ticket_condition
@@ -96,18 +96,28 @@ def urgent_alerts(limit: int = 20) -> list[Ticket]:
     stays until the suggestion is reviewed (confirmed or corrected). Most
     urgent first, then the oldest.
     """
-    unclaimed_urgent = and_(Ticket.status == "new", Ticket.triage_priority.in_(URGENT_PRIORITIES))
     raised = and_(
-        Ticket.status.in_(OPEN_STATUSES),
-        Ticket.triage_priority.in_(URGENT_PRIORITIES),
         Ticket.triage_verdict.is_(None),
         Ticket.triage_priority < Ticket.priority,  # the codes sort as they rank: P0 < P1 < P2 < P3
     )
     return list(
         db.session.scalars(
             select(Ticket)
-            .where(or_(unclaimed_urgent, raised))
+            # Open (``new`` is open) with an urgent triage: the rows of the partial index
+            # ix_ticket_urgent_triage, whose condition these two terms repeat word for word, values
+            # written in the SQL (SQLite reads a partial index only then; with bound values it walks
+            # every open ticket); then unclaimed, or raised above its priority.
+            .where(
+                Ticket.status.in_(_written("open_statuses", OPEN_STATUSES)),
+                Ticket.triage_priority.in_(_written("urgent_priorities", URGENT_PRIORITIES)),
+                or_(Ticket.status == "new", raised),
+            )
             .order_by(Ticket.triage_priority, Ticket.created_at, Ticket.id)
             .limit(limit)
         )
     )
+
+
+def _written(name: str, values: tuple[str, ...]):
+    """``values`` for an IN list, rendered into the statement as literals rather than bound."""
+    return bindparam(name, values, expanding=True, literal_execute=True)
