@@ -8,17 +8,47 @@ from twilio.rest import Client
 from hotline.notify.service import SendReport, send_due
 from hotline.timeutil import utcnow
 
+#: Twilio's REST API, as the twilio library addresses it.
+TWILIO_API = "https://api.twilio.com"
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client sending what is meant for ``https://api.twilio.com`` to ``base`` instead."""
+
+    def __init__(self, base: str, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith(TWILIO_API):
+            url = self.base + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
 
 def twilio_client(app: Flask, http_client: HttpClient | None = None) -> Client | None:
     """A REST client with the configured credentials and timeout; None without credentials.
 
     Tests pass a fake ``http_client``; otherwise Twilio's own, with
-    ``HOTLINE_TWILIO_TIMEOUT`` seconds for each request.
+    ``HOTLINE_TWILIO_TIMEOUT`` seconds for each request, sent to
+    ``HOTLINE_TWILIO_API_BASE`` when set (the cluster bench's fake Twilio).
     """
     sid, token = app.config.get("TWILIO_ACCOUNT_SID"), app.config.get("TWILIO_AUTH_TOKEN")
     if not sid or not token:
         return None
-    return Client(sid, token, http_client=http_client or TwilioHttpClient(timeout=app.config["TWILIO_TIMEOUT"]))
+    if http_client is None:
+        timeout = app.config["TWILIO_TIMEOUT"]
+        base = app.config.get("TWILIO_API_BASE")
+        http_client = RebasedHttpClient(base, timeout=timeout) if base else TwilioHttpClient(timeout=timeout)
+    return Client(sid, token, http_client=http_client)
+
+
+def lease_seconds(app: Flask) -> int:
+    """``HOTLINE_SMS_LEASE_SECONDS``, but never less than twice the Twilio timeout plus 5 s.
+
+    A claim must outlast its sender's Twilio call: another sender retakes it
+    only when the first can no longer be waiting for Twilio's answer.
+    """
+    return max(app.config["SMS_LEASE_SECONDS"], 2 * app.config["TWILIO_TIMEOUT"] + 5)
 
 
 def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int = 100) -> SendReport:
@@ -31,4 +61,5 @@ def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int
         max_attempts=app.config["SMS_MAX_ATTEMPTS"],
         retry_seconds=app.config["SMS_RETRY_SECONDS"],
         limit=limit,
+        lease_seconds=lease_seconds(app),
     )
