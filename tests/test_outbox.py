@@ -158,6 +158,26 @@ def test_a_twilio_message_that_is_another_rows_is_not_taken_for_this_one(queued,
     assert [r["method"] for r in http.requests] == ["GET", "POST"]
 
 
+def test_one_pass_claims_a_batch_at_a_time_up_to_its_limit(app, now):
+    messages = [service.enqueue_sms(to=f"+861390000{i:04d}", body=f"通知{i}", now=now) for i in range(5)]
+    db.session.commit()
+    ids = [m.id for m in messages]
+    claims = []
+    real_claim = service._claim
+
+    def watched(now, *, limit, lease_seconds):
+        claims.append(limit)
+        return real_claim(now, limit=limit, lease_seconds=lease_seconds)
+
+    rest, http = client_with(*[message_created(f"SM{i:032d}") for i in range(5)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_claim", watched)
+        assert send(now, rest, limit=4, batch=3).sent == ids[:4]
+    assert claims == [3, 1]  # 3, then what is left of the limit
+    assert send(now, rest, batch=3).sent == ids[4:]
+    assert len(http.requests) == 5
+
+
 def test_the_api_base_setting_sends_to_another_twilio(app, queued):
     """HOTLINE_TWILIO_API_BASE: the sender posts to that address as it would to api.twilio.com."""
     posts = []
@@ -193,11 +213,13 @@ def test_the_api_base_setting_sends_to_another_twilio(app, queued):
     assert reload(queued).provider_sid == "SM" + "2" * 32
 
 
-def test_the_lease_outlasts_twice_the_twilio_timeout(app):
+def test_the_lease_outlasts_twice_the_twilio_timeout_for_each_message_of_a_claim(app):
     app.config.update(SMS_LEASE_SECONDS=10, TWILIO_TIMEOUT=7)
     assert sender.lease_seconds(app) == 19
-    app.config.update(SMS_LEASE_SECONDS=300)
+    assert sender.claim_batch(app) == 1  # one message: two calls of 7 s fit in 19 s
+    app.config.update(SMS_LEASE_SECONDS=300, TWILIO_TIMEOUT=10)
     assert sender.lease_seconds(app) == 300
+    assert sender.claim_batch(app) == 13  # 13 messages of two 10 s calls (and 2 s more) each: 286 s
 
 
 def test_a_refusal_fails_at_once(queued, now):

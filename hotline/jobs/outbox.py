@@ -51,6 +51,11 @@ def lease_seconds(app: Flask) -> int:
     return max(app.config["SMS_LEASE_SECONDS"], 2 * app.config["TWILIO_TIMEOUT"] + 5)
 
 
+def claim_batch(app: Flask) -> int:
+    """How many messages one claim takes: each may need two Twilio calls (ask, then send) within the lease."""
+    return max(1, lease_seconds(app) // (2 * app.config["TWILIO_TIMEOUT"] + 2))
+
+
 def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int = 100) -> SendReport:
     """One pass of the sender over the due messages, with the application's settings (inside an app context)."""
     return send_due(
@@ -62,4 +67,5 @@ def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int
         retry_seconds=app.config["SMS_RETRY_SECONDS"],
         limit=limit,
         lease_seconds=lease_seconds(app),
+        batch=claim_batch(app),
     )

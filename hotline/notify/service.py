@@ -11,9 +11,9 @@ Twilio refuses outright (4xx: bad number, unsubscribed) fails at once.
 Failed messages are listed for admins.
 
 Several senders may run at once (scheduler processes on several nodes sharing
-one PostgreSQL): a message is claimed, one at a time, with a compare-and-set
-update after ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so one sender sends it,
-and a sender that dies holds at most the one message it was sending.
+one PostgreSQL): messages are claimed a few at a time, with a compare-and-set
+update after ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so one sender sends
+each; a claim lasts ``lease_seconds``, long enough for its few messages.
 
 Twilio has no idempotency key for a new message, so the window between Twilio
 accepting a message and the row saying so is closed by asking Twilio: a
@@ -292,31 +292,37 @@ def send_due(
     retry_seconds: int,
     limit: int = 100,
     lease_seconds: int = 300,
+    batch: int = 10,
 ) -> SendReport:
-    """Send the messages that are due, one transaction each; ``client`` None means no credentials.
+    """Send up to ``limit`` messages that are due, one transaction each; ``client`` None means no credentials.
 
-    Without credentials (or without the hotline's own number) nothing is sent
-    and each message says ``not sent: no credentials``. Opted-out recipients
-    are checked again at send time and never sent to.
+    Messages are claimed ``batch`` at a time, each claim for ``lease_seconds``:
+    the caller sizes the batch so that its messages are all tried within the
+    lease (``hotline.jobs.outbox``), and a sender that dies holds that many at
+    most. Without credentials (or without the hotline's own number) nothing is
+    sent and each message says ``not sent: no credentials``. Opted-out
+    recipients are checked again at send time and never sent to.
     """
     report = SendReport()
     retry = {"now": now, "max_attempts": max_attempts, "retry_seconds": retry_seconds}
-    for _ in range(limit):
-        claims = _claim(now, limit=1, lease_seconds=lease_seconds)
+    done = 0
+    while done < limit:
+        claims = _claim(now, limit=min(batch, limit - done), lease_seconds=lease_seconds)
         if not claims:
             break
-        [(message_id, uncertain_since)] = claims
-        message = db.session.get(OutboundMessage, message_id)
-        if is_opted_out(message.to_number) and uncertain_since is None:
-            _finish(message, "not_sent", now=now, error=OPTED_OUT)
-            report.not_sent.append(message.id)
-        elif client is None or not from_number:
-            log.warning("SMS %s to %s %s", message.id, mask_phone(message.to_number), NO_CREDENTIALS)
-            _finish(message, "not_sent", now=now, error=NO_CREDENTIALS)
-            report.not_sent.append(message.id)
-        else:
-            _send_one(message, client, from_number, status_callback, report, uncertain_since, retry)
-        db.session.commit()
+        done += len(claims)
+        for message_id, uncertain_since in claims:
+            message = db.session.get(OutboundMessage, message_id)
+            if is_opted_out(message.to_number) and uncertain_since is None:
+                _finish(message, "not_sent", now=now, error=OPTED_OUT)
+                report.not_sent.append(message.id)
+            elif client is None or not from_number:
+                log.warning("SMS %s to %s %s", message.id, mask_phone(message.to_number), NO_CREDENTIALS)
+                _finish(message, "not_sent", now=now, error=NO_CREDENTIALS)
+                report.not_sent.append(message.id)
+            else:
+                _send_one(message, client, from_number, status_callback, report, uncertain_since, retry)
+            db.session.commit()
     return report
 
 
