@@ -9,17 +9,20 @@
         and two schedulers (both on node A: node B's spool has no scheduler);
         sends N distinct signed SMS through nginx over SECONDS; at KILL-AT kills
         gunicorn A (its process group: master and workers) and scheduler 1 with
-        SIGKILL, restarts both at RESTART-AT; from CUT-AT to RESTORE-AT node B
+        SIGKILL, restarts both at RESTART-AT (Twilio answers in 1.5 s from three
+        seconds before the kill to half a second after, so that the scheduler is
+        killed after Twilio took a message and before it heard so); from CUT-AT to RESTORE-AT node B
         loses the database (its connections go through a proxy on loopback that
         drops them), so it spools and must replay by itself. Then waits (bounded)
         until both spools are empty, the outbox is settled and a sweep ran past
         the last due step, checks, prints the figures as JSON lines, and exits 1
         if an invariant fails.
-    cluster.py fake-twilio --port P --log FILE [--delay 0.03]
+    cluster.py fake-twilio --port P --log FILE --slow-file FILE [--delay 0.01] [--slow-delay 1.5]
         Twilio's REST API for messages on 127.0.0.1: each POST to
         /2010-04-01/Accounts/<sid>/Messages.json is logged (one JSON line, flushed) the
-        moment it arrives, then answered after DELAY like Twilio (201, a new sid);
-        a GET of Messages.json lists what was received (To and From filters).
+        moment it arrives, then answered after DELAY (SLOW-DELAY while SLOW-FILE exists)
+        like Twilio (201, a new sid); a GET of Messages.json lists what was received
+        (To and From filters).
     cluster.py db-proxy --port P --target-port 5432 --cut-file FILE
         A TCP proxy to PostgreSQL on loopback; while FILE exists it drops every
         connection and refuses new ones (the database is away for that node).
@@ -53,7 +56,7 @@ VENV = ROOT / ".venv" / "bin"
 ACCOUNT = "AC" + "c1" * 16
 TOKEN = "cluster-token"  # noqa: S105 (the bench's own webhooks, on loopback)
 HOTLINE_NUMBER = "+8657100012345"
-DUTY_PHONES = ("+8613900000001", "+8613900000002")
+DUTY_PHONES = ("+8613900000001",)
 BODIES = [
     "我父亲突发脑溢血住院，家里拿不出医药费，请帮帮我们",
     "家里房子昨晚失火了，一家四口没有地方住",
@@ -74,6 +77,7 @@ MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Messages\.json$")
 def fake_twilio(args) -> None:
     received: list[dict] = []
     lock = threading.Lock()
+    slow = Path(args.slow_file)
     log = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 (open for the server's life)
 
     class Handler(BaseHTTPRequestHandler):
@@ -107,7 +111,7 @@ def fake_twilio(args) -> None:
                 received.append(message)
                 log.write(json.dumps(message, ensure_ascii=False) + "\n")
                 log.flush()
-            time.sleep(args.delay)
+            time.sleep(args.slow_delay if slow.exists() else args.delay)
             self._answer(201, message)
 
         def do_GET(self):
@@ -383,7 +387,11 @@ def sms_forms(run: str, n: int) -> list[dict]:
     ]
 
 
-def post_once(port: int, data: bytes, signature: str) -> int:
+#: What a text's answer says when the node kept it in its spool (the database away): the number follows by SMS.
+SPOOLED = "稍后".encode()
+
+
+def post_once(port: int, data: bytes, signature: str) -> tuple[int, bool]:
     conn = HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
     try:
         conn.request(
@@ -393,8 +401,7 @@ def post_once(port: int, data: bytes, signature: str) -> int:
             headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
         )
         response = conn.getresponse()
-        response.read()
-        return response.status
+        return response.status, SPOOLED in response.read()
     finally:
         conn.close()
 
@@ -411,10 +418,10 @@ def send_all(port: int, forms: list[dict], seconds: float, start: float) -> list
     def one(i: int) -> None:
         time.sleep(max(0.0, start + i * seconds / len(forms) - time.monotonic()))
         began = time.monotonic()
-        tries = []
+        tries, spooled = [], False
         for _attempt in range(ATTEMPTS):
             try:
-                status = post_once(port, *signed[i])
+                status, spooled = post_once(port, *signed[i])
             except (OSError, TimeoutError) as exc:
                 status = type(exc).__name__
             tries.append(status)
@@ -424,6 +431,7 @@ def send_all(port: int, forms: list[dict], seconds: float, start: float) -> list
         results[i] = {
             "tries": tries,
             "status": tries[-1],
+            "spooled": spooled,
             "latency": time.monotonic() - began,
             "sent_at": began - start,
         }
@@ -455,7 +463,7 @@ def run(args) -> int:
         "HOTLINE_TWILIO_NUMBER": HOTLINE_NUMBER,
         "HOTLINE_TWILIO_API_BASE": f"http://127.0.0.1:{ports['twilio']}",
         "HOTLINE_TWILIO_TIMEOUT": "2",
-        "HOTLINE_SMS_LEASE_SECONDS": "10",
+        "HOTLINE_SMS_LEASE_SECONDS": "30",
         "HOTLINE_SMS_RETRY_SECONDS": "2",
         "HOTLINE_OUTBOX_SECONDS": "2",
         "HOTLINE_SWEEP_SECONDS": "2",
@@ -463,6 +471,7 @@ def run(args) -> int:
     }
     spools = {"a": work / "spool-a", "b": work / "spool-b"}
     cut_file = work / "cut-b"
+    slow_file = work / "slow-twilio"
 
     def web_env(node: str) -> dict:
         return base_env | {
@@ -499,6 +508,8 @@ def run(args) -> int:
                 str(work / "twilio.jsonl"),
                 "--delay",
                 str(args.twilio_delay),
+                "--slow-file",
+                str(slow_file),
             ],
             base_env,
         )
@@ -541,6 +552,14 @@ def run(args) -> int:
             thread.start()
             return thread
 
+        def slow():
+            slow_file.touch()
+            procs.note("Twilio answers in 1.5 s")
+
+        def fast():
+            slow_file.unlink()
+            procs.note("Twilio answers at once again")
+
         def kill():
             procs.kill9("web-a")
             procs.kill9("scheduler-1")
@@ -558,7 +577,8 @@ def run(args) -> int:
             cut_file.unlink()
             procs.note("node B reaches the database again")
 
-        timers = [at(args.kill_at, kill), at(args.restart_at, restart)]
+        timers = [at(args.kill_at - 3, slow), at(args.kill_at, kill), at(args.kill_at + 0.5, fast)]
+        timers.append(at(args.restart_at, restart))
         if args.cut_at >= 0:
             timers += [at(args.cut_at, cut), at(args.restore_at, restore)]
         results = send_all(ports["nginx"], sms_forms(run_id, args.n), args.seconds, start)
@@ -587,11 +607,11 @@ def _engine(database_url: str):
 
 
 def settle(database_url: str, spools: dict, start: float, last_due: datetime, procs: Processes) -> dict:
-    """Wait (at most 120 s) until both spools are empty, no outbox message waits, a sweep ran past the last due step."""
+    """Wait (at most 180 s) until both spools are empty, no outbox message waits, a sweep ran past the last due step."""
     from sqlalchemy import text
 
     engine = _engine(database_url)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     state = {}
     try:
         while time.monotonic() < deadline:
@@ -656,6 +676,12 @@ def check(database_url: str, run_id: str, n: int, seeded: dict, results: list[di
             ).bindparams(bindparam("numbers", expanding=True)),
             {"numbers": numbers},
         ).all()
+        follow_ups = conn.execute(
+            text("SELECT count(*) FROM outbox_message WHERE to_number IN :senders").bindparams(
+                bindparam("senders", expanding=True)
+            ),
+            {"senders": [f["From"] for f in forms]},
+        ).scalar()
         outbox = conn.execute(
             text("SELECT id, to_number, body, status, provider_sid, attempts FROM outbox_message")
         ).all()
@@ -676,12 +702,14 @@ def check(database_url: str, run_id: str, n: int, seeded: dict, results: list[di
         "tickets_opened": tickets,
         "spool_left": leftovers,
         "spool_quarantined": quarantined,
-        "spooled_and_replayed": _replayed(work),
+        "answered_from_the_spool": sum(1 for r in results if r.get("spooled")),
+        "number_sms_after_replay": follow_ups,
         "answers": statuses,
         "requests_tried_again": retried,
         "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1) if latencies else None,
         "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "slowest_ms_by_5s": _slowest(results),
     }
     if distinct != n:
         failed.append(f"{n - distinct} messages lost")
@@ -728,6 +756,7 @@ def check(database_url: str, run_id: str, n: int, seeded: dict, results: list[di
         "rows_with_a_sid_twilio_never_gave": sum(1 for m in to_send if m.provider_sid not in sids_at_twilio),
         "rows_tried_more_than_once": sum(1 for m in to_send if m.attempts > 1),
         "posts_of_no_row": len(posts) - sum(counts),
+        "found_at_twilio_not_sent_again": _adopted(work),
     }
     if out["rows_posted_twice_or_more"] or out["rows_never_posted"] or out["rows_not_marked_sent"]:
         failed.append(f"outbox: {out}")
@@ -736,18 +765,22 @@ def check(database_url: str, run_id: str, n: int, seeded: dict, results: list[di
     return {"messages": messages, "escalation": escalation, "outbox": out, "failed": failed}
 
 
-def _replayed(work: Path) -> int:
-    """Records the web workers and schedulers replayed, as their logs say (``spool replayed: {...}``)."""
-    total = 0
-    for log in work.glob("*.log"):
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-            if "spool replayed: " in line:
-                try:
-                    report = json.loads(line.split("spool replayed: ", 1)[1])
-                except ValueError:
-                    continue
-                total += report.get("stored", 0) + report.get("duplicates", 0)
-    return total
+def _slowest(results: list[dict]) -> list[int]:
+    """The slowest answer (ms) among the requests sent in each 5 s of the run."""
+    slowest: dict[int, float] = {}
+    for r in results:
+        if "latency" in r:
+            window = int(r["sent_at"] // 5)
+            slowest[window] = max(slowest.get(window, 0.0), r["latency"])
+    return [round(slowest.get(w, 0.0) * 1000) for w in range(max(slowest, default=-1) + 1)]
+
+
+def _adopted(work: Path) -> int:
+    """Messages a sender found at Twilio already (an earlier attempt got there) and did not send again."""
+    return sum(
+        log.read_text(encoding="utf-8", errors="replace").count("Twilio took it already")
+        for log in work.glob("scheduler-*.log")
+    )
 
 
 def report_lines(figures: dict) -> list[str]:
@@ -755,16 +788,18 @@ def report_lines(figures: dict) -> list[str]:
     return [
         f"messages: sent {m['sent']} / stored {m['stored_distinct_sid']} / duplicates {m['duplicate_rows']} / "
         f"lost {m['lost']} (tickets {m['tickets_opened']}; spool left {m['spool_left']}, "
-        f"quarantined {m['spool_quarantined']})",
+        f"quarantined {m['spool_quarantined']}; answered from a spool {m['answered_from_the_spool']}, "
+        f"their number texted after the replay {m['number_sms_after_replay']})",
         f"answers: {m['answers']}; requests tried again {m['requests_tried_again']}; "
-        f"latency p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms, max {m['max_ms']} ms",
+        f"latency p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms, max {m['max_ms']} ms; "
+        f"slowest by 5 s of sending: {m['slowest_ms_by_5s']} ms",
         f"escalation steps: due {e['due']} / written {e['written']} / missing {e['missing']} / "
         f"duplicates {e['duplicate_steps']} / unexpected {e['unexpected']} (events {e['events']}, "
         f"duplicate events {e['duplicate_events']})",
         f"outbox: to send {o['to_send']} / Twilio POSTs {o['twilio_posts']} / each once {o['rows_posted_once']} / "
         f"twice or more {o['rows_posted_twice_or_more']} / never {o['rows_never_posted']} / not marked sent "
-        f"{o['rows_not_marked_sent']} (tried more than once {o['rows_tried_more_than_once']}, not_sent rows "
-        f"{o['not_sent_rows']})",
+        f"{o['rows_not_marked_sent']} (tried more than once {o['rows_tried_more_than_once']}, found at Twilio "
+        f"and not sent again {o['found_at_twilio_not_sent_again']}, not_sent rows {o['not_sent_rows']})",
         "timeline: " + "; ".join(f"{t['at']:+.1f}s {t['what']}" for t in figures["timeline"]),
         f"settled: {json.dumps(figures['settled'])}",
         f"load average: before {figures['load']['before']}, after sending {figures['load']['after_send']}",
@@ -785,11 +820,13 @@ def main() -> None:
     p.add_argument("--restart-at", type=float, default=17)
     p.add_argument("--cut-at", type=float, default=24, help="-1: node B never loses the database")
     p.add_argument("--restore-at", type=float, default=28)
-    p.add_argument("--twilio-delay", type=float, default=0.03)
+    p.add_argument("--twilio-delay", type=float, default=0.01)
     p = sub.add_parser("fake-twilio")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--log", required=True)
-    p.add_argument("--delay", type=float, default=0.03)
+    p.add_argument("--delay", type=float, default=0.01)
+    p.add_argument("--slow-file", required=True)
+    p.add_argument("--slow-delay", type=float, default=1.5)
     p = sub.add_parser("db-proxy")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--target-port", type=int, default=5432)

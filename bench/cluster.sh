@@ -11,7 +11,8 @@
 # schedulers (both on node A; node B has gunicorn only); seeds 400 tickets whose escalation steps
 # (500) fall due during the run and 300 outbox messages due during it; sends 2,000 distinct signed
 # SMS through nginx over 40 s; at second 12 kills gunicorn A (master and workers) and scheduler 1
-# with kill -9, restarts both at second 17; from second 24 to 28 node B loses the database (its
+# with kill -9 (Twilio answering slowly from second 9, so the scheduler dies between Twilio taking a
+# message and hearing so), restarts both at second 17; from second 24 to 28 node B loses the database (its
 # connections pass through a proxy on loopback that drops them), so it spools and replays alone.
 # Then prints: messages sent / stored / duplicates / lost, answers and p50/p99 latency, escalation
 # steps due / written / duplicates, outbox rows / fake-Twilio POSTs / each once, the timeline of the
@@ -32,7 +33,7 @@ cleanup() {
     while read -r pgid; do kill -KILL -- "-$pgid" 2>/dev/null || true; done <"$WORK/pgids"
   fi
   [ -z "$SCRATCH" ] || psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS ${SCRATCH} WITH (FORCE)" >/dev/null || true
-  [ -z "$WORK" ] || rm -rf "$WORK"
+  if [ -n "$WORK" ] && [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK"; elif [ -n "$WORK" ]; then rm -rf "$WORK"; fi
   WORK= SCRATCH=
 }
 trap cleanup EXIT
