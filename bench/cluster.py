@@ -10,8 +10,8 @@
         sends N distinct signed SMS through nginx over SECONDS; at KILL-AT kills
         gunicorn A (its process group: master and workers) and scheduler 1 with
         SIGKILL, restarts both at RESTART-AT (Twilio answers in 1.5 s from three
-        seconds before the kill to half a second after, so that the scheduler is
-        killed after Twilio took a message and before it heard so); from CUT-AT to RESTORE-AT node B
+        seconds before the kill to 3.5 s after, and scheduler 1 is killed the
+        moment it waits for Twilio's answer to a message Twilio took, within 3 s); from CUT-AT to RESTORE-AT node B
         loses the database (its connections go through a proxy on loopback that
         drops them), so it spools and must replay by itself. Then waits (bounded)
         until both spools are empty, the outbox is settled and a sweep ran past
@@ -78,6 +78,7 @@ def fake_twilio(args) -> None:
     received: list[dict] = []
     lock = threading.Lock()
     slow = Path(args.slow_file)
+    inflight: set[int] = set()  # client ports of the POSTs taken and not answered yet
     log = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 (open for the server's life)
 
     class Handler(BaseHTTPRequestHandler):
@@ -111,11 +112,18 @@ def fake_twilio(args) -> None:
                 received.append(message)
                 log.write(json.dumps(message, ensure_ascii=False) + "\n")
                 log.flush()
+                inflight.add(self.client_address[1])
             time.sleep(args.slow_delay if slow.exists() else args.delay)
+            with lock:
+                inflight.discard(self.client_address[1])
             self._answer(201, message)
 
         def do_GET(self):
             url = urlparse(self.path)
+            if url.path == "/inflight":
+                with lock:
+                    self._answer(200, {"ports": sorted(inflight)})
+                return
             if not MESSAGES_PATH.match(url.path):
                 self._answer(404, {"code": 20404, "message": "not found", "status": 404})
                 return
@@ -245,6 +253,38 @@ class Processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+def _ports_to(pid: int, remote_port: int) -> set[int]:
+    """Local ports of the TCP connections process ``pid`` holds to 127.0.0.1:``remote_port`` (from /proc)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    except OSError:
+        return set()
+    ports = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if inode in inodes and int(remote.split(":")[1], 16) == remote_port:
+                ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+def mid_send(pid: int, twilio_port: int) -> bool:
+    """Whether process ``pid`` waits for the fake Twilio's answer to a POST Twilio has taken."""
+    conn = HTTPConnection("127.0.0.1", twilio_port, timeout=2)
+    try:
+        conn.request("GET", "/inflight")
+        inflight = set(json.loads(conn.getresponse().read())["ports"])
+    finally:
+        conn.close()
+    return bool(inflight & _ports_to(pid, twilio_port))
 
 
 def wait_http(port: int, path: str = "/login", seconds: float = 60) -> None:
@@ -562,7 +602,15 @@ def run(args) -> int:
 
         def kill():
             procs.kill9("web-a")
+            # Scheduler 1 dies the moment it waits for Twilio's answer to a message Twilio took (3 s at most).
+            pid, caught = procs.procs["scheduler-1"].pid, False
+            for _ in range(150):
+                if mid_send(pid, ports["twilio"]):
+                    caught = True
+                    break
+                time.sleep(0.02)
             procs.kill9("scheduler-1")
+            procs.note("scheduler 1 was " + ("" if caught else "NOT ") + "waiting for Twilio's answer to a message")
 
         def restart():
             procs.spawn("web-a", gunicorn, web_env("a"))
@@ -577,7 +625,7 @@ def run(args) -> int:
             cut_file.unlink()
             procs.note("node B reaches the database again")
 
-        timers = [at(args.kill_at - 3, slow), at(args.kill_at, kill), at(args.kill_at + 0.5, fast)]
+        timers = [at(args.kill_at - 3, slow), at(args.kill_at, kill), at(args.kill_at + 3.5, fast)]
         timers.append(at(args.restart_at, restart))
         if args.cut_at >= 0:
             timers += [at(args.cut_at, cut), at(args.restore_at, restore)]

@@ -4,12 +4,14 @@ APScheduler 3.x runs five jobs, each inside its own application context (its
 own database session, removed when the run ends) and each reading the clock
 only at this edge: the escalation sweep (``hotline.escalation.sweep``) every
 ``HOTLINE_SWEEP_SECONDS``, the overdue household visits' sweep
-(``hotline.grid.visits``) as often, the SMS outbox sender (``hotline.jobs.outbox``)
-every ``HOTLINE_OUTBOX_SECONDS``, the replay of the intake spool (Twilio requests kept
-while the database was away, ``hotline.intake.replay``) every
-``SPOOL_SECONDS``, the partner webhooks (``hotline.webhooks.service.send_due``) every
-``WEBHOOK_SECONDS``, and a heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job
-coalesces missed runs and never runs twice at once.
+(``hotline.grid.visits``) as often, the SMS outbox sender
+(``hotline.jobs.outbox``) every ``HOTLINE_OUTBOX_SECONDS``, the replay of this
+node's intake spool (Twilio requests kept while the database was away,
+``hotline.intake.replay``; the web workers replay their node's spool too)
+every ``SPOOL_SECONDS``, the partner webhooks
+(``hotline.webhooks.service.send_due``) every ``WEBHOOK_SECONDS``, and a
+heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job coalesces missed runs and
+never runs twice at once.
 """
 
 import logging
