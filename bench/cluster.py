@@ -580,6 +580,9 @@ def run(args) -> int:
         wait_http(ports["nginx"])
         procs.spawn("scheduler-1", scheduler, scheduler_env)
         procs.spawn("scheduler-2", scheduler, scheduler_env)
+        if time.monotonic() > start - 1:  # a loaded machine took longer to start than the lead: all moves later
+            start = time.monotonic() + 1
+            procs.start = start
         procs.note("all started")
         load_before = os.getloadavg()
 
@@ -592,27 +595,24 @@ def run(args) -> int:
             thread.start()
             return thread
 
-        def slow():
+        def kills():
+            """Slow Twilio, kill web A, kill scheduler 1 mid-send (within 3 s), fast Twilio, restart both."""
             slow_file.touch()
             procs.note("Twilio answers in 1.5 s")
-
-        def fast():
-            slow_file.unlink()
-            procs.note("Twilio answers at once again")
-
-        def kill():
+            time.sleep(max(0.0, start + args.kill_at - time.monotonic()))
             procs.kill9("web-a")
-            # Scheduler 1 dies the moment it waits for Twilio's answer to a message Twilio took (3 s at most).
             pid, caught = procs.procs["scheduler-1"].pid, False
-            for _ in range(150):
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
                 if mid_send(pid, ports["twilio"]):
                     caught = True
                     break
                 time.sleep(0.02)
             procs.kill9("scheduler-1")
             procs.note("scheduler 1 was " + ("" if caught else "NOT ") + "waiting for Twilio's answer to a message")
-
-        def restart():
+            slow_file.unlink()
+            procs.note("Twilio answers at once again")
+            time.sleep(max(1.0, start + args.restart_at - time.monotonic()))
             procs.spawn("web-a", gunicorn, web_env("a"))
             procs.spawn("scheduler-1", scheduler, scheduler_env)
             procs.note("restarted web-a and scheduler-1")
@@ -625,8 +625,7 @@ def run(args) -> int:
             cut_file.unlink()
             procs.note("node B reaches the database again")
 
-        timers = [at(args.kill_at - 3, slow), at(args.kill_at, kill), at(args.kill_at + 3.5, fast)]
-        timers.append(at(args.restart_at, restart))
+        timers = [at(args.kill_at - 3, kills)]
         if args.cut_at >= 0:
             timers += [at(args.cut_at, cut), at(args.restore_at, restore)]
         results = send_all(ports["nginx"], sms_forms(run_id, args.n), args.seconds, start)
