@@ -21,8 +21,8 @@
         Twilio's REST API for messages on 127.0.0.1: each POST to
         /2010-04-01/Accounts/<sid>/Messages.json is logged (one JSON line, flushed) the
         moment it arrives, then answered after DELAY (SLOW-DELAY while SLOW-FILE exists)
-        like Twilio (201, a new sid); a GET of Messages.json lists what was received
-        (To and From filters).
+        like Twilio (201, a new sid); a GET of Messages.json lists what was received,
+        newest first (To and From filters, pages of PageSize).
     cluster.py db-proxy --port P --target-port 5432 --cut-file FILE
         A TCP proxy to PostgreSQL on loopback; while FILE exists it drops every
         connection and refuses new ones (the database is away for that node).
@@ -128,16 +128,24 @@ def fake_twilio(args) -> None:
                 self._answer(404, {"code": 20404, "message": "not found", "status": 404})
                 return
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            size = int(query.get("PageSize", 50))
+            size, page = int(query.get("PageSize", 50)), int(query.get("Page", 0))
             with lock:
                 found = [
                     m
                     for m in reversed(received)
                     if m["to"] == query.get("To", m["to"]) and m["from"] == query.get("From", m["from"])
-                ][:size]
+                ]
+            more = len(found) > (page + 1) * size
+            following = url.path + "?" + urlencode(query | {"Page": page + 1, "PageSize": size}) if more else None
             self._answer(
                 200,
-                {"messages": found, "next_page_uri": None, "page": 0, "page_size": size, "uri": url.path},
+                {
+                    "messages": found[page * size : (page + 1) * size],
+                    "next_page_uri": following,
+                    "page": page,
+                    "page_size": size,
+                    "uri": self.path,
+                },
             )
 
         def log_message(self, *a):

@@ -145,6 +145,31 @@ def test_a_message_twilio_never_got_is_sent_once_after_its_sender_died(queued, n
     assert [r["method"] for r in http.requests] == ["GET", "POST"]
 
 
+def test_twilio_is_read_page_after_page_down_to_the_claim(queued, now):
+    """A duty phone gets many texts: the message may be on a later page of Twilio's list, newest first."""
+    later = _sender_died_after_twilio_took(queued, now)
+    newer = [{"sid": f"SM{i:032d}", "body": f"别的通知{i}", "created": now + timedelta(seconds=30)} for i in range(60)]
+    first_page = messages_listed(*newer)
+    first_page[1]["next_page_uri"] = "/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json?Page=1&PageSize=60"
+    taken = {"sid": "SM" + "7" * 32, "body": queued.body, "created": now + timedelta(seconds=1)}
+    before_claim = {"sid": "SM" + "6" * 32, "body": "更早的", "created": now - timedelta(hours=1)}
+    rest, http = client_with(first_page, messages_listed(taken, before_claim), message_created("SM" + "8" * 32))
+    assert send(later, rest).sent == [queued.id]
+    assert reload(queued).provider_sid == "SM" + "7" * 32
+    assert [r["method"] for r in http.requests] == ["GET", "GET"]
+
+
+def test_past_the_lookback_the_sender_cannot_tell_and_sends_nothing(queued, now, monkeypatch):
+    monkeypatch.setattr(service, "LOOKBACK", 2)
+    later = _sender_died_after_twilio_took(queued, now)
+    newer = [{"sid": f"SM{i:032d}", "body": f"别的通知{i}", "created": now + timedelta(seconds=30)} for i in range(3)]
+    rest, http = client_with(messages_listed(*newer), message_created("SM" + "8" * 32))
+    assert send(later, rest).retrying == [queued.id]
+    message = reload(queued)
+    assert message.status == "sending" and "cannot tell whether Twilio took it" in message.last_error
+    assert [r["method"] for r in http.requests] == ["GET"]
+
+
 def test_a_twilio_message_that_is_another_rows_is_not_taken_for_this_one(queued, ticket, operator, now):
     earlier = service.text_caller(ticket, actor=operator, now=now, text=queued.body)
     db.session.commit()

@@ -256,8 +256,12 @@ def _retry_or_give_up(
 
 #: Twilio's clock and ours may differ this much when a message found at Twilio is matched to its claim.
 CLOCK_SKEW = timedelta(seconds=60)
-#: How many of Twilio's latest messages to one number (from the hotline's) are looked through.
-LOOKBACK = 50
+#: At most this many of Twilio's messages to one number (from the hotline's), newest first, are looked through.
+LOOKBACK = 1000
+
+
+class CannotTell(Exception):
+    """Twilio's list of messages to the number is too long since the claim to look through."""
 
 
 def _taken_already(message: OutboundMessage, client: Client, from_number: str, since: datetime):
@@ -265,13 +269,19 @@ def _taken_already(message: OutboundMessage, client: Client, from_number: str, s
 
     A message to the same number from the hotline's number, with the same
     body, created at Twilio since ``since`` (less ``CLOCK_SKEW``), whose SID no
-    row of the outbox holds yet.
+    row of the outbox holds yet. Twilio lists the newest first: the pages are
+    read until a message older than that (a duty phone gets many); past
+    ``LOOKBACK`` messages it cannot tell (``CannotTell``).
     """
-    found = [
-        sent
-        for sent in client.messages.list(to=message.to_number, from_=from_number, limit=LOOKBACK)
-        if sent.body == message.body and (sent.date_created is None or sent.date_created >= since - CLOCK_SKEW)
-    ]
+    oldest = since - CLOCK_SKEW
+    found = []
+    for seen, sent in enumerate(client.messages.stream(to=message.to_number, from_=from_number, page_size=100)):
+        if sent.date_created is not None and sent.date_created < oldest:
+            break
+        if seen >= LOOKBACK:
+            raise CannotTell(f"more than {LOOKBACK} messages to this number since the claim")
+        if sent.body == message.body:
+            found.append(sent)
     if not found:
         return None
     known = set(
