@@ -203,6 +203,21 @@ def test_one_pass_claims_a_batch_at_a_time_up_to_its_limit(app, now):
     assert len(http.requests) == 5
 
 
+def test_each_batch_of_a_pass_is_claimed_with_the_clock_read_anew(app, now, monkeypatch):
+    """A long pass (a slow Twilio) must not claim its later batches with a lease that ran out already."""
+    app.config.update(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_NUMBER=HOTLINE, SMS_LEASE_SECONDS=30, TWILIO_TIMEOUT=2)
+    assert sender.claim_batch(app) == 5
+    for i in range(7):
+        service.enqueue_sms(to=f"+861390000{i:04d}", body=f"通知{i}", now=now)
+    db.session.commit()
+    clock = iter([now, now + timedelta(seconds=25), now + timedelta(seconds=26)])
+    monkeypatch.setattr(sender, "utcnow", lambda: next(clock))
+    rest, _http = client_with(*[message_created(f"SM{i:032d}") for i in range(7)])
+    assert len(send_outbox(app, http_client=rest.http_client).sent) == 7
+    sent_at = sorted(m.sent_at for m in db.session.scalars(select(OutboundMessage)))
+    assert sent_at == [now] * 5 + [now + timedelta(seconds=25)] * 2
+
+
 def test_the_api_base_setting_sends_to_another_twilio(app, queued):
     """HOTLINE_TWILIO_API_BASE: the sender posts to that address as it would to api.twilio.com."""
     posts = []

@@ -57,15 +57,30 @@ def claim_batch(app: Flask) -> int:
 
 
 def send_outbox(app: Flask, *, http_client: HttpClient | None = None, limit: int = 100) -> SendReport:
-    """One pass of the sender over the due messages, with the application's settings (inside an app context)."""
-    return send_due(
-        now=utcnow(),
-        client=twilio_client(app, http_client),
-        from_number=app.config.get("TWILIO_NUMBER"),
-        status_callback=app.config["PUBLIC_BASE_URL"].rstrip("/") + "/twilio/sms/status",
-        max_attempts=app.config["SMS_MAX_ATTEMPTS"],
-        retry_seconds=app.config["SMS_RETRY_SECONDS"],
-        limit=limit,
-        lease_seconds=lease_seconds(app),
-        batch=claim_batch(app),
-    )
+    """One pass of the sender over the due messages, with the application's settings (inside an app context).
+
+    A claim's batch at a time, each with the clock read anew: a batch's lease
+    runs from when it was claimed, not from the start of a long pass.
+    """
+    client, batch = twilio_client(app, http_client), claim_batch(app)
+    report = SendReport()
+    while True:
+        left = limit - sum(len(part) for part in (report.sent, report.retrying, report.failed, report.not_sent))
+        if left <= 0:
+            break
+        part = send_due(
+            now=utcnow(),
+            client=client,
+            from_number=app.config.get("TWILIO_NUMBER"),
+            status_callback=app.config["PUBLIC_BASE_URL"].rstrip("/") + "/twilio/sms/status",
+            max_attempts=app.config["SMS_MAX_ATTEMPTS"],
+            retry_seconds=app.config["SMS_RETRY_SECONDS"],
+            limit=min(batch, left),
+            lease_seconds=lease_seconds(app),
+            batch=batch,
+        )
+        if not (part.sent or part.retrying or part.failed or part.not_sent):
+            break
+        for name in ("sent", "retrying", "failed", "not_sent"):
+            getattr(report, name).extend(getattr(part, name))
+    return report

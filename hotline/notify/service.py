@@ -306,11 +306,12 @@ def send_due(
 ) -> SendReport:
     """Send up to ``limit`` messages that are due, one transaction each; ``client`` None means no credentials.
 
-    Messages are claimed ``batch`` at a time, each claim for ``lease_seconds``:
-    the caller sizes the batch so that its messages are all tried within the
-    lease (``hotline.jobs.outbox``), and a sender that dies holds that many at
-    most. Without credentials (or without the hotline's own number) nothing is
-    sent and each message says ``not sent: no credentials``. Opted-out
+    Messages are claimed ``batch`` at a time, each claim for ``lease_seconds``
+    from ``now``: the caller sizes the batch so that its messages are all tried
+    within the lease, and calls this again with the clock read anew for each
+    batch (``hotline.jobs.outbox``); a sender that dies holds one batch at most.
+    Without credentials (or without the hotline's own number) nothing is sent
+    and each message says ``not sent: no credentials``. Opted-out
     recipients are checked again at send time and never sent to.
     """
     report = SendReport()
