@@ -257,7 +257,7 @@ def _retry_or_give_up(
 #: Twilio's clock and ours may differ this much when a message found at Twilio is matched to its claim.
 CLOCK_SKEW = timedelta(seconds=60)
 #: At most this many of Twilio's messages to one number (from the hotline's), newest first, are looked through.
-LOOKBACK = 1000
+LOOKBACK = 10_000
 
 
 class CannotTell(Exception):
@@ -275,7 +275,7 @@ def _taken_already(message: OutboundMessage, client: Client, from_number: str, s
     """
     oldest = since - CLOCK_SKEW
     found = []
-    for seen, sent in enumerate(client.messages.stream(to=message.to_number, from_=from_number, page_size=100)):
+    for seen, sent in enumerate(client.messages.stream(to=message.to_number, from_=from_number, page_size=1000)):
         if sent.date_created is not None and sent.date_created < oldest:
             break
         if seen >= LOOKBACK:
