@@ -40,6 +40,9 @@ class Config:
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
     TWILIO_NUMBER = _env("HOTLINE_TWILIO_NUMBER")
     TWILIO_TIMEOUT = _env_int("HOTLINE_TWILIO_TIMEOUT", 10)
+    #: Where the outbox sender reaches Twilio's REST API (empty: Twilio's own, https://api.twilio.com);
+    #: the cluster bench points it at a fake Twilio on loopback.
+    TWILIO_API_BASE = (_env("HOTLINE_TWILIO_API_BASE") or "").rstrip("/") or None
     WEBHOOK_MAX_BYTES = _env_int("HOTLINE_WEBHOOK_MAX_BYTES", 32 * 1024)
     #: Where Twilio requests the database could not take wait to be replayed (empty: ``instance/spool``).
     SPOOL_DIR = _env("HOTLINE_SPOOL_DIR")
@@ -51,6 +54,14 @@ class Config:
     WEBHOOK_DB_WAIT_SECONDS = _env_float("HOTLINE_WEBHOOK_DB_WAIT_SECONDS", 1.5)
     SMS_MAX_ATTEMPTS = _env_int("HOTLINE_SMS_MAX_ATTEMPTS", 5)
     SMS_RETRY_SECONDS = _env_int("HOTLINE_SMS_RETRY_SECONDS", 60)
+    #: How long a sender's claim on a message holds before another sender may take it (it then asks
+    #: Twilio first whether the message went out); never less than twice HOTLINE_TWILIO_TIMEOUT plus 5 s.
+    SMS_LEASE_SECONDS = _env_int("HOTLINE_SMS_LEASE_SECONDS", 300)
+    #: How often the scheduler's outbox sender looks for due text messages.
+    OUTBOX_SECONDS = _env_int("HOTLINE_OUTBOX_SECONDS", 10)
+    #: Each web worker replays its node's spool this often once the database answers (0: never; then a
+    #: scheduler on the same node, or `flask hotline spool replay`, must).
+    WEB_SPOOL_REPLAY_SECONDS = _env_float("HOTLINE_WEB_SPOOL_REPLAY_SECONDS", 5)
     DESK_POLL_SECONDS = _env_int("HOTLINE_DESK_POLL_SECONDS", 5)
     SWEEP_SECONDS = _env_int("HOTLINE_SWEEP_SECONDS", 30)
     #: SQLite only: how often each web process checkpoints the WAL in the background (0: never).

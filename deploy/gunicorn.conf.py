@@ -42,3 +42,17 @@ access_log_format = '%({x-forwarded-for}i)s "%(r)s" %(s)s %(B)s "%(f)s" "%(a)s" 
 #: cross a fork, and SQLite's checkpoint thread starts per process).
 preload_app = False
 proc_name = "hotline-web"
+
+
+def post_worker_init(worker):
+    """Each worker replays its node's intake spool once the database answers again (also with no scheduler here).
+
+    One worker at a time does (the spool's replay lock); every
+    HOTLINE_WEB_SPOOL_REPLAY_SECONDS (5; 0: never) each looks at the spool's folders, nothing more.
+    """
+    from flask import Flask
+
+    from hotline.intake.replay import start_web_replayer
+
+    if isinstance(worker.wsgi, Flask):
+        start_web_replayer(worker.wsgi)

@@ -9,7 +9,8 @@ from hotline.extensions import db
 from models.interaction import Interaction
 from models.types import UTCDateTime
 
-#: queued: waiting for its next attempt; sending: claimed by a sender; sent: Twilio took it;
+#: queued: waiting for its next attempt (Twilio has it not); sending: claimed by a sender, or an attempt
+#: whose outcome is unknown (Twilio may have taken it: asked before any new attempt); sent: Twilio took it;
 #: failed: refused by Twilio or given up after the last attempt; not_sent: never tried
 #: (no credentials, the recipient opted out).
 STATUSES = ("queued", "sending", "sent", "failed", "not_sent")
@@ -33,6 +34,9 @@ class OutboundMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: queued: when the next attempt is due; sending: when the claim expires and may be retaken.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: sending: when the first claim of this series of attempts began, that is the earliest instant
+    #: Twilio may have taken the message (an expired claim looks for it at Twilio from there).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Why the last attempt failed, or why the message was not sent.
     last_error: Mapped[str | None] = mapped_column(String(500))
     #: Twilio MessageSid once sent; unique so a status callback finds exactly one row.

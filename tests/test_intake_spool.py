@@ -8,11 +8,15 @@ database stops taking connections and its sessions are ended.
 import fcntl
 import json
 import os
+import runpy
 import sqlite3
 import stat
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import pytest
@@ -31,6 +35,7 @@ from tests.conftest import login, post_form
 from tests.helpers import audit_kinds, count
 from tests.twilio_helpers import BASE, CALLER, call_form, sms_form, twilio_post
 
+ROOT = Path(__file__).resolve().parent.parent
 #: The webhooks' bound on waiting for the database, short in tests.
 WAIT = 0.3
 SPOOLED = "求助编号稍后将以短信告知"
@@ -440,6 +445,45 @@ def test_the_scheduler_replays_the_spool_every_few_seconds(app, spool):
     run_spool(app)
     assert spool.pending_names() == [] and count(Interaction, Interaction.provider_sid == sid(9)) == 1
     assert count(OutboundMessage) == 1
+
+
+def test_a_web_node_without_a_scheduler_replays_its_own_spool(app, spool):
+    """Each gunicorn worker starts the replayer thread: the node's spool is stored with no scheduler anywhere."""
+    from hotline.intake import replay as replay_module
+
+    form = {k: [v] for k, v in sms_form(sid=sid(8)).items()}
+    spool.write("sms", key=CALLER, form=form, args={}, received_at=now_utc() - timedelta(seconds=3))
+    app.config["WEB_SPOOL_REPLAY_SECONDS"] = 0.05
+    stop = threading.Event()
+    thread = replay_module.start_web_replayer(app, stop)
+    try:
+        for _ in range(200):  # at most 10 s
+            if not spool.waiting_names():
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert spool.waiting_names() == [] and count(Interaction, Interaction.provider_sid == sid(8)) == 1
+    assert count(OutboundMessage) == 1  # the number follows by SMS, as after the scheduler's replay
+
+
+def test_gunicorn_starts_the_spool_replayer_in_each_worker(app, monkeypatch):
+    from hotline.intake import replay as replay_module
+
+    started = []
+    monkeypatch.setattr(replay_module, "start_web_replayer", started.append)
+    hooks = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    hooks["post_worker_init"](SimpleNamespace(wsgi=app))
+    assert started == [app]
+
+
+def test_with_nothing_waiting_the_web_replayer_does_not_touch_the_database(app, spool, monkeypatch):
+    from hotline.intake import replay as replay_module
+
+    monkeypatch.setattr(replay_module, "run_spool_replay", lambda app: pytest.fail("no replay with nothing waiting"))
+    assert replay_module.replay_if_waiting(app) is None
 
 
 def test_a_full_disk_still_gets_the_caller_an_answer_and_says_so_loudly(client, spool, outage, monkeypatch, caplog):

@@ -5,7 +5,6 @@ from datetime import timedelta
 from hotline.escalation.sweep import heartbeat_age
 from hotline.extensions import db
 from hotline.jobs.scheduler import (
-    OUTBOX_SECONDS,
     SPOOL_SECONDS,
     WEBHOOK_SECONDS,
     build_scheduler,
@@ -27,7 +26,7 @@ def test_the_scheduler_sweeps_sends_the_outbox_replays_the_spool_and_beats(app):
     assert {name: (job.func, job.trigger.interval) for name, job in jobs.items()} == {
         "sweep": (run_sweep, sweep_every),
         "visits": (run_visit_sweep, sweep_every),
-        "outbox": (run_outbox, timedelta(seconds=OUTBOX_SECONDS)),
+        "outbox": (run_outbox, timedelta(seconds=app.config["OUTBOX_SECONDS"])),
         "spool": (run_spool, timedelta(seconds=SPOOL_SECONDS)),
         "webhooks": (run_webhooks, timedelta(seconds=WEBHOOK_SECONDS)),
         "heartbeat": (run_heartbeat, sweep_every),

@@ -1,8 +1,11 @@
 """The SMS outbox: sent through twilio.rest.Client (a fake http_client here), retried, given up, never to opt-outs."""
 
+import json
 import socket
 import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -20,7 +23,7 @@ from models.outbox import OutboundMessage
 from models.ticket import Ticket
 from tests.conftest import post_form
 from tests.helpers import audit_kinds, event_kinds, reload
-from tests.twilio_helpers import CALLER, FakeHttp, message_created, sms_form, twilio_post
+from tests.twilio_helpers import CALLER, FakeHttp, message_created, messages_listed, sms_form, twilio_post
 
 HOTLINE = "+8657100012345"
 CALLBACK = "http://hotline.test/twilio/sms/status"
@@ -73,14 +76,15 @@ def test_a_queued_message_is_sent_through_the_rest_client(queued, now):
     assert send(now, rest).sent == []  # nothing is sent twice
 
 
-def test_a_timeout_is_retried_with_backoff_and_given_up_after_the_last_attempt(queued, ticket, now):
+def test_a_timeout_is_retried_with_backoff_asking_twilio_first_and_given_up_after_the_last_attempt(queued, ticket, now):
     rest, http = client_with(requests.Timeout("read timed out"))
     at = now
     waits = []
     for _ in range(4):
         assert send(at, rest).retrying == [queued.id]
         message = reload(queued)
-        assert message.status == "queued" and "Timeout" in message.last_error
+        # Twilio may have taken it: it stays "sending" until Twilio says whether it did.
+        assert message.status == "sending" and "Timeout" in message.last_error and message.claimed_at == now
         waits.append(message.next_attempt_at - at)
         assert send(at + waits[-1] - timedelta(seconds=1), rest).retrying == []  # not due yet
         at = message.next_attempt_at
@@ -89,16 +93,173 @@ def test_a_timeout_is_retried_with_backoff_and_given_up_after_the_last_attempt(q
     assert report.failed == [queued.id]
     message = reload(queued)
     assert (message.status, message.attempts) == ("failed", 5)
-    assert message.last_error.startswith("gave up after 5 attempts")
-    assert len(http.requests) == 5
+    assert message.last_error.startswith("gave up after 5 attempts: cannot tell whether Twilio took it")
+    # One POST; every later attempt asked Twilio (a GET of its messages), which never answered.
+    assert [r["method"] for r in http.requests] == ["POST", "GET", "GET", "GET", "GET"]
     assert event_kinds(ticket)[-1] == "sms_failed"
     assert send(at + timedelta(days=1), rest).failed == []
 
 
-def test_a_server_error_is_retried(queued, now):
-    rest, _http = client_with((503, {"code": 20503, "message": "Service Unavailable"}), message_created())
+def test_a_server_error_is_retried_after_asking_twilio(queued, now):
+    rest, http = client_with(
+        (503, {"code": 20503, "message": "Service Unavailable"}), messages_listed(), message_created()
+    )
     assert send(now, rest).retrying == [queued.id]
     assert send(now + timedelta(minutes=1), rest).sent == [queued.id]
+    assert [r["method"] for r in http.requests] == ["POST", "GET", "POST"]
+    assert http.requests[1]["params"]["To"] == CALLER and http.requests[1]["params"]["From"] == HOTLINE
+
+
+def test_too_many_requests_is_retried_without_asking_twilio(queued, now):
+    rest, http = client_with((429, {"code": 20429, "message": "Too Many Requests"}), message_created())
+    assert send(now, rest).retrying == [queued.id]
+    assert reload(queued).status == "queued"
+    assert send(now + timedelta(minutes=1), rest).sent == [queued.id]
+    assert [r["method"] for r in http.requests] == ["POST", "POST"]
+
+
+def _sender_died_after_twilio_took(queued, now, lease=300):
+    """A sender claimed the message and died before writing down Twilio's answer."""
+    assert service._claim(now, limit=1, lease_seconds=lease) == [(queued.id, None)]
+    return now + timedelta(seconds=lease + 1)
+
+
+def test_a_message_twilio_took_before_its_sender_died_is_not_sent_again(queued, now):
+    later = _sender_died_after_twilio_took(queued, now)
+    twilio_has = {"sid": "SM" + "7" * 32, "body": queued.body, "created": now + timedelta(seconds=1)}
+    rest, http = client_with(messages_listed(twilio_has), message_created("SM" + "8" * 32))
+    assert send(later, rest).sent == [queued.id]
+    message = reload(queued)
+    assert (message.status, message.provider_sid, message.attempts) == ("sent", "SM" + "7" * 32, 2)
+    assert message.interaction.provider_sid == "SM" + "7" * 32
+    assert [r["method"] for r in http.requests] == ["GET"]  # asked, never posted again
+
+
+def test_a_message_twilio_never_got_is_sent_once_after_its_sender_died(queued, now):
+    later = _sender_died_after_twilio_took(queued, now)
+    other_text = {"sid": "SM" + "6" * 32, "body": "另一条短信", "created": now + timedelta(seconds=1)}
+    older_same = {"sid": "SM" + "5" * 32, "body": queued.body, "created": now - timedelta(hours=1)}
+    rest, http = client_with(messages_listed(other_text, older_same), message_created("SM" + "8" * 32))
+    assert send(later, rest).sent == [queued.id]
+    assert reload(queued).provider_sid == "SM" + "8" * 32
+    assert [r["method"] for r in http.requests] == ["GET", "POST"]
+
+
+def test_twilio_is_read_page_after_page_down_to_the_claim(queued, now):
+    """A duty phone gets many texts: the message may be on a later page of Twilio's list, newest first."""
+    later = _sender_died_after_twilio_took(queued, now)
+    newer = [{"sid": f"SM{i:032d}", "body": f"别的通知{i}", "created": now + timedelta(seconds=30)} for i in range(60)]
+    first_page = messages_listed(*newer)
+    first_page[1]["next_page_uri"] = "/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json?Page=1&PageSize=60"
+    taken = {"sid": "SM" + "7" * 32, "body": queued.body, "created": now + timedelta(seconds=1)}
+    before_claim = {"sid": "SM" + "6" * 32, "body": "更早的", "created": now - timedelta(hours=1)}
+    rest, http = client_with(first_page, messages_listed(taken, before_claim), message_created("SM" + "8" * 32))
+    assert send(later, rest).sent == [queued.id]
+    assert reload(queued).provider_sid == "SM" + "7" * 32
+    assert [r["method"] for r in http.requests] == ["GET", "GET"]
+
+
+def test_past_the_lookback_the_sender_cannot_tell_and_sends_nothing(queued, now, monkeypatch):
+    monkeypatch.setattr(service, "LOOKBACK", 2)
+    later = _sender_died_after_twilio_took(queued, now)
+    newer = [{"sid": f"SM{i:032d}", "body": f"别的通知{i}", "created": now + timedelta(seconds=30)} for i in range(3)]
+    rest, http = client_with(messages_listed(*newer), message_created("SM" + "8" * 32))
+    assert send(later, rest).retrying == [queued.id]
+    message = reload(queued)
+    assert message.status == "sending" and "cannot tell whether Twilio took it" in message.last_error
+    assert [r["method"] for r in http.requests] == ["GET"]
+
+
+def test_a_twilio_message_that_is_another_rows_is_not_taken_for_this_one(queued, ticket, operator, now):
+    earlier = service.text_caller(ticket, actor=operator, now=now, text=queued.body)
+    db.session.commit()
+    rest, _http = client_with(message_created("SM" + "4" * 32))
+    assert send(now, rest, limit=1).sent == [queued.id]  # the first queued goes first
+    later = _sender_died_after_twilio_took(reload(earlier), now)
+    first = {"sid": "SM" + "4" * 32, "body": queued.body, "created": now}
+    rest, http = client_with(messages_listed(first), message_created("SM" + "3" * 32))
+    assert send(later, rest).sent == [earlier.id]
+    assert reload(earlier).provider_sid == "SM" + "3" * 32
+    assert [r["method"] for r in http.requests] == ["GET", "POST"]
+
+
+def test_one_pass_claims_a_batch_at_a_time_up_to_its_limit(app, now):
+    messages = [service.enqueue_sms(to=f"+861390000{i:04d}", body=f"通知{i}", now=now) for i in range(5)]
+    db.session.commit()
+    ids = [m.id for m in messages]
+    claims = []
+    real_claim = service._claim
+
+    def watched(now, *, limit, lease_seconds):
+        claims.append(limit)
+        return real_claim(now, limit=limit, lease_seconds=lease_seconds)
+
+    rest, http = client_with(*[message_created(f"SM{i:032d}") for i in range(5)])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_claim", watched)
+        assert send(now, rest, limit=4, batch=3).sent == ids[:4]
+    assert claims == [3, 1]  # 3, then what is left of the limit
+    assert send(now, rest, batch=3).sent == ids[4:]
+    assert len(http.requests) == 5
+
+
+def test_each_batch_of_a_pass_is_claimed_with_the_clock_read_anew(app, now, monkeypatch):
+    """A long pass (a slow Twilio) must not claim its later batches with a lease that ran out already."""
+    app.config.update(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_NUMBER=HOTLINE, SMS_LEASE_SECONDS=30, TWILIO_TIMEOUT=2)
+    assert sender.claim_batch(app) == 5
+    for i in range(7):
+        service.enqueue_sms(to=f"+861390000{i:04d}", body=f"通知{i}", now=now)
+    db.session.commit()
+    clock = iter([now, now + timedelta(seconds=25), now + timedelta(seconds=26)])
+    monkeypatch.setattr(sender, "utcnow", lambda: next(clock))
+    rest, _http = client_with(*[message_created(f"SM{i:032d}") for i in range(7)])
+    assert len(send_outbox(app, http_client=rest.http_client).sent) == 7
+    sent_at = sorted(m.sent_at for m in db.session.scalars(select(OutboundMessage)))
+    assert sent_at == [now] * 5 + [now + timedelta(seconds=25)] * 2
+
+
+def test_the_api_base_setting_sends_to_another_twilio(app, queued):
+    """HOTLINE_TWILIO_API_BASE: the sender posts to that address as it would to api.twilio.com."""
+    posts = []
+
+    class FakeTwilio(BaseHTTPRequestHandler):
+        def do_POST(self):
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            posts.append((self.path, form["To"][0], form["Body"][0]))
+            body = json.dumps({"sid": "SM" + "2" * 32, "status": "queued"}).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), FakeTwilio)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app.config.update(
+            TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+            TWILIO_NUMBER=HOTLINE,
+            TWILIO_API_BASE=f"http://127.0.0.1:{server.server_port}",
+        )
+        assert send_outbox(app).sent == [queued.id]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert posts == [("/2010-04-01/Accounts/AC" + "1" * 32 + "/Messages.json", CALLER, queued.body)]
+    assert reload(queued).provider_sid == "SM" + "2" * 32
+
+
+def test_the_lease_outlasts_twice_the_twilio_timeout_for_each_message_of_a_claim(app):
+    app.config.update(SMS_LEASE_SECONDS=10, TWILIO_TIMEOUT=7)
+    assert sender.lease_seconds(app) == 19
+    assert sender.claim_batch(app) == 1  # one message: two calls of 7 s fit in 19 s
+    app.config.update(SMS_LEASE_SECONDS=300, TWILIO_TIMEOUT=10)
+    assert sender.lease_seconds(app) == 300
+    assert sender.claim_batch(app) == 13  # 13 messages of two 10 s calls (and 2 s more) each: 286 s
 
 
 def test_a_refusal_fails_at_once(queued, now):
@@ -149,10 +310,10 @@ def test_an_invalid_number_is_recorded_unsent(app, now):
 
 
 def test_a_claimed_message_is_not_claimed_again_until_its_lease_expires(queued, now):
-    assert service._claim(now, limit=10, lease_seconds=300) == [queued.id]
+    assert service._claim(now, limit=10, lease_seconds=300) == [(queued.id, None)]
     assert service._claim(now, limit=10, lease_seconds=300) == []
-    # The sender died while sending: after the lease the message is tried again.
-    assert service._claim(now + timedelta(seconds=301), limit=10, lease_seconds=300) == [queued.id]
+    # The sender died while sending: after the lease the message is tried again, Twilio asked first since the claim.
+    assert service._claim(now + timedelta(seconds=301), limit=10, lease_seconds=300) == [(queued.id, now)]
     assert reload(queued).attempts == 2
 
 
@@ -260,7 +421,7 @@ def test_senders_running_at_once_send_each_message_once(app, now):
             with app.app_context():
                 start.wait(timeout=30)
                 for _ in range(5):
-                    claimed.extend(service._claim(now, limit=4, lease_seconds=300))
+                    claimed.extend(claim.id for claim in service._claim(now, limit=4, lease_seconds=300))
                 db.session.remove()
         except Exception as exc:  # reported below: a thread's exception would otherwise vanish
             errors.append(repr(exc))

@@ -1,6 +1,7 @@
 """Signing Twilio webhooks in tests exactly as Twilio does, and a fake HTTP client for the REST API."""
 
 import json
+from email.utils import format_datetime
 from urllib.parse import urlencode
 
 from twilio.http import HttpClient
@@ -64,7 +65,7 @@ class FakeHttp(HttpClient):
         self.requests: list[dict] = []
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, **kwargs):
-        self.requests.append({"method": method, "url": url, "data": data, "auth": auth})
+        self.requests.append({"method": method, "url": url, "params": params, "data": data, "auth": auth})
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, BaseException):
             raise answer
@@ -74,3 +75,24 @@ class FakeHttp(HttpClient):
 
 def message_created(sid: str = "SM" + "9" * 32, status: str = "queued") -> tuple[int, dict]:
     return 201, {"sid": sid, "status": status, "account_sid": "AC" + "0" * 32, "body": "", "to": CALLER}
+
+
+def messages_listed(*messages: dict) -> tuple[int, dict]:
+    """Twilio's answer to a list of messages: each given as its sid, body and created (a datetime)."""
+    return 200, {
+        "messages": [
+            {
+                "sid": m["sid"],
+                "body": m["body"],
+                "to": CALLER,
+                "from": HOTLINE,
+                "status": "sent",
+                "date_created": format_datetime(m["created"], usegmt=True),
+            }
+            for m in messages
+        ],
+        "next_page_uri": None,
+        "page": 0,
+        "page_size": 50,
+        "uri": "/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json",
+    }

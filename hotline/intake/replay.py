@@ -1,6 +1,8 @@
 """Replaying the intake spool: each spooled Twilio request through the webhook's own writes, in arrival order.
 
-Run by the scheduler every few seconds (``run_spool_replay``) and by
+Run by the scheduler every few seconds (``run_spool_replay``), by each web
+worker of gunicorn for its own node's spool (``start_web_replayer``, so that a
+node without a scheduler still gets its spool replayed) and by
 ``flask --app app hotline spool replay``. One replayer at a time works
 through the spool (``Spool.replaying``); each record is claimed by an atomic
 rename first, so a second process never takes the same one.
@@ -19,6 +21,7 @@ is quarantined with the reason.
 
 import json
 import logging
+import threading
 from collections import Counter
 from datetime import datetime
 
@@ -224,6 +227,45 @@ def run_spool_replay(app) -> dict:
     if report["stored"] or report["duplicates"] or report["applied"] or report["quarantined"]:
         log.info("spool replayed: %s", json.dumps(report, ensure_ascii=False))
     return report
+
+
+def replay_if_waiting(app) -> dict | None:
+    """A web worker's look at its node's spool: replay it when records wait, else nothing (no database query).
+
+    The look is two listings of the spool's folders; the replay is
+    ``run_spool_replay``'s, under the spool's replay lock, so the workers of a
+    node (and a scheduler on it) never replay at once. None when nothing waits.
+    """
+    with app.app_context():
+        if not intake().spool.waiting_names():
+            return None
+    return run_spool_replay(app)
+
+
+def _replay_every(app, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            replay_if_waiting(app)
+        except Exception:  # the thread must outlive any one failure; the next look tries again
+            log.exception("the web worker's spool replay failed")
+
+
+def start_web_replayer(app, stop: threading.Event | None = None) -> threading.Thread | None:
+    """Start the daemon thread that replays this node's spool every ``HOTLINE_WEB_SPOOL_REPLAY_SECONDS``.
+
+    Called by gunicorn for each web worker (``post_worker_init`` in
+    ``deploy/gunicorn.conf.py``). The SMS path is not touched: the thread looks
+    at the spool's folders on its own clock, and replays only when a record
+    waits, that is after the database was away. None when the setting is 0.
+    """
+    every = app.config["WEB_SPOOL_REPLAY_SECONDS"]
+    if every <= 0:
+        return None
+    thread = threading.Thread(
+        target=_replay_every, args=(app, every, stop or threading.Event()), name="spool-replay", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 spool_cli = AppGroup("spool", help="The intake spool: Twilio requests kept while the database was away.")

@@ -126,7 +126,7 @@ def webhook(*required: str, spool_as: str | None, key: Callable | None = None, u
                     return _spooled(spool_as, ordering, form, now, unstored, reason=f"{type(exc).__name__}: {exc}")
                 if database == "probe":
                     spool.mark_up()
-                    log.info("the database answers again: the spool is replayed by the scheduler")
+                    log.info("the database answers again: this node's web workers (and scheduler) replay the spool")
                 return response
 
         return wrapped

@@ -4,12 +4,14 @@ APScheduler 3.x runs five jobs, each inside its own application context (its
 own database session, removed when the run ends) and each reading the clock
 only at this edge: the escalation sweep (``hotline.escalation.sweep``) every
 ``HOTLINE_SWEEP_SECONDS``, the overdue household visits' sweep
-(``hotline.grid.visits``) as often, the SMS outbox sender (``hotline.jobs.outbox``)
-every ``OUTBOX_SECONDS``, the replay of the intake spool (Twilio requests kept
-while the database was away, ``hotline.intake.replay``) every
-``SPOOL_SECONDS``, the partner webhooks (``hotline.webhooks.service.send_due``) every
-``WEBHOOK_SECONDS``, and a heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job
-coalesces missed runs and never runs twice at once.
+(``hotline.grid.visits``) as often, the SMS outbox sender
+(``hotline.jobs.outbox``) every ``HOTLINE_OUTBOX_SECONDS``, the replay of this
+node's intake spool (Twilio requests kept while the database was away,
+``hotline.intake.replay``; the web workers replay their node's spool too)
+every ``SPOOL_SECONDS``, the partner webhooks
+(``hotline.webhooks.service.send_due``) every ``WEBHOOK_SECONDS``, and a
+heartbeat every ``HOTLINE_SWEEP_SECONDS``. Each job coalesces missed runs and
+never runs twice at once.
 """
 
 import logging
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 
 #: How often the intake spool is replayed: a caller waits for their ticket number until then.
 SPOOL_SECONDS = 5
-#: How often the outbox sender looks for due text messages.
-OUTBOX_SECONDS = 10
 #: How often due partner webhooks are sent (retries wait as ``webhooks.toml`` says).
 WEBHOOK_SECONDS = 10
 
@@ -106,7 +106,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     )
     scheduler.add_job(run_sweep, "interval", seconds=seconds, args=[app], id="sweep", next_run_time=utcnow())
     scheduler.add_job(run_visit_sweep, "interval", seconds=seconds, args=[app], id="visits", next_run_time=utcnow())
-    scheduler.add_job(run_outbox, "interval", seconds=OUTBOX_SECONDS, args=[app], id="outbox", next_run_time=utcnow())
+    scheduler.add_job(
+        run_outbox, "interval", seconds=app.config["OUTBOX_SECONDS"], args=[app], id="outbox", next_run_time=utcnow()
+    )
     scheduler.add_job(
         run_webhooks, "interval", seconds=WEBHOOK_SECONDS, args=[app], id="webhooks", next_run_time=utcnow()
     )

@@ -10,16 +10,29 @@ retried with exponential backoff and given up after ``max_attempts``; one
 Twilio refuses outright (4xx: bad number, unsubscribed) fails at once.
 Failed messages are listed for admins.
 
-Several senders may run at once (scheduler processes sharing one PostgreSQL):
-a message is claimed with a compare-and-set update, after ``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL, so one sender sends it. A sender that dies while
-sending leaves a claim that expires after ``lease_seconds``; the message is
-then tried again (at least once, rather than never).
+Several senders may run at once (scheduler processes on several nodes sharing
+one PostgreSQL): messages are claimed a few at a time, with a compare-and-set
+update after ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so one sender sends
+each; a claim lasts ``lease_seconds``, long enough for its few messages.
+
+Twilio has no idempotency key for a new message, so the window between Twilio
+accepting a message and the row saying so is closed by asking Twilio: a
+message whose attempt may have reached Twilio (a claim that expired after
+``lease_seconds``: its sender died; a timeout, a network error or a Twilio 5xx)
+stays ``sending``, and before any new attempt the sender lists Twilio's
+messages to that number from the hotline's number and takes as this one a
+message with the same body, created since ``claimed_at`` and not already an
+other row's; only when there is none is the message sent again. What remains:
+a text with the same body to the same number sent by other means (not through
+this outbox) since the claim would be taken for this one, and this one not
+sent; and the lease must outlast a sender's Twilio call (``hotline.jobs.outbox``
+keeps it above twice the Twilio timeout).
 """
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
@@ -162,13 +175,21 @@ class SendReport:
         )
 
 
-def _claim(now: datetime, *, limit: int, lease_seconds: int) -> list[int]:
+class Claim(NamedTuple):
+    """A message taken by this sender; ``uncertain_since``: an earlier attempt may have reached Twilio since then."""
+
+    id: int
+    uncertain_since: datetime | None
+
+
+def _claim(now: datetime, *, limit: int, lease_seconds: int) -> list[Claim]:
+    """Take up to ``limit`` due messages for this sender until ``now + lease_seconds``, committed."""
     due = or_(
         and_(OutboundMessage.status == "queued", OutboundMessage.next_attempt_at <= now),
         and_(OutboundMessage.status == "sending", OutboundMessage.next_attempt_at <= now),
     )
     stmt = (
-        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.attempts)
+        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.attempts, OutboundMessage.claimed_at)
         .where(due)
         .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
         .limit(limit)
@@ -176,7 +197,10 @@ def _claim(now: datetime, *, limit: int, lease_seconds: int) -> list[int]:
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = []
-    for message_id, status, attempts in db.session.execute(stmt).all():
+    for message_id, status, attempts, claimed_at in db.session.execute(stmt).all():
+        uncertain = status == "sending"
+        # A series of attempts that may have reached Twilio keeps the instant its first claim began.
+        since = (claimed_at or now) if uncertain else now
         result = db.session.execute(
             update(OutboundMessage)
             .where(
@@ -184,10 +208,15 @@ def _claim(now: datetime, *, limit: int, lease_seconds: int) -> list[int]:
                 OutboundMessage.status == status,
                 OutboundMessage.attempts == attempts,
             )
-            .values(status="sending", attempts=attempts + 1, next_attempt_at=now + timedelta(seconds=lease_seconds))
+            .values(
+                status="sending",
+                attempts=attempts + 1,
+                next_attempt_at=now + timedelta(seconds=lease_seconds),
+                claimed_at=since,
+            )
         )
         if result.rowcount == 1:
-            claimed.append(message_id)
+            claimed.append(Claim(message_id, since if uncertain else None))
     db.session.commit()
     return claimed
 
@@ -196,6 +225,7 @@ def _finish(message: OutboundMessage, status: str, *, now: datetime, error: str 
     message.status = status
     message.last_error = error
     message.next_attempt_at = None
+    message.claimed_at = None
     if message.interaction is not None:
         message.interaction.status = status
     if status in ("failed", "not_sent") and message.ticket_id is not None:
@@ -204,17 +234,62 @@ def _finish(message: OutboundMessage, status: str, *, now: datetime, error: str 
 
 
 def _retry_or_give_up(
-    message: OutboundMessage, error: str, *, now: datetime, max_attempts: int, retry_seconds: int
+    message: OutboundMessage, error: str, *, now: datetime, max_attempts: int, retry_seconds: int, uncertain: bool
 ) -> bool:
-    """Queue the next attempt with exponential backoff; False when the attempts are used up."""
+    """Queue the next attempt with exponential backoff; False when the attempts are used up.
+
+    ``uncertain``: Twilio may have taken the message (a timeout, a network
+    error, a 5xx): it stays ``sending``, so that the next attempt asks Twilio
+    first. Otherwise (Twilio answered that it did not) it is ``queued`` again.
+    """
     if message.attempts >= max_attempts:
         _finish(message, "failed", now=now, error=f"gave up after {message.attempts} attempts: {error}"[:500])
         return False
     delay = min(retry_seconds * 2 ** (message.attempts - 1), MAX_BACKOFF_SECONDS)
-    message.status = "queued"
+    message.status = "sending" if uncertain else "queued"
+    if not uncertain:
+        message.claimed_at = None
     message.last_error = error[:500]
     message.next_attempt_at = now + timedelta(seconds=delay)
     return True
+
+
+#: Twilio's clock and ours may differ this much when a message found at Twilio is matched to its claim.
+CLOCK_SKEW = timedelta(seconds=60)
+#: At most this many of Twilio's messages to one number (from the hotline's), newest first, are looked through.
+LOOKBACK = 10_000
+
+
+class CannotTell(Exception):
+    """Twilio's list of messages to the number is too long since the claim to look through."""
+
+
+def _taken_already(message: OutboundMessage, client: Client, from_number: str, since: datetime):
+    """Twilio's record of this message if an earlier attempt got it there, else None (errors propagate).
+
+    A message to the same number from the hotline's number, with the same
+    body, created at Twilio since ``since`` (less ``CLOCK_SKEW``), whose SID no
+    row of the outbox holds yet. Twilio lists the newest first: the pages are
+    read until a message older than that (a duty phone gets many); past
+    ``LOOKBACK`` messages it cannot tell (``CannotTell``).
+    """
+    oldest = since - CLOCK_SKEW
+    found = []
+    for seen, sent in enumerate(client.messages.stream(to=message.to_number, from_=from_number, page_size=1000)):
+        if sent.date_created is not None and sent.date_created < oldest:
+            break
+        if seen >= LOOKBACK:
+            raise CannotTell(f"more than {LOOKBACK} messages to this number since the claim")
+        if sent.body == message.body:
+            found.append(sent)
+    if not found:
+        return None
+    known = set(
+        db.session.scalars(
+            select(OutboundMessage.provider_sid).where(OutboundMessage.provider_sid.in_([sent.sid for sent in found]))
+        )
+    )
+    return next((sent for sent in sorted(found, key=lambda s: s.sid) if sent.sid not in known), None)
 
 
 def send_due(
@@ -227,30 +302,72 @@ def send_due(
     retry_seconds: int,
     limit: int = 100,
     lease_seconds: int = 300,
+    batch: int = 10,
 ) -> SendReport:
-    """Send the messages that are due, one transaction each; ``client`` None means no credentials.
+    """Send up to ``limit`` messages that are due, one transaction each; ``client`` None means no credentials.
 
+    Messages are claimed ``batch`` at a time, each claim for ``lease_seconds``
+    from ``now``: the caller sizes the batch so that its messages are all tried
+    within the lease, and calls this again with the clock read anew for each
+    batch (``hotline.jobs.outbox``); a sender that dies holds one batch at most.
     Without credentials (or without the hotline's own number) nothing is sent
-    and each message says ``not sent: no credentials``. Opted-out recipients
-    are checked again at send time and never sent to.
+    and each message says ``not sent: no credentials``. Opted-out
+    recipients are checked again at send time and never sent to.
     """
     report = SendReport()
-    for message_id in _claim(now, limit=limit, lease_seconds=lease_seconds):
-        message = db.session.get(OutboundMessage, message_id)
-        if is_opted_out(message.to_number):
-            _finish(message, "not_sent", now=now, error=OPTED_OUT)
-            report.not_sent.append(message.id)
-        elif client is None or not from_number:
-            log.warning("SMS %s to %s %s", message.id, mask_phone(message.to_number), NO_CREDENTIALS)
-            _finish(message, "not_sent", now=now, error=NO_CREDENTIALS)
-            report.not_sent.append(message.id)
-        else:
-            _send_one(message, client, from_number, status_callback, report, now, max_attempts, retry_seconds)
-        db.session.commit()
+    retry = {"now": now, "max_attempts": max_attempts, "retry_seconds": retry_seconds}
+    done = 0
+    while done < limit:
+        claims = _claim(now, limit=min(batch, limit - done), lease_seconds=lease_seconds)
+        if not claims:
+            break
+        done += len(claims)
+        for message_id, uncertain_since in claims:
+            message = db.session.get(OutboundMessage, message_id)
+            if is_opted_out(message.to_number) and uncertain_since is None:
+                _finish(message, "not_sent", now=now, error=OPTED_OUT)
+                report.not_sent.append(message.id)
+            elif client is None or not from_number:
+                log.warning("SMS %s to %s %s", message.id, mask_phone(message.to_number), NO_CREDENTIALS)
+                _finish(message, "not_sent", now=now, error=NO_CREDENTIALS)
+                report.not_sent.append(message.id)
+            else:
+                _send_one(message, client, from_number, status_callback, report, uncertain_since, retry)
+            db.session.commit()
     return report
 
 
-def _send_one(message, client, from_number, status_callback, report, now, max_attempts, retry_seconds) -> None:
+def _sent(message: OutboundMessage, sent, from_number: str, now: datetime, report: SendReport) -> None:
+    message.provider_sid = sent.sid
+    message.delivery_status = sent.status
+    message.sent_at = now
+    _finish(message, "sent", now=now)
+    if message.interaction is not None:
+        message.interaction.provider_sid = sent.sid
+        message.interaction.from_number = from_number
+    report.sent.append(message.id)
+
+
+def _send_one(message, client, from_number, status_callback, report, uncertain_since, retry: dict) -> None:
+    """One attempt; when an earlier one may have reached Twilio, ask Twilio first and never send blindly."""
+    now = retry["now"]
+    if uncertain_since is not None:
+        try:
+            taken = _taken_already(message, client, from_number, uncertain_since)
+        except Exception as exc:  # Twilio cannot tell now: not sent again until it can
+            error = f"cannot tell whether Twilio took it: {type(exc).__name__}: {exc}"
+            again = _retry_or_give_up(message, error, uncertain=True, **retry)
+            (report.retrying if again else report.failed).append(message.id)
+            log.warning("SMS %s: %s", message.id, error)
+            return
+        if taken is not None:
+            log.warning("SMS %s: Twilio took it already as %s; not sent again", message.id, taken.sid)
+            _sent(message, taken, from_number, now, report)
+            return
+        if is_opted_out(message.to_number):
+            _finish(message, "not_sent", now=now, error=OPTED_OUT)
+            report.not_sent.append(message.id)
+            return
     try:
         sent = client.messages.create(
             to=message.to_number, from_=from_number, body=message.body, status_callback=status_callback
@@ -261,23 +378,17 @@ def _send_one(message, client, from_number, status_callback, report, now, max_at
             _finish(message, "failed", now=now, error=error[:500])
             report.failed.append(message.id)
             return
-        retry = _retry_or_give_up(message, error, now=now, max_attempts=max_attempts, retry_seconds=retry_seconds)
-        (report.retrying if retry else report.failed).append(message.id)
+        # 429: Twilio took nothing; a 5xx may come after Twilio took it.
+        again = _retry_or_give_up(message, error, uncertain=exc.status >= 500, **retry)
+        (report.retrying if again else report.failed).append(message.id)
         log.warning("SMS %s: %s", message.id, error)
-    except Exception as exc:  # timeouts, network: whatever it was, this message waits and the others go on
+    except Exception as exc:  # timeouts, network: this message waits (Twilio may have it) and the others go on
         error = f"{type(exc).__name__}: {exc}"
-        retry = _retry_or_give_up(message, error, now=now, max_attempts=max_attempts, retry_seconds=retry_seconds)
-        (report.retrying if retry else report.failed).append(message.id)
+        again = _retry_or_give_up(message, error, uncertain=True, **retry)
+        (report.retrying if again else report.failed).append(message.id)
         log.warning("SMS %s: %s", message.id, error)
     else:
-        message.provider_sid = sent.sid
-        message.delivery_status = sent.status
-        message.sent_at = now
-        _finish(message, "sent", now=now)
-        if message.interaction is not None:
-            message.interaction.provider_sid = sent.sid
-            message.interaction.from_number = from_number
-        report.sent.append(message.id)
+        _sent(message, sent, from_number, now, report)
 
 
 def record_delivery(sid: str, status: str, *, error_code: str | None, now: datetime) -> None:
