@@ -1,7 +1,7 @@
 """outbox: when the claim that may have reached Twilio began (an expired claim is checked with Twilio first)
 
 Revision ID: 0020_cluster
-Revises: 0018_relief_documents
+Revises: 0019_report_indexes
 Create Date: 2026-12-04 21:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020_cluster'
-down_revision = '0018_relief_documents'
+down_revision = '0019_report_indexes'
 branch_labels = None
 depends_on = None
 
