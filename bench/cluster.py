@@ -51,21 +51,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
+# The texts and the per-request bound of the single-node outage bench (bench/outage.py, beside this file).
+from outage import BODIES, REQUEST_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv" / "bin"
 ACCOUNT = "AC" + "c1" * 16
 TOKEN = "cluster-token"  # noqa: S105 (the bench's own webhooks, on loopback)
 HOTLINE_NUMBER = "+8657100012345"
 DUTY_PHONES = ("+8613900000001",)
-BODIES = [
-    "我父亲突发脑溢血住院，家里拿不出医药费，请帮帮我们",
-    "家里房子昨晚失火了，一家四口没有地方住",
-    "我在火车站钱包被偷了，回不了家",
-    "请问临时救助怎么申请？需要什么材料？",
-    "邻居独居老人好几天没出门了，电话也打不通",
-]
-#: Longest a request may take before the sender gives up on it (Twilio gives up after 15 s).
-REQUEST_TIMEOUT = 15
 #: Attempts of one webhook at most, as Twilio's primary and fallback tries (connection failure, 502/503/504).
 ATTEMPTS = 4
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Messages\.json$")
