@@ -38,9 +38,10 @@ class Chart:
     ticks: list[Tick] = field(default_factory=list)
     #: Category labels: (x, y, text).
     labels: list[tuple[float, float, str]] = field(default_factory=list)
-    #: Polyline points "x,y x,y" and its dots (x, y, title).
+    #: Polyline points "x,y x,y" and its dots (x, y): shapes only, a click goes to the column under them
+    #: (whose title gives the line's figure too).
     line: str = ""
-    dots: list[tuple[float, float, str]] = field(default_factory=list)
+    dots: list[tuple[float, float]] = field(default_factory=list)
     plot: tuple[float, float, float, float] = (0, 0, 0, 0)
 
 
@@ -89,9 +90,9 @@ def columns(items: list[dict], *, width: int = 1100, height: int = 220, label_ev
             chart.labels.append((round(x + (slot - gap) / 2, 1), height - bottom + 16, item["label"]))
         if "line" in item:
             y = top + plot_h - plot_h * (item["line"] or 0) / top_value
-            points.append((round(x + (slot - gap) / 2, 1), round(y, 1), item.get("line_title", "")))
+            points.append((round(x + (slot - gap) / 2, 1), round(y, 1)))
     if points:
-        chart.line = " ".join(f"{x},{y}" for x, y, _t in points)
+        chart.line = " ".join(f"{x},{y}" for x, y in points)
         chart.dots = points
     return chart
 

@@ -311,7 +311,6 @@ def _charts(data: dict, period_args: dict) -> dict:
                     n=d["tickets"],
                     urgent=d["urgent"],
                 ),
-                "line_title": _("%(day)s: %(n)s P0/P1", day=d["day"], n=d["urgent"]),
                 "href": _items_url(period_args, "tickets", "all", bucket=d["day"], grain="day"),
             }
             for d in trend
