@@ -223,8 +223,19 @@ def _fast(name: str, dialect):
 def _sender(conn, e164: str | None) -> tuple:
     """(contact id, is a child, open ticket id, its number, its priority, its triaged priority, its owner id)
     of a phone; Nones when unknown."""
-    row = conn.execute(_SENDER, {"phone": e164}).first() if e164 else None
+    return _sender_row(conn.execute(_SENDER, {"phone": e164}).first() if e164 else None)
+
+
+def _sender_row(row) -> tuple:
+    """``_sender``'s tuple from the look-up's row (None: unknown)."""
     return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
+
+
+def _lock_and_look_up(connection, dialect, e164: str) -> tuple | None:
+    """PostgreSQL: the phone number's lock, then the look-up's row (or None), each on its own cursor of
+    ``connection`` (in pipeline mode both go in one round trip; each result stays on its cursor)."""
+    _fast("lock", dialect).execute(connection.cursor(), {"phone": e164})
+    return _fast("sender", dialect).execute(connection.cursor(), {"phone": e164}).fetchone()
 
 
 def _locked_sender(conn, e164: str | None) -> tuple:
@@ -238,9 +249,7 @@ def _locked_sender(conn, e164: str | None) -> tuple:
         return _sender(conn, e164)
     driver = conn.connection.dbapi_connection
     with driver.pipeline():
-        _fast("lock", conn.dialect).execute(driver.cursor(), {"phone": e164})
-        row = _fast("sender", conn.dialect).execute(driver.cursor(), {"phone": e164}).fetchone()
-    return (row[0], bool(row[1]), *row[2:]) if row else _NO_SENDER
+        return _sender_row(_lock_and_look_up(driver, conn.dialect, e164))
 
 
 def _triaged(body: str) -> tuple[str, str, tuple[str, ...], str | None]:
@@ -323,10 +332,9 @@ def _follow_up_on(connection, dialect, msg, raw, e164, now, policy, triage):
         cursor = connection.cursor()
         if sqlite:
             cursor.execute("BEGIN IMMEDIATE")
+            row = _fast("sender", dialect).execute(cursor, {"phone": e164}).fetchone()
         else:
-            _fast("lock", dialect).execute(cursor, {"phone": e164})
-            cursor = connection.cursor()  # each result on its own cursor: the pipeline keeps them all
-        row = _fast("sender", dialect).execute(cursor, {"phone": e164}).fetchone()
+            row = _lock_and_look_up(connection, dialect, e164)
         contact_id, _child, ticket_id, number, priority, suggested, owner_id = row or _NO_SENDER
         if ticket_id is None:
             connection.rollback()
