@@ -15,10 +15,14 @@ executemany (SQLAlchemy's ``insertmanyvalues`` for an INSERT).
 
 Every statement is built from the table's ``Table`` object: each array is cast
 to its column's type and each value goes through the column type's bind
-processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE.
+processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE. A statement is
+built once per table, columns and options (``functools.cache``), with its
+arrays bound at execution: building it anew for each call cost the client more
+than the round trip of a new ticket's two events.
 """
 
 from collections.abc import Sequence
+from functools import cache
 
 import psycopg
 from psycopg.types.array import ListBinaryDumper
@@ -45,20 +49,37 @@ def _postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _unnest(table: Table, columns: Sequence[str], rows: list[dict]):
-    """``rows`` as a table named ``bulk`` with ``columns``: one array parameter per column, cast to the column's
-    type. Each value is converted by its column type's bind processing here, as a plain INSERT would; the
-    array then goes to the driver as is (``_BinaryArray``)."""
+def _unnest(table: Table, columns: tuple[str, ...]):
+    """A table named ``bulk`` with ``columns``, read from one array parameter per column (``bulk_<column>``,
+    bound by ``_arrays``) cast to the column's type."""
+    arrays = [cast(bindparam(f"bulk_{name}", type_=NullType()), ARRAY(table.c[name].type)) for name in columns]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
+
+
+def _arrays(table: Table, columns: Sequence[str], rows: list[dict]) -> dict:
+    """The parameters of ``_unnest``: each column's values converted by its type's bind processing here, as a
+    plain INSERT would, then sent to the driver as is (``_BinaryArray``)."""
     dialect = db.session.get_bind().dialect
-    arrays = []
+    params = {}
     for name in columns:
-        column = table.c[name]
         values = [row[name] for row in rows]
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             values = [process(value) for value in values]
-        arrays.append(cast(bindparam(f"bulk_{name}", _BinaryArray(values), type_=NullType()), ARRAY(column.type)))
-    return func.unnest(*arrays).table_valued(*columns).render_derived(name="bulk")
+        params[f"bulk_{name}"] = _BinaryArray(values)
+    return params
+
+
+@cache
+def _insert(table: Table, columns: tuple[str, ...], dialect: str, many: bool, unless: tuple, returning: tuple):
+    """The INSERT of ``insert_rows``: from ``_unnest`` (``many`` rows on PostgreSQL), else of one row's values."""
+    if many:
+        stmt = DIALECT_INSERT["postgresql"](table).from_select(columns, select(_unnest(table, columns)))
+    else:
+        stmt = DIALECT_INSERT[dialect](table) if unless else insert(table)
+    if unless:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(unless))
+    return stmt.returning(*returning) if returning else stmt
 
 
 def insert_rows(table: Table, rows: list[dict], *, unless: Sequence[str] = (), returning: Sequence = ()) -> list:
@@ -70,17 +91,12 @@ def insert_rows(table: Table, rows: list[dict], *, unless: Sequence[str] = (), r
     """
     if not rows:
         return []
-    columns = list(rows[0])
-    if _postgresql() and len(rows) > 1:
-        stmt = DIALECT_INSERT["postgresql"](table).from_select(columns, select(_unnest(table, columns, rows)))
-        params = None
-    else:  # SQLite, or a single row (an INSERT of its values, as without this module)
-        stmt = DIALECT_INSERT[db.session.get_bind().dialect.name](table) if unless else insert(table)
-        params = rows
-    if unless:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(unless))
-    if returning:
-        stmt = stmt.returning(*returning)
+    columns = tuple(rows[0])
+    dialect = db.session.get_bind().dialect.name
+    many = dialect == "postgresql" and len(rows) > 1
+    stmt = _insert(table, columns, dialect, many, tuple(unless), tuple(returning))
+    # SQLite, or a single row: an INSERT of its values (an executemany for several on SQLite).
+    params = _arrays(table, columns, rows) if many else rows
     result = db.session.connection().execute(stmt, params)
     return result.all() if returning else []
 
@@ -93,13 +109,13 @@ def update_rows(table: Table, rows: list[dict], *, key: str, **same) -> None:
     columns = list(rows[0])
     changed = [name for name in columns if name != key]
     if _postgresql():
-        source = _unnest(table, columns, rows)
+        source = _unnest(table, tuple(columns))
         stmt = (
             update(table)
             .where(table.c[key] == source.c[key])
             .values({**{name: source.c[name] for name in changed}, **same})
         )
-        db.session.connection().execute(stmt)
+        db.session.connection().execute(stmt, _arrays(table, columns, rows))
         return
     # SQLite: an executemany; the bind names must differ from the columns' (SQLAlchemy reserves those for SET).
     stmt = (
