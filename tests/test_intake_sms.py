@@ -436,3 +436,67 @@ def test_the_fast_path_keeps_its_connection_and_replaces_one_that_failed(app, no
     texts = [e.payload["text"] for e in db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "sms_in"))]
     stored = ["孩子也发烧了", "还是没人来", "再一条"] if db.engine.dialect.name == "sqlite" else None
     assert texts == (stored or ["孩子也发烧了", "还是没人来", "又一条", "再一条"])
+
+
+def _checkouts(engine) -> list:
+    """The engine's pool checkouts from now on (a list that grows)."""
+    from sqlalchemy import event
+
+    taken = []
+    event.listen(engine, "checkout", lambda *args: taken.append(1))
+    return taken
+
+
+def test_a_first_message_is_written_in_the_transaction_that_looked_its_sender_up(client):
+    """On PostgreSQL a first message's ticket is written by the ticket service on the fast path's kept
+    connection, in the transaction whose look-up found no open ticket (the number's lock held throughout):
+    no connection from the pool, no second lock and look-up. SQLite writes it on the session's connection."""
+    from hotline.intake import service
+
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32, sender="+8613812340001", body=ROUTINE))
+    taken = _checkouts(db.engine)
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, sender="+8613812340002", body=ROUTINE))
+    during = len(taken)
+    ticket = db.session.scalar(select(Ticket).join(Contact).where(Contact.phone == "+8613812340002"))
+    assert ticket is not None and f"求助编号{ticket.number}" in r.get_data(as_text=True)
+    assert event_kinds(ticket) == ["created"]
+    message = db.session.scalar(select(Interaction).where(Interaction.provider_sid == "SM" + "2" * 32))
+    assert (message.ticket_id, message.contact_id) == (ticket.id, ticket.contact_id)
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert during == (0 if postgresql else 1)
+    assert service._KEPT.connection is not None
+    if postgresql:  # the kept connection's transaction ended with the commit: nothing is held open
+        assert service._KEPT.connection.dbapi_connection.info.transaction_status == 0  # IDLE
+
+
+def test_a_first_message_that_fails_leaves_nothing_and_no_lock(client, monkeypatch):
+    """A first message whose write fails on the database is spooled (answered all the same); nothing of it
+    is stored and, on PostgreSQL, its number's lock is gone with the kept connection, which is dropped: the
+    next text opens its ticket on a new one."""
+    from sqlalchemy import text as sql
+    from sqlalchemy.exc import OperationalError
+
+    from hotline.intake import service
+
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32, sender="+8613812340001", body=ROUTINE))
+    kept = service._KEPT.connection
+
+    def fails(*args, **kwargs):
+        raise OperationalError("INSERT INTO ticket", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(service, "store_unclaimed_ticket", fails)
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, sender="+8613812340002", body=ROUTINE))
+    assert r.status_code == 200 and "<Message>" in r.get_data(as_text=True)
+    assert db.session.scalar(select(Contact).where(Contact.phone == "+8613812340002")) is None
+    assert count(Ticket) == 1 and count(Interaction) == 1
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert (service._KEPT.connection is None) == postgresql
+    if postgresql:
+        locked = db.session.scalar(sql("SELECT pg_try_advisory_xact_lock(hashtext('+8613812340002'))"))
+        db.session.rollback()
+        assert locked is True
+    monkeypatch.undo()
+    intake().spool.mark_up()
+    r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "3" * 32, sender="+8613812340003", body=ROUTINE))
+    assert "求助编号" in r.get_data(as_text=True) and count(Ticket) == 2
+    assert service._KEPT.connection is not None and (service._KEPT.connection is not kept) == postgresql

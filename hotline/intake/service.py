@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import String, and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from hotline.escalation import clocks
 from hotline.extensions import DIALECT_INSERT, db
@@ -289,11 +290,22 @@ def _answer(policy: IntakePolicy, priority: str, number: str, *, new: bool) -> s
     return text.format(number=number, within=policy.within(priority))
 
 
+@dataclass(frozen=True)
+class _Held:
+    """PostgreSQL: a sender with no open ticket, found by ``_write_follow_up`` on the kept connection, whose
+    transaction stays open with the phone number's lock for the new ticket to be written in
+    (``_receive_sms_in_session``): no rollback, no second lock and look-up, no second connection."""
+
+    #: ``_sender``'s tuple of the look-up: the contact (if any), no open ticket.
+    sender: tuple
+
+
 def _write_follow_up(
     msg: InboundMessage, raw: str, e164: str, now: datetime, policy: IntakePolicy, triage: tuple
-) -> tuple[str, int | None] | None:
+) -> tuple[str, int | None] | _Held | None:
     """Store the text of a sender with an open ticket and commit; return (the answer, what the duty phones are
-    to be alerted of, or None), or None when the sender has no open ticket (nothing written).
+    to be alerted of, or None). When the sender has no open ticket nothing is written: None on SQLite; on
+    PostgreSQL a ``_Held``, the kept connection's transaction left open with the number's lock.
 
     One short transaction on the driver connection this thread keeps (``_KeptConnection``): the ``sms_in``
     event on the sender's newest open ticket; its owner, if any, gets a ``caller_replied`` notification;
@@ -337,8 +349,10 @@ def _follow_up_on(connection, dialect, msg, raw, e164, now, policy, triage):
             row = _lock_and_look_up(connection, dialect, e164)
         contact_id, _child, ticket_id, number, priority, suggested, owner_id = row or _NO_SENDER
         if ticket_id is None:
-            connection.rollback()
-            return None
+            if sqlite:
+                connection.rollback()
+                return None
+            return _Held(_sender_row(row))
         alert = None
         event = _fast("event", dialect)
         event.execute(cursor, event_row(ticket_id, "sms_in", now, text=msg.body, media=len(msg.media_urls)))
@@ -378,6 +392,8 @@ class _KeptConnection(threading.local):
     connection = None
     engine = None
     pid = None
+    #: (``connection``, the SQLAlchemy Connection over it that a session runs on: ``bound``), made once for each.
+    wrapper = None
 
     def take(self, engine) -> tuple:
         """(the connection, whether it was kept from an earlier text)."""
@@ -391,8 +407,16 @@ class _KeptConnection(threading.local):
         self.connection, self.engine, self.pid = engine.raw_connection(), engine, os.getpid()
         return self.connection, False
 
+    def bound(self) -> Connection:
+        """An SQLAlchemy Connection over the kept driver connection, for the session to run a first message's
+        transaction on (``_Held``). The session does not close it: it stays kept."""
+        if self.wrapper is None or self.wrapper[0] is not self.connection:
+            self.wrapper = (self.connection, Connection(self.engine, connection=self.connection))
+        return self.wrapper[1]
+
     def drop(self) -> bool:
         """Close the kept connection after a failure; whether the driver found it broken (the server gone)."""
+        self.wrapper = None
         connection, self.connection = self.connection, None
         if connection is None:
             return False
@@ -442,11 +466,18 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
     triage = None if command else _triaged(msg.body)
     new = None
     for _attempt in range(FOLLOW_UP_ATTEMPTS):
-        written = None
+        written = held = None
         if e164 is not None and not command:
             with turn():
                 written = _write_follow_up(msg, raw, e164, now, policy, triage)
-        if written is None:  # a stop or start word, a first message, or a number that does not parse
+            if isinstance(written, _Held):
+                held, written = written, None
+        if held is not None:  # PostgreSQL: a first message, written in the transaction that looked it up
+            with turn():
+                written = _receive_sms_held(msg, raw, e164, word, now=now, policy=policy, triage=triage, held=held)
+            if written is None:  # a ticket of this sender was opened meanwhile: a follow-up after all
+                continue
+        elif written is None:  # a stop or start word, a first message, or a number that does not parse
             if triage is not None and new is None:  # its ticket, clocks and all, built before the write turn
                 new = _sms_ticket(msg.body, now, policy, triage)
             with turn():
@@ -503,16 +534,59 @@ def _text_duty_phones(alert: tuple, *, now: datetime, policy: IntakePolicy) -> N
         enqueue_sms(to=phone, body=body, now=now, ticket=ticket)
 
 
+def _receive_sms_held(
+    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, triage: tuple, held: _Held
+) -> tuple[str, tuple | None] | None:
+    """A first message whose look-up (``_Held``) left the kept connection's transaction open with the phone
+    number's lock: its ticket is built, then written and committed by the session on that same connection,
+    so nobody else can open a ticket for the number meanwhile. A session already in a transaction (one
+    request sharing it with another piece of work) cannot take the connection over: the look-up is then
+    rolled back and the message goes the usual way (``_receive_sms_in_session``, its own lock and look-up;
+    None when a ticket of the sender was opened meanwhile, as there). On any failure the session is rolled
+    back and the kept connection dropped."""
+    try:
+        new = _sms_ticket(msg.body, now, policy, triage)
+        if db.session().in_transaction():
+            _KEPT.connection.rollback()
+            held = None
+        written = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, new=new, held=held)
+        if written is None:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        return written
+    except BaseException:
+        try:
+            db.session.rollback()
+        except Exception:
+            log.exception("SMS %s: the session could not be rolled back", msg.sid)
+        _KEPT.drop()
+        raise
+
+
 def _receive_sms_in_session(
-    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, new: Ticket | None
+    msg: InboundMessage,
+    raw,
+    e164,
+    word: str,
+    *,
+    now: datetime,
+    policy: IntakePolicy,
+    new: Ticket | None,
+    held: _Held | None = None,
 ) -> tuple[str, tuple | None] | None:
     """``receive_sms`` on the session: a stop or start word (``new`` None), or a first message (or one from a
     number that does not parse) with ``new``, its ticket as ``_sms_ticket`` built it. Returns the answer and
     what the duty phones are to be alerted of, or None; or None alone when the sender has an open ticket
-    after all (opened since ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up."""
+    after all (opened since ``_write_follow_up`` looked): the caller rolls back and takes it as a follow-up.
+    ``held``: the session runs on the kept connection, in the transaction of that look-up (PostgreSQL)."""
     session = db.session
-    conn = session.connection()
-    contact_id, _child, ticket_id, number, *_ticket = _locked_sender(conn, e164)
+    if held is not None:
+        conn = session.connection(bind_arguments={"bind": _KEPT.bound()})
+        contact_id, _child, ticket_id, number, *_ticket = held.sender
+    else:
+        conn = session.connection()
+        contact_id, _child, ticket_id, number, *_ticket = _locked_sender(conn, e164)
     alert = None
     if new is None:
         opted_out = word in policy.stop_words
