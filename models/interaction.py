@@ -24,7 +24,9 @@ class Interaction(db.Model):
     to_number: Mapped[str | None] = mapped_column(String(64))
     #: The from number could not be parsed as a phone number; kept as given.
     number_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    #: Not indexed: nothing looks interactions up by contact (a contact's calls and texts are on their tickets),
+    #: and every inbound call and text would write one more index page (migration 0021).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     #: Provider status: ringing, in-progress, completed, no-answer, received, delivered...
     status: Mapped[str | None] = mapped_column(String(24))
