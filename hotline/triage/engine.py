@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from hotline.triage.loading import current, load_at_start
-from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy
+from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy, nfkc
 from models.ticket import URGENT_PRIORITIES
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
 
 def _fold(text: str) -> str:
     """NFKC, lower case, tone marks and tone digits off; spaces still in."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = nfkc(text).lower()
     if len(folded) != len(text):
         folded = "".join(unicodedata.normalize("NFKC", char).lower() for char in text)
     elif _LATIN.search(folded) and _TONE_DIGIT.search(folded):

@@ -16,7 +16,6 @@ a county can extend; nothing is read or learnt at run time.
 
 import math
 import tomllib
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +24,7 @@ from pathlib import Path
 from hotline.toml_checks import only_keys
 from hotline.triage.labelled import read_labelled
 from hotline.triage.loading import current, load_at_start
+from hotline.triage.policy import nfkc
 from models.ticket import URGENT_PRIORITIES
 
 
@@ -76,7 +76,7 @@ class TriageModel:
 
 def _fold(text: str, max_chars: int) -> str:
     """The first ``max_chars`` characters of ``text`` as the model reads them: NFKC, lower case, no spaces."""
-    return "".join(unicodedata.normalize("NFKC", text[:max_chars]).lower().split())
+    return "".join(nfkc(text[:max_chars]).lower().split())
 
 
 def _grams(folded: str, ngrams: tuple[int, ...]) -> set[str]:

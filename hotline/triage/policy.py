@@ -318,6 +318,25 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
     )
 
 
+#: Full-width punctuation of Chinese texts, each with its NFKC form (one ASCII character), for :func:`nfkc`.
+_WIDE = tuple((wide, unicodedata.normalize("NFKC", wide)) for wide in "，？！：；（）\u3000")
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, cheaper for the common Chinese text.
+
+    A text holding a character NFKC changes is composed anew, character by character (about 2 µs for 25
+    characters); the only such characters of most texts are full-width punctuation ("，", "？"). They are
+    replaced by their NFKC forms first, which NFKC decomposes them to anyway (the result is the same), and
+    the normalisation then ends at its quick check.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    for wide, narrow in _WIDE:
+        text = text.replace(wide, narrow)
+    return unicodedata.normalize("NFKC", text)
+
+
 def normalise_word(word: str) -> str:
     """A policy word as the engine sees texts: NFKC, lower case, no spaces."""
     return "".join(unicodedata.normalize("NFKC", word).lower().split())
