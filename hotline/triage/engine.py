@@ -12,7 +12,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property, reduce
-from itertools import chain
+from itertools import chain, pairwise
 from operator import itemgetter, or_
 
 from hotline.triage.loading import current, load_at_start
@@ -44,6 +44,8 @@ _ENQUIRY, _NEGATION, _WORRY, _EXPERIENCED = (
 )
 _ASKING_QUESTION = _ASKING | _QUESTION
 _PAST_RECENT = _PAST | _RECENT
+#: The cues :func:`_discounted` looks for: a text with none of them has no match discounted.
+_DISCOUNTING = _NEGATION | _HYPOTHETICAL | _RESOLVED | _FRAMING | _TOPIC
 #: The bit of the first [[topic]] in :attr:`TriagePolicy.cue_automaton`; the next topic's is the next bit.
 _FIRST_TOPIC = len(PRESENCE_CUES)
 _BITS = itemgetter(1)
@@ -161,7 +163,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         level = rule.level
         if level > best:
             continue  # cues only lower a level: this match cannot reach the best one found
-        if _discounted(policy, norm, spans, cues):
+        if present & _DISCOUNTING and _discounted(policy, norm, spans, cues):
             continue
         if rule.possessive_breaks and len(spans) > 1 and norm.startswith("的", spans[0][1]):
             continue
@@ -224,7 +226,7 @@ def _outermost(words: list[str]) -> tuple[str, ...]:
     if joined.count("\0") == len(words) - 1:
         # No word holds the separator: a word occurs in the joined words more than once (its own place being
         # one) exactly when it is part of another word.
-        return tuple(w for w in words if joined.count(w) == 1)
+        return tuple([w for w in words if joined.count(w) == 1])
     return tuple(w for w in words if not any(w in x and w != x for x in words))
 
 
@@ -399,14 +401,14 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
     start, end = spans[0][0], spans[-1][1]
     present = cues.present
     if present & _NEGATION:
-        for n, (piece_start, _piece_end) in enumerate(spans):
-            if n == 0:
-                lowest = _reach(piece_start, cues.breaks) if len(spans) > 1 else piece_start - NEGATION_REACH
-            else:
-                # Only the gap before a later piece: a negation inside the piece before it is part of the phrase
-                # ("没人能带他": {nobody}~{care}), not a negation of it.
-                lowest = max(piece_start - NEGATION_REACH, spans[n - 1][1])
-            if policy.negation.search(norm, max(0, lowest), piece_start):
+        # Before the first piece: up to NEGATION_REACH, and for a phrase of several pieces not across a clause break.
+        lowest = _reach(start, cues.breaks) if len(spans) > 1 and cues.spaced is not None else start - NEGATION_REACH
+        if policy.negation.search(norm, max(0, lowest), start):
+            return True
+        # Before a later piece, only the gap before it: a negation inside the piece before it is part of the phrase
+        # ("没人能带他": {nobody}~{care}), not a negation of it.
+        for (_previous_start, previous_end), (piece_start, _piece_end) in pairwise(spans):
+            if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH, previous_end), piece_start):
                 return True
     if present & _HYPOTHETICAL:
         before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
