@@ -46,9 +46,9 @@ _ASKING_QUESTION = _ASKING | _QUESTION
 _PAST_RECENT = _PAST | _RECENT
 #: The cues :func:`_discounted` looks for: a text with none of them has no match discounted.
 _DISCOUNTING = _NEGATION | _HYPOTHETICAL | _RESOLVED | _FRAMING | _TOPIC
-#: The bit of the first [[topic]] in :attr:`TriagePolicy.cue_automaton`; the next topic's is the next bit.
+#: The bit of the first [[topic]] in :attr:`TriagePolicy.automaton`'s values; the next topic's is the next bit.
 _FIRST_TOPIC = len(PRESENCE_CUES)
-_BITS = itemgetter(1)
+_VALUE, _BITS = itemgetter(1), itemgetter(3)
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
 #: A space between two runs of at least two non-latin characters: the writer's clause boundary. A negation does
@@ -140,9 +140,10 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     mapped = len(folded) != len(text) or _SPACE.search(folded) is not None
     norm = _SPACE.sub("", folded) if mapped else folded
     bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
+    hits = list(policy.automaton.iter(norm))
     # The bits of the PRESENCE_CUES (and topics) that occur in the text.
-    present = reduce(or_, map(_BITS, policy.cue_automaton.iter(norm)), 0)
-    matches = _matches(policy, norm, bounds)
+    present = reduce(or_, map(_BITS, map(_VALUE, hits)), 0)
+    matches = _matches(policy, norm, hits, bounds)
     if not matches:
         return _routine(text, folded, mapped, norm, policy, present)
     negation = bool(present & _NEGATION)
@@ -299,8 +300,10 @@ def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
     return bounds
 
 
-def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None) -> dict[int, list[tuple[int, int]]]:
-    """piece id -> the spans where one of its forms occurs, from one pass of the automaton.
+def _occurrences(
+    policy: TriagePolicy, norm: str, hits: list, bounds: set[int] | None = None
+) -> dict[int, list[tuple[int, int]]]:
+    """piece id -> the spans where one of its forms occurs, from the ``hits`` of one pass of the automaton.
 
     A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it). An
     ordinary word wins over a rule word it overlaps without being part of it, as a segmenter would cut the
@@ -310,7 +313,8 @@ def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None
     found = sorted(
         [
             (last + 1 - length, -last - 1, pieces, ordinary)
-            for last, (length, pieces, ordinary) in policy.automaton.iter(norm)
+            for last, (length, pieces, ordinary, _bits) in hits
+            if pieces  # not a form only of cues
         ]
     )
     if not found:
@@ -343,9 +347,9 @@ def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None
     return spans
 
 
-def _matches(policy: TriagePolicy, norm: str, bounds: set[int] | None = None) -> list[tuple[Phrase, list]]:
-    """Each phrase that occurs in ``norm``, with the span of each of its pieces."""
-    spans = _occurrences(policy, norm, bounds)
+def _matches(policy: TriagePolicy, norm: str, hits: list, bounds: set[int] | None = None) -> list[tuple[Phrase, list]]:
+    """Each phrase that occurs in ``norm`` (``hits``: of the automaton on it), with the span of each of its pieces."""
+    spans = _occurrences(policy, norm, hits, bounds)
     matches: list[tuple[Phrase, list[tuple[int, int]]]] = []
     by_first = policy.phrases_by_first
     for first, first_spans in spans.items():

@@ -50,7 +50,7 @@ CUES = {
     "safe",
     "enquiry",
 }
-#: Cues whose presence anywhere in a text is looked up in one pass (:attr:`TriagePolicy.cue_automaton`), in
+#: Cues whose presence anywhere in a text is looked up in the pass of :attr:`TriagePolicy.automaton`, in
 #: the order of their bits: a text without one skips the checks that need it. The [[topic]] entries follow
 #: them, topic n at bit ``len(PRESENCE_CUES) + n``.
 PRESENCE_CUES = (
@@ -147,12 +147,11 @@ class TriagePolicy:
     """The compiled ``triage.toml``."""
 
     rules: tuple[Rule, ...]
-    #: Every form (word as written and in pinyin) of every piece -> (its length, the piece ids it stands for,
-    #: whether the ordinary words' piece is one of them).
+    #: Every form (word as written and in pinyin) of every piece, of every cue of :data:`PRESENCE_CUES` and of
+    #: every topic -> (its length, the piece ids it stands for (none for a form only of cues), whether the
+    #: ordinary words' piece is one of them, the bits (1 << place in PRESENCE_CUES, a topic's after them) of
+    #: the cues and topics it is a form of): one pass finds the pieces and which cues the text has.
     automaton: ahocorasick.Automaton
-    #: Every form of every cue of :data:`PRESENCE_CUES` and of every topic -> the bits (1 << its place there,
-    #: a topic's after them) of the cues and topics it is.
-    cue_automaton: ahocorasick.Automaton
     #: piece id -> the phrases that start with that piece.
     phrases_by_first: dict[int, tuple[Phrase, ...]]
     #: The piece id of the ordinary words, which only hide the rule words they overlap.
@@ -294,8 +293,7 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
     fillers = compiler.alternation(cue_words["negation_fillers"])
     return TriagePolicy(
         rules=tuple(rules),
-        automaton=compiler.automaton(),
-        cue_automaton=compiler.presence(
+        automaton=compiler.automaton(
             [(cue_words[name], 0 if name in EVERY_SPELLING else min_letters) for name in PRESENCE_CUES]
             + [(words, min_letters) for words in topic_words]
         ),
@@ -547,23 +545,19 @@ class _Compiler:
             entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces), tuple(shown))
             self.by_first.setdefault(pieces[0], []).append(entry)
 
-    def presence(self, cues: list[tuple[list[str], int]]) -> ahocorasick.Automaton:
-        """One automaton of the forms of ``cues`` (words, the fewest pinyin letters of a form; as :meth:`cue` and
-        :meth:`alternation` compile them), each form to the bits (1 << place in ``cues``) of its cues."""
+    def automaton(self, cues: list[tuple[list[str], int]]) -> ahocorasick.Automaton:
+        """One automaton of the forms of the pieces and of ``cues`` (words, the fewest pinyin letters of a form;
+        as :meth:`cue` and :meth:`alternation` compile them), as :attr:`TriagePolicy.automaton` holds them."""
         bits: dict[str, int] = {}
         for place, (words, min_letters) in enumerate(cues):
             for form in self._forms(words, min_letters):
                 bits[form] = bits.get(form, 0) | 1 << place
         automaton = ahocorasick.Automaton()
-        for form, value in bits.items():
-            automaton.add_word(form, value)
-        automaton.make_automaton()
-        return automaton
-
-    def automaton(self) -> ahocorasick.Automaton:
-        automaton = ahocorasick.Automaton()
-        for form, pieces in self.forms.items():
-            automaton.add_word(form, (len(form), tuple(sorted(pieces)), self.ordinary_piece in pieces))
+        for form in self.forms.keys() | bits.keys():
+            pieces = self.forms.get(form, set())
+            automaton.add_word(
+                form, (len(form), tuple(sorted(pieces)), self.ordinary_piece in pieces, bits.get(form, 0))
+            )
         automaton.make_automaton()
         return automaton
 
