@@ -12,7 +12,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property, reduce
-from itertools import chain, pairwise
+from itertools import pairwise
 from operator import itemgetter, or_
 
 from hotline.triage.loading import current, load_at_start
@@ -186,7 +186,9 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
                 elif level == 0 and not rule.lasting and policy.recent.search(around):
                     lower += 1
         if level < 2:
-            level = min(level + lower, 2)
+            level += lower
+            if level > 2:
+                level = 2
         if level < best:
             best = level
         found.append((phrase.rule, level, phrase, spans))
@@ -214,7 +216,7 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
     else:
         chosen = min(weight, key=lambda r: (rules[r].generic, -weight[r], r))
         top = sorted(shown, key=lambda f: (f[0] != chosen, f[0]))
-    words = list(dict.fromkeys(top[0][1] if len(top) == 1 else chain.from_iterable(match for _rule, match in top)))
+    words = list(dict.fromkeys(top[0][1] if len(top) == 1 else [w for _rule, match in top for w in match]))
     rule = rules[top[0][0]]
     return Triage(LEVEL_ORDER[best], rule.category, _outermost(words), rule.kind)
 
@@ -320,7 +322,7 @@ def _occurrences(
     if not found:
         return {}
     ordinary = [(start, -negative_end) for start, negative_end, _pieces, is_ordinary in found if is_ordinary]
-    starts = [start for start, _end in ordinary]
+    starts = [start for start, _end in ordinary] if ordinary else None
     # Each piece's spans; the end of its last one is how far its words reach so far.
     spans: dict[int, list[tuple[int, int]]] = {}
     for start, negative_end, pieces, is_ordinary in found:
