@@ -11,10 +11,12 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, reduce
+from itertools import pairwise
+from operator import itemgetter, or_
 
 from hotline.triage.loading import current, load_at_start
-from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy
+from hotline.triage.policy import PRESENCE_CUES, SENTENCE_END, Phrase, TriagePolicy, load_triage_policy, nfkc
 from models.ticket import URGENT_PRIORITIES
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,16 @@ _HYPOTHETICAL, _RESOLVED, _TOPIC, _FRAMING, _PAST, _RECENT, _CALM, _SAFE, _ASKIN
     1 << PRESENCE_CUES.index(name)
     for name in ("hypothetical", "resolved", "topic", "framing", "past", "recent", "calm", "safe", "asking", "question")
 )
+_ENQUIRY, _NEGATION, _WORRY, _EXPERIENCED = (
+    1 << PRESENCE_CUES.index(name) for name in ("enquiry", "negation", "worry", "experienced")
+)
 _ASKING_QUESTION = _ASKING | _QUESTION
+_PAST_RECENT = _PAST | _RECENT
+#: The cues :func:`_discounted` looks for: a text with none of them has no match discounted.
+_DISCOUNTING = _NEGATION | _HYPOTHETICAL | _RESOLVED | _FRAMING | _TOPIC
+#: The bit of the first [[topic]] in :attr:`TriagePolicy.automaton`'s values; the next topic's is the next bit.
+_FIRST_TOPIC = len(PRESENCE_CUES)
+_VALUE, _BITS = itemgetter(1), itemgetter(3)
 #: How far before a match a negation cue with its filler may start.
 NEGATION_REACH = 8
 #: A space between two runs of at least two non-latin characters: the writer's clause boundary. A negation does
@@ -69,6 +80,11 @@ class Triage:
         return {"priority": self.priority, "category": self.category, "kind": self.kind, "reasons": list(self.reasons)}
 
 
+#: The triage of a routine text that holds an enquiry cue, and of one that holds none (nor a topic word).
+_ENQUIRY_TRIAGE = Triage("P3", "policy_enquiry", (), None)
+_OTHER_TRIAGE = Triage("P3", "other", (), None)
+
+
 def triage_text(text: str, policy: TriagePolicy | None = None) -> Triage:
     """Triage ``text`` (any string: empty, very long, odd unicode) against ``policy`` (default: the app's)."""
     if not isinstance(text, str):
@@ -97,7 +113,7 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
 
 def _fold(text: str) -> str:
     """NFKC, lower case, tone marks and tone digits off; spaces still in."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = nfkc(text).lower()
     if len(folded) != len(text):
         folded = "".join(unicodedata.normalize("NFKC", char).lower() for char in text)
     elif _LATIN.search(folded) and _TONE_DIGIT.search(folded):
@@ -118,49 +134,37 @@ def _index(text: str, folded: str) -> list[int]:
 
 
 def _triage(text: str, policy: TriagePolicy) -> Triage:
-    text = _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
     folded = _fold(text)
     mapped = len(folded) != len(text) or _SPACE.search(folded) is not None
     norm = _SPACE.sub("", folded) if mapped else folded
-    index: list[int] = []
-
-    def original(start: int, end: int) -> str:
-        """The characters of ``text`` that the normalised ``norm[start:end]`` comes from."""
-        if not mapped:
-            return text[start:end]
-        if not index:
-            index.extend(_index(text, folded))
-        return text[index[start] : index[end - 1] + 1]
-
     bounds = _syllable_bounds(folded, policy.syllables) if _LATIN.search(norm) else None
-    negation = policy.negation_cue.search(norm) is not None
-    present = 0  # the bits of the PRESENCE_CUES that occur in the text
-    for _end, bits in policy.cue_automaton.iter(norm):
-        present |= bits
+    hits = list(policy.automaton.iter(norm))
+    # The bits of the PRESENCE_CUES (and topics) that occur in the text.
+    present = reduce(or_, map(_BITS, map(_VALUE, hits)), 0)
+    matches = _matches(policy, norm, hits, bounds)
+    if not matches:
+        return _routine(text, folded, mapped, norm, policy, present)
+    negation = bool(present & _NEGATION)
     calm = bool(present & _CALM) and _affirmed(policy, policy.calm, norm, negation)
     # "只是问问" calms a text that asks something, not one that tells: "就问问低保 还有我老公又打我了 我跑出来了".
     calm = calm or (present & _ASKING_QUESTION == _ASKING_QUESTION and _affirmed(policy, policy.asking, norm, negation))
     safe = bool(present & _SAFE) and _affirmed(policy, policy.safe, norm, negation)
-    cues = _Cues(
-        negation=negation,
-        spaced=folded if mapped else None,
-        hypothetical=bool(present & _HYPOTHETICAL),
-        resolved=bool(present & _RESOLVED),
-        topic=bool(present & _TOPIC),
-        framing=bool(present & _FRAMING),
-    )
-    past = bool(present & _PAST)
-    recent = bool(present & _RECENT)
-    worry = policy.worry_cue.search(norm) is not None
+    cues = _Cues(present, folded if mapped else None)
+    past_or_recent = present & _PAST_RECENT
+    worry = present & _WORRY
+    experienced = present & _EXPERIENCED
+    rules = policy.rules
     # (rule number, level, phrase, spans) of each match that counts
     found: list[tuple[int, int, Phrase, list[tuple[int, int]]]] = []
     best = len(LEVEL_ORDER)
-    for phrase, spans in _matches(policy, norm, bounds):
-        rule = policy.rules[phrase.rule]
+    for phrase, spans in matches:
+        rule = rules[phrase.rule]
         level = rule.level
         if level > best:
             continue  # cues only lower a level: this match cannot reach the best one found
-        if _discounted(policy, norm, spans, cues):
+        if present & _DISCOUNTING and _discounted(policy, norm, spans, cues):
             continue
         if rule.possessive_breaks and len(spans) > 1 and norm.startswith("的", spans[0][1]):
             continue
@@ -168,9 +172,9 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
         # "担心房子倒塌": a worry right before the match is one level lower.
         if worry and policy.worry.search(norm, max(0, spans[0][0] - NEGATION_REACH), spans[0][0]):
             lower += 1
-        if policy.experienced.match(norm, spans[-1][1]):
+        if experienced and policy.experienced.match(norm, spans[-1][1]):
             lower = 2
-        elif past or recent:
+        elif past_or_recent:
             # A past-time cue around the match or between its pieces, and none of now: "我爸去年去世了",
             # "以前走丢过", "走了三年了"; a recent one only ends a danger that does not last: "昨晚着火了".
             start, end = spans[0][0], spans[-1][1]
@@ -182,32 +186,65 @@ def _triage(text: str, policy: TriagePolicy) -> Triage:
                 elif level == 0 and not rule.lasting and policy.recent.search(around):
                     lower += 1
         if level < 2:
-            level = min(level + lower, 2)
-        best = min(best, level)
+            level += lower
+            if level > 2:
+                level = 2
+        if level < best:
+            best = level
         found.append((phrase.rule, level, phrase, spans))
-    if found:
-        # The rule with the most matched characters names the category (file order breaks a tie), a rule that
-        # says what happened before a generic one. Only the matches of the best level are spelt out.
-        weight: dict[int, int] = {}
-        shown: list[tuple[int, list[str]]] = []
-        for rule_number, level, phrase, spans in found:
-            if level == best:
-                match = [original(*span) for span, show in zip(spans, phrase.shown, strict=True) if show]
-                shown.append((rule_number, match))
-                weight[rule_number] = weight.get(rule_number, 0) + sum(len(w) for w in match)
-        chosen = min(weight, key=lambda r: (policy.rules[r].generic, -weight[r], r))
+    if not found:
+        return _routine(text, folded, mapped, norm, policy, present)
+    # The rule with the most matched characters names the category (file order breaks a tie), a rule that
+    # says what happened before a generic one. Only the matches of the best level are spelt out.
+    index = _index(text, folded) if mapped else None
+    weight: dict[int, int] = {}
+    shown: list[tuple[int, list[str]]] = []
+    for rule_number, level, phrase, spans in found:
+        if level == best:
+            if index is None:
+                match = [text[start:end] for (start, end), show in zip(spans, phrase.shown, strict=True) if show]
+            else:
+                match = [
+                    text[index[start] : index[end - 1] + 1]
+                    for (start, end), show in zip(spans, phrase.shown, strict=True)
+                    if show
+                ]
+            shown.append((rule_number, match))
+            weight[rule_number] = weight.get(rule_number, 0) + sum(map(len, match))
+    if len(weight) == 1:  # one rule: it is chosen, and its matches stay in their order
+        top = shown
+    else:
+        chosen = min(weight, key=lambda r: (rules[r].generic, -weight[r], r))
         top = sorted(shown, key=lambda f: (f[0] != chosen, f[0]))
-        words = list(dict.fromkeys(w for _rule, match in top for w in match))
-        # Each word once, and not when it is part of a longer one shown ("娃丢了", not also "娃").
-        reasons = [w for w in words if not any(w in x and w != x for x in words)]
-        rule = policy.rules[top[0][0]]
-        return Triage(LEVEL_ORDER[best], rule.category, tuple(reasons), rule.kind)
-    for topic in policy.topics:
-        match = topic.pattern.search(norm)
-        if match:
-            return Triage("P3", topic.category, (original(*match.span()),), None)
-    category = "policy_enquiry" if policy.enquiry.search(norm) else "other"
-    return Triage("P3", category, (), None)
+    words = list(dict.fromkeys(top[0][1] if len(top) == 1 else [w for _rule, match in top for w in match]))
+    rule = rules[top[0][0]]
+    return Triage(LEVEL_ORDER[best], rule.category, _outermost(words), rule.kind)
+
+
+def _outermost(words: list[str]) -> tuple[str, ...]:
+    """Each of ``words`` (distinct) that is not part of a longer one of them ("娃丢了", not also "娃")."""
+    if len(words) < 2:
+        return tuple(words)
+    joined = "\0".join(words)
+    if joined.count("\0") == len(words) - 1:
+        # No word holds the separator: a word occurs in the joined words more than once (its own place being
+        # one) exactly when it is part of another word.
+        return tuple([w for w in words if joined.count(w) == 1])
+    return tuple(w for w in words if not any(w in x and w != x for x in words))
+
+
+def _routine(text: str, folded: str, mapped: bool, norm: str, policy: TriagePolicy, present: int) -> Triage:
+    """The triage of a text no rule counted: the first [[topic]] it holds a word of (that word its reason), or an
+    enquiry, or other."""
+    if present >> _FIRST_TOPIC:
+        for n, topic in enumerate(policy.topics, start=_FIRST_TOPIC):
+            if present >> n & 1:
+                start, end = topic.pattern.search(norm).span()
+                if mapped:
+                    index = _index(text, folded)
+                    return Triage("P3", topic.category, (text[index[start] : index[end - 1] + 1],), None)
+                return Triage("P3", topic.category, (text[start:end],), None)
+    return _ENQUIRY_TRIAGE if present & _ENQUIRY else _OTHER_TRIAGE
 
 
 def _affirmed(policy: TriagePolicy, cue: re.Pattern, norm: str, negation: bool) -> bool:
@@ -265,24 +302,34 @@ def _syllable_bounds(folded: str, syllables: frozenset[str]) -> set[int]:
     return bounds
 
 
-def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None) -> dict[int, list[tuple[int, int]]]:
-    """piece id -> the spans where one of its forms occurs, from one pass of the automaton.
+def _occurrences(
+    policy: TriagePolicy, norm: str, hits: list, bounds: set[int] | None = None
+) -> dict[int, list[tuple[int, int]]]:
+    """piece id -> the spans where one of its forms occurs, from the ``hits`` of one pass of the automaton.
 
     A word inside a longer word of the same piece is left out ("女儿" counts, not the "儿" in it). An
     ordinary word wins over a rule word it overlaps without being part of it, as a segmenter would cut the
     text: "救命" in "救命钱", "一直打" in "一直打不通" ("打不通"), "打" in "打工".
     """
     # By start, the longer first (-end sorts so); a word then comes after any word of its piece containing it.
-    found = sorted((last + 1 - length, -last - 1, pieces) for last, (length, pieces) in policy.automaton.iter(norm))
-    ordinary = [(start, -negative_end) for start, negative_end, pieces in found if policy.ordinary_piece in pieces]
-    starts = [start for start, _end in ordinary]
+    found = sorted(
+        [
+            (last + 1 - length, -last - 1, pieces, ordinary)
+            for last, (length, pieces, ordinary, _bits) in hits
+            if pieces  # not a form only of cues
+        ]
+    )
+    if not found:
+        return {}
+    ordinary = [(start, -negative_end) for start, negative_end, _pieces, is_ordinary in found if is_ordinary]
+    starts = [start for start, _end in ordinary] if ordinary else None
+    # Each piece's spans; the end of its last one is how far its words reach so far.
     spans: dict[int, list[tuple[int, int]]] = {}
-    reach: dict[int, int] = {}
-    for start, negative_end, pieces in found:
+    for start, negative_end, pieces, is_ordinary in found:
         end = -negative_end
         if bounds is not None and "a" <= norm[start] <= "z" and (start not in bounds or end not in bounds):
             continue  # pinyin cut across syllables
-        if ordinary and policy.ordinary_piece not in pieces:
+        if ordinary and not is_ordinary:
             n = bisect_left(starts, start - policy.ordinary_longest + 1)
             overlapped = False
             while n < len(ordinary) and ordinary[n][0] < end:
@@ -294,24 +341,31 @@ def _occurrences(policy: TriagePolicy, norm: str, bounds: set[int] | None = None
             if overlapped:
                 continue
         for piece in pieces:
-            if end <= reach.get(piece, -1):
-                continue
-            reach[piece] = end
-            spans.setdefault(piece, []).append((start, end))
+            known = spans.get(piece)
+            if known is None:
+                spans[piece] = [(start, end)]
+            elif end > known[-1][1]:
+                known.append((start, end))
     return spans
 
 
-def _matches(policy: TriagePolicy, norm: str, bounds: set[int] | None = None):
-    """Each phrase that occurs in ``norm``, with the span of each of its pieces."""
-    spans = _occurrences(policy, norm, bounds)
-    for first in list(spans):
-        for phrase in policy.phrases_by_first.get(first, ()):
+def _matches(policy: TriagePolicy, norm: str, hits: list, bounds: set[int] | None = None) -> list[tuple[Phrase, list]]:
+    """Each phrase that occurs in ``norm`` (``hits``: of the automaton on it), with the span of each of its pieces."""
+    spans = _occurrences(policy, norm, hits, bounds)
+    matches: list[tuple[Phrase, list[tuple[int, int]]]] = []
+    by_first = policy.phrases_by_first
+    for first, first_spans in spans.items():
+        for phrase in by_first.get(first, ()):
+            links = phrase.links
+            if not links:
+                matches += [(phrase, [start]) for start in first_spans]
+                continue
             if not phrase.needed <= spans.keys():
                 continue
-            for start in spans[first]:
-                chain = [start]
-                for piece, gap in zip(phrase.pieces[1:], phrase.gaps, strict=True):
-                    after = chain[-1][1]
+            for start in first_spans:
+                found = [start]
+                after = start[1]
+                for piece, gap in links:
                     # The nearest span of the next piece starting within the gap (spans are sorted by start).
                     candidates = spans[piece]
                     n = bisect_left(candidates, (after, -1))
@@ -320,20 +374,19 @@ def _matches(policy: TriagePolicy, norm: str, bounds: set[int] | None = None):
                     nearest = candidates[n]
                     if nearest[0] > after and _SENTENCE.search(norm, after, nearest[0]):
                         break
-                    chain.append(nearest)
+                    found.append(nearest)
+                    after = nearest[1]
                 else:
-                    yield phrase, chain
+                    matches.append((phrase, found))
+    return matches
 
 
 @dataclass
 class _Cues:
     """Which kinds of cue occur anywhere in the text: a kind that does not is not looked for around matches."""
 
-    negation: bool
-    hypothetical: bool
-    resolved: bool
-    topic: bool
-    framing: bool
+    #: The bits of :data:`PRESENCE_CUES` of the cues that occur.
+    present: int
     #: The folded text if it had spaces (None: it had none), for :attr:`breaks`.
     spaced: str | None = None
 
@@ -352,30 +405,31 @@ def _discounted(policy: TriagePolicy, norm: str, spans: list[tuple[int, int]], c
     word can be a topic ("自杀干预"): pieces joined by ``~`` describe a situation.
     """
     start, end = spans[0][0], spans[-1][1]
-    if cues.negation:
-        for n, (piece_start, _piece_end) in enumerate(spans):
-            if n == 0:
-                lowest = _reach(piece_start, cues.breaks) if len(spans) > 1 else piece_start - NEGATION_REACH
-            else:
-                # Only the gap before a later piece: a negation inside the piece before it is part of the phrase
-                # ("没人能带他": {nobody}~{care}), not a negation of it.
-                lowest = max(piece_start - NEGATION_REACH, spans[n - 1][1])
-            if policy.negation.search(norm, max(0, lowest), piece_start):
+    present = cues.present
+    if present & _NEGATION:
+        # Before the first piece: up to NEGATION_REACH, and for a phrase of several pieces not across a clause break.
+        lowest = _reach(start, cues.breaks) if len(spans) > 1 and cues.spaced is not None else start - NEGATION_REACH
+        if policy.negation.search(norm, max(0, lowest), start):
+            return True
+        # Before a later piece, only the gap before it: a negation inside the piece before it is part of the phrase
+        # ("没人能带他": {nobody}~{care}), not a negation of it.
+        for (_previous_start, previous_end), (piece_start, _piece_end) in pairwise(spans):
+            if policy.negation.search(norm, max(0, piece_start - NEGATION_REACH, previous_end), piece_start):
                 return True
-    if cues.hypothetical:
+    if present & _HYPOTHETICAL:
         before = _SENTENCE.split(norm[max(0, start - policy.hypothetical_window) : start])[-1]
         if policy.hypothetical.search(before):
             return True
-    if cues.resolved:
+    if present & _RESOLVED:
         after = norm[end : end + policy.resolved_window]
         for resolved in policy.resolved.finditer(_SENTENCE.split(after)[0]):
             # "不是开玩笑" is not a resolution.
             cue = end + resolved.start()
             if not policy.negation.search(norm, max(0, cue - NEGATION_REACH), cue):
                 return True
-    if cues.framing and policy.framing.search(_SENTENCE.split(norm[end : end + policy.topic_window])[0]):
+    if present & _FRAMING and policy.framing.search(_SENTENCE.split(norm[end : end + policy.topic_window])[0]):
         return True  # "溺水了怎么预防", "农药中毒住院能报销多少": about the event, not reporting one
-    if not cues.topic or norm[end - 1 : end + 1].find("了") >= 0:
+    if not present & _TOPIC or norm[end - 1 : end + 1].find("了") >= 0:
         return False  # "房子塌了": a statement of what happened, even if a question about help follows
     if len(spans) > 1:
         # Several pieces describe a situation, unless they qualify a topic: "房屋倒塌的补助标准".

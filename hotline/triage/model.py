@@ -16,15 +16,17 @@ a county can extend; nothing is read or learnt at run time.
 
 import math
 import tomllib
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
+from operator import add
 from pathlib import Path
 
 from hotline.toml_checks import only_keys
 from hotline.triage.labelled import read_labelled
 from hotline.triage.loading import current, load_at_start
+from hotline.triage.policy import nfkc
 from models.ticket import URGENT_PRIORITIES
 
 
@@ -61,7 +63,7 @@ class TriageModel:
             return None
         grams = _grams(folded, self.ngrams)
         weights = self.weights
-        if self.prior + sum(weights.get(gram, 0.0) for gram in grams) <= self.raise_above:
+        if self.prior + sum(map(weights.get, grams, repeat(0.0))) <= self.raise_above:
             return None
         # Pieces of two characters or more first (a lone character tells the operator little), heaviest first.
         heaviest = sorted((g for g in grams if weights.get(g, 0.0) > 0), key=lambda g: (len(g) < 2, -weights[g], g))
@@ -76,12 +78,21 @@ class TriageModel:
 
 def _fold(text: str, max_chars: int) -> str:
     """The first ``max_chars`` characters of ``text`` as the model reads them: NFKC, lower case, no spaces."""
-    return "".join(unicodedata.normalize("NFKC", text[:max_chars]).lower().split())
+    return "".join(nfkc(text[:max_chars]).lower().split())
 
 
 def _grams(folded: str, ngrams: tuple[int, ...]) -> set[str]:
-    """The distinct n-grams of a folded text, for each length of ``ngrams``."""
-    return {folded[i : i + n] for n in ngrams for i in range(len(folded) - n + 1)}
+    """The distinct n-grams of a folded text, for each length of ``ngrams`` in turn, each length from the start.
+
+    The n-grams of one length are the (n - 1)-grams each with the character after it: built so in C, not
+    sliced one by one (the set is the same, filled in the same order)."""
+    by_length = [folded]  # the n-grams of length n at [n - 1]; a str is the sequence of its characters
+    for n in range(2, max(ngrams) + 1):
+        by_length.append(list(map(add, by_length[-1], folded[n - 1 :])))
+    grams: set[str] = set()
+    for n in ngrams:
+        grams.update(by_length[n - 1])
+    return grams
 
 
 def train(pairs: list[tuple[str, str]], *, ngrams: tuple[int, ...], max_chars: int) -> tuple[dict[str, float], float]:

@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache, partial
 from pathlib import Path
 
@@ -50,8 +50,9 @@ CUES = {
     "safe",
     "enquiry",
 }
-#: Cues whose presence anywhere in a text is looked up in one pass (:attr:`TriagePolicy.cue_automaton`), in
-#: the order of their bits: a text without one skips the checks that need it.
+#: Cues whose presence anywhere in a text is looked up in the pass of :attr:`TriagePolicy.automaton`, in
+#: the order of their bits: a text without one skips the checks that need it. The [[topic]] entries follow
+#: them, topic n at bit ``len(PRESENCE_CUES) + n``.
 PRESENCE_CUES = (
     "hypothetical",
     "resolved",
@@ -63,7 +64,15 @@ PRESENCE_CUES = (
     "safe",
     "asking",
     "question",
+    "enquiry",
+    "negation",
+    "worry",
+    "experienced",
 )
+#: The cues of :data:`PRESENCE_CUES` whose patterns hold every pinyin spelling of their words, however short
+#: (``negation``, ``worry`` and ``experienced``: an alternation, not a :meth:`_Compiler.cue`); their presence
+#: is looked up with the same forms.
+EVERY_SPELLING = frozenset({"negation", "worry", "experienced"})
 RULE_KEYS = {"kind", "priority", "category", "phrases", "gap", "lasting", "possessive_breaks", "generic"}
 TOPIC_KEYS = {"category", "phrases"}
 VARIANT_KEYS = {"within", "final", "separable", "infix", "written_only"}
@@ -99,10 +108,11 @@ class Rule:
     #: Says nothing of what happened ("救命"): names the category only when no other rule of its level matched.
     generic: bool = False
 
-    @property
-    def level(self) -> int:
-        """The priority as a number: 0 for P0, 1 for P1, 2 for P2."""
-        return LEVELS.index(self.priority)
+    #: The priority as a number: 0 for P0, 1 for P1, 2 for P2.
+    level: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "level", LEVELS.index(self.priority))
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,11 @@ class Phrase:
     needed: frozenset[int]
     #: Whether each piece is shown as a reason: not a one-character link such as the 在 of "{child}在~丢了".
     shown: tuple[bool, ...]
+    #: (piece, gap before it) of each piece after the first: what a match looks for after its first piece.
+    links: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "links", tuple(zip(self.pieces[1:], self.gaps, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -132,10 +147,11 @@ class TriagePolicy:
     """The compiled ``triage.toml``."""
 
     rules: tuple[Rule, ...]
-    #: Every form (word as written and in pinyin) of every piece -> (its length, the piece ids it stands for).
+    #: Every form (word as written and in pinyin) of every piece, of every cue of :data:`PRESENCE_CUES` and of
+    #: every topic -> (its length, the piece ids it stands for (none for a form only of cues), whether the
+    #: ordinary words' piece is one of them, the bits (1 << place in PRESENCE_CUES, a topic's after them) of
+    #: the cues and topics it is a form of): one pass finds the pieces and which cues the text has.
     automaton: ahocorasick.Automaton
-    #: Every form of every cue of :data:`PRESENCE_CUES` -> the bits (1 << its place there) of the cues it is.
-    cue_automaton: ahocorasick.Automaton
     #: piece id -> the phrases that start with that piece.
     phrases_by_first: dict[int, tuple[Phrase, ...]]
     #: The piece id of the ordinary words, which only hide the rule words they overlap.
@@ -148,8 +164,6 @@ class TriagePolicy:
     topics: tuple[Topic, ...]
     #: A negation cue (and optional filler) ending right where a match starts.
     negation: re.Pattern
-    #: Any negation cue: a text without one skips the check before each match.
-    negation_cue: re.Pattern
     #: A hypothetical cue anywhere in the window before a match.
     hypothetical: re.Pattern
     hypothetical_window: int
@@ -163,8 +177,6 @@ class TriagePolicy:
     recent: re.Pattern
     #: A worry (and optional filler) right before a match lowers it one level ("担心房子倒塌").
     worry: re.Pattern
-    #: Any worry cue: a text without one skips that check.
-    worry_cue: re.Pattern
     #: A topic word in the window after a match (a question about a topic, not a statement).
     topic: re.Pattern
     topic_window: int
@@ -185,7 +197,6 @@ class TriagePolicy:
     #: hold the topic word of the clause before them.
     question: re.Pattern
     safe: re.Pattern
-    enquiry: re.Pattern
 
 
 def load_triage_policy(path: Path, categories: set[str] | None = None) -> TriagePolicy:
@@ -268,27 +279,30 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
             raise TriagePolicyError(f"{where}: [[rule]] kind {kind!r} appears twice")
 
     topics = []
+    topic_words = []
     for n, entry in enumerate(data.get("topic", []), start=1):
         here = f"{where}: [[topic]] number {n}"
         if not isinstance(entry, dict):
             raise TriagePolicyError(f"{here}: must be a table")
         _only_keys(entry, TOPIC_KEYS, here)
         category = _category(entry.get("category"), categories, here)
-        topics.append(Topic(category, compiler.cue(_word_list(entry.get("phrases"), f"{here}: phrases"))))
+        topic_words.append(_word_list(entry.get("phrases"), f"{here}: phrases"))
+        topics.append(Topic(category, compiler.cue(topic_words[-1])))
 
     ordinary_piece = compiler.ordinary(cue_words["ordinary"])
     fillers = compiler.alternation(cue_words["negation_fillers"])
     return TriagePolicy(
         rules=tuple(rules),
-        automaton=compiler.automaton(),
-        cue_automaton=compiler.presence({name: cue_words[name] for name in PRESENCE_CUES}),
+        automaton=compiler.automaton(
+            [(cue_words[name], 0 if name in EVERY_SPELLING else min_letters) for name in PRESENCE_CUES]
+            + [(words, min_letters) for words in topic_words]
+        ),
         phrases_by_first={first: tuple(phrases) for first, phrases in compiler.by_first.items()},
         ordinary_piece=ordinary_piece,
         ordinary_longest=max(len(form) for form, pieces in compiler.forms.items() if ordinary_piece in pieces),
         syllables=pinyin_syllables(),
         topics=tuple(topics),
         negation=re.compile(f"(?:{compiler.alternation(cue_words['negation'])})(?:{fillers})?$"),
-        negation_cue=re.compile(compiler.alternation(cue_words["negation"])),
         hypothetical=compiler.cue(cue_words["hypothetical"]),
         past=compiler.cue(cue_words["past"]),
         present=re.compile(
@@ -301,7 +315,6 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
             f"(?!{compiler.alternation(cue_words['experienced_not_before'])})"
         ),
         worry=re.compile(f"(?:{compiler.alternation(cue_words['worry'])})(?:{fillers})?$"),
-        worry_cue=re.compile(compiler.alternation(cue_words["worry"])),
         hypothetical_window=settings["hypothetical_window"],
         topic=compiler.cue(cue_words["topic"]),
         topic_window=settings["topic_window"],
@@ -314,8 +327,26 @@ def _compiled_policy(where: str, _mtime_ns: int, _size: int, categories: frozens
         asking=compiler.cue(cue_words["asking"]),
         question=compiler.cue(cue_words["question"]),
         safe=compiler.cue(cue_words["safe"]),
-        enquiry=compiler.cue(cue_words["enquiry"]),
     )
+
+
+#: Full-width punctuation of Chinese texts, each with its NFKC form (one ASCII character), for :func:`nfkc`.
+_WIDE = tuple((wide, unicodedata.normalize("NFKC", wide)) for wide in "，？！：；（）\u3000")
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, cheaper for the common Chinese text.
+
+    A text holding a character NFKC changes is composed anew, character by character (about 2 µs for 25
+    characters); the only such characters of most texts are full-width punctuation ("，", "？"). They are
+    replaced by their NFKC forms first, which NFKC decomposes them to anyway (the result is the same), and
+    the normalisation then ends at its quick check.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    for wide, narrow in _WIDE:
+        text = text.replace(wide, narrow)
+    return unicodedata.normalize("NFKC", text)
 
 
 def normalise_word(word: str) -> str:
@@ -433,6 +464,7 @@ class _Compiler:
         self.piece_ids: dict[tuple[str, int], int] = {}
         self.forms: dict[str, set[int]] = {}
         self.by_first: dict[int, list[Phrase]] = {}
+        self.ordinary_piece: int | None = None
 
     def _forms(self, words: list[str], min_letters: int) -> list[str]:
         """Each word and its [variants] as written, then their pinyin spellings at least ``min_letters`` long."""
@@ -473,7 +505,7 @@ class _Compiler:
 
     def ordinary(self, words: list[str]) -> int:
         """Ordinary words that contain a rule word ("打工", "救命钱"): found, so they hide it, and in no phrase."""
-        piece = len(self.piece_ids)
+        piece = self.ordinary_piece = len(self.piece_ids)
         self.piece_ids[("ordinary", 0)] = piece
         for form in self._forms(words, self.min_letters):
             self.forms.setdefault(form, set()).add(piece)
@@ -513,22 +545,19 @@ class _Compiler:
             entry = Phrase(rule, tuple(pieces), tuple(gaps), frozenset(pieces), tuple(shown))
             self.by_first.setdefault(pieces[0], []).append(entry)
 
-    def presence(self, cues: dict[str, list[str]]) -> ahocorasick.Automaton:
-        """One automaton of the forms of ``cues`` (as :meth:`cue` compiles them), each to the bits of its cues."""
+    def automaton(self, cues: list[tuple[list[str], int]]) -> ahocorasick.Automaton:
+        """One automaton of the forms of the pieces and of ``cues`` (words, the fewest pinyin letters of a form;
+        as :meth:`cue` and :meth:`alternation` compile them), as :attr:`TriagePolicy.automaton` holds them."""
         bits: dict[str, int] = {}
-        for place, words in enumerate(cues.values()):
-            for form in self._forms(words, self.min_letters):
+        for place, (words, min_letters) in enumerate(cues):
+            for form in self._forms(words, min_letters):
                 bits[form] = bits.get(form, 0) | 1 << place
         automaton = ahocorasick.Automaton()
-        for form, value in bits.items():
-            automaton.add_word(form, value)
-        automaton.make_automaton()
-        return automaton
-
-    def automaton(self) -> ahocorasick.Automaton:
-        automaton = ahocorasick.Automaton()
-        for form, pieces in self.forms.items():
-            automaton.add_word(form, (len(form), tuple(sorted(pieces))))
+        for form in self.forms.keys() | bits.keys():
+            pieces = self.forms.get(form, set())
+            automaton.add_word(
+                form, (len(form), tuple(sorted(pieces)), self.ordinary_piece in pieces, bits.get(form, 0))
+            )
         automaton.make_automaton()
         return automaton
 
