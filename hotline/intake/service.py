@@ -443,8 +443,10 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
       ticket's priority becomes its suggestion (``_write_follow_up``, below
       the ORM: most texts are follow-ups).
     - Any other: a new ticket (channel sms, status new, no owner) with the
-      triaged priority and category, opened by the ticket service
-      (``open_unclaimed_ticket``); the answer promises contact within the
+      triaged priority and category, built and stored by the ticket service
+      (``build_unclaimed_ticket``, ``store_unclaimed_ticket``; on PostgreSQL
+      in the transaction of the look-up that found no open ticket:
+      ``_receive_sms_held``); the answer promises contact within the
       policy's time for that priority, and the ticket's first-contact deadline
       is held to that promise. An unparseable number gets its contact (kept
       as given) with the ticket, never one per message.
