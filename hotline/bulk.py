@@ -15,10 +15,12 @@ executemany (SQLAlchemy's ``insertmanyvalues`` for an INSERT).
 
 Every statement is built from the table's ``Table`` object: each array is cast
 to its column's type and each value goes through the column type's bind
-processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE. A statement is
+processing (UTC datetimes, JSON) as in a plain INSERT or UPDATE. An INSERT is
 built once per table, columns and options (``functools.cache``), with its
 arrays bound at execution: building it anew for each call cost the client more
-than the round trip of a new ticket's two events.
+than the round trip of a new ticket's two events. An UPDATE is built per call
+(its values shared by every row are part of it); its arrays are bound the same
+way.
 """
 
 from collections.abc import Sequence

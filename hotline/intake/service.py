@@ -474,14 +474,18 @@ def receive_sms(msg: InboundMessage, *, now: datetime, policy: IntakePolicy, tur
                 written = _write_follow_up(msg, raw, e164, now, policy, triage)
             if isinstance(written, _Held):
                 held, written = written, None
+        if written is not None:
+            break
+        # A stop or start word, a first message, or a number that does not parse. A first message's ticket, clocks
+        # and all, is built once, before the write turn (on PostgreSQL while its number's lock is held).
+        if triage is not None and new is None:
+            new = _sms_ticket(msg.body, now, policy, triage)
         if held is not None:  # PostgreSQL: a first message, written in the transaction that looked it up
             with turn():
-                written = _receive_sms_held(msg, raw, e164, word, now=now, policy=policy, triage=triage, held=held)
+                written = _receive_sms_held(msg, raw, e164, word, now=now, policy=policy, new=new, held=held)
             if written is None:  # a ticket of this sender was opened meanwhile: a follow-up after all
                 continue
-        elif written is None:  # a stop or start word, a first message, or a number that does not parse
-            if triage is not None and new is None:  # its ticket, clocks and all, built before the write turn
-                new = _sms_ticket(msg.body, now, policy, triage)
+        else:
             with turn():
                 written = _receive_sms_in_session(msg, raw, e164, word, now=now, policy=policy, new=new)
                 if written is None:  # a ticket of this sender was opened meanwhile: a follow-up after all
@@ -537,17 +541,16 @@ def _text_duty_phones(alert: tuple, *, now: datetime, policy: IntakePolicy) -> N
 
 
 def _receive_sms_held(
-    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, triage: tuple, held: _Held
+    msg: InboundMessage, raw, e164, word: str, *, now: datetime, policy: IntakePolicy, new: Ticket, held: _Held
 ) -> tuple[str, tuple | None] | None:
     """A first message whose look-up (``_Held``) left the kept connection's transaction open with the phone
-    number's lock: its ticket is built, then written and committed by the session on that same connection,
+    number's lock: its ticket ``new`` is written and committed by the session on that same connection,
     so nobody else can open a ticket for the number meanwhile. A session already in a transaction (one
     request sharing it with another piece of work) cannot take the connection over: the look-up is then
     rolled back and the message goes the usual way (``_receive_sms_in_session``, its own lock and look-up;
     None when a ticket of the sender was opened meanwhile, as there). On any failure the session is rolled
     back and the kept connection dropped."""
     try:
-        new = _sms_ticket(msg.body, now, policy, triage)
         if db.session().in_transaction():
             _KEPT.connection.rollback()
             held = None
