@@ -38,6 +38,14 @@ CONTENT_SECURITY_POLICY = (
 STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
 
 
+#: Headers every answer carries unless its view set them: (name, its lower case, value).
+_ALWAYS = (
+    ("X-Content-Type-Options", "x-content-type-options", "nosniff"),
+    ("X-Frame-Options", "x-frame-options", "DENY"),
+    ("Referrer-Policy", "referrer-policy", "same-origin"),
+)
+
+
 def set_security_headers(response):
     """Headers every answer carries; no inline script or style is ever needed.
 
@@ -45,17 +53,23 @@ def set_security_headers(response):
     (desk panels, notifications, the phone lookup with the caller's name), exports
     and webhook answers all carry personal data or depend on who asks, so every
     other answer is ``Cache-Control: no-store``. With ``HOTLINE_SECURE_COOKIES=1``
-    the site is HTTPS and says so for a year (HSTS).
+    the site is HTTPS and says so for a year (HSTS). A header the view set itself
+    is kept, but Cache-Control. The names present are read once and the headers
+    added in one go: werkzeug's ``setdefault`` scans the headers each time, and
+    this runs on every answer, the SMS webhook's included.
     """
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    added = [(name, value) for name, lower, value in _ALWAYS if lower not in present]
+    if current_app.config.get("SESSION_COOKIE_SECURE") and "strict-transport-security" not in present:
+        added.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    if response.mimetype == "text/html" and "content-security-policy" not in present:
+        added.append(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
     if not _is_static_file():
-        response.headers["Cache-Control"] = "no-store"
+        if "cache-control" in present:
+            del headers["Cache-Control"]
+        added.append(("Cache-Control", "no-store"))
+    headers.extend(added)
     return response
 
 
@@ -75,9 +89,13 @@ def check_request_input() -> None:
     in the address or in a form is a 400 here, not a 500 halfway through an action.
     A ``?page=`` beyond any list would overflow OFFSET: 404.
     """
-    fields = [*request.args.lists(), *request.form.lists()]
-    if "\x00" in request.path or any("\x00" in value for _name, values in fields for value in values):
+    if "\x00" in request.path or _holds_nul(request.args) or _holds_nul(request.form):
         abort(400)
     page = request.args.get("page", type=int)
     if page is not None and page > MAX_PAGE:
         abort(404)
+
+
+def _holds_nul(fields) -> bool:
+    """Whether a value of ``fields`` (a MultiDict) holds a NUL character."""
+    return any("\x00" in value for _name, values in fields.lists() for value in values)

@@ -45,7 +45,7 @@ class Ticket(db.Model):
     #: Who reported the case when it was not the person calling or texting: a source code of
     #: ``config/policy/sources.toml`` (monitoring, grid, visit, 12345...); the 主动发现 figures count by it.
     source: Mapped[str | None] = mapped_column(String(16))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
     #: Category code from ``config/policy/catalogue.toml``.
     category: Mapped[str] = mapped_column(String(48))
     priority: Mapped[str] = mapped_column(String(2))
@@ -142,6 +142,19 @@ class Ticket(db.Model):
         Index("ix_ticket_merged_into_id", "merged_into_id"),
         # Partner sync (GET /api/v1/tickets): what changed since a cursor, in (updated_at, id) order.
         Index("ix_ticket_updated_id", "updated_at", "id"),
+        # A caller's tickets. Every text message looks up its sender's newest open ticket
+        # (``hotline.intake.service._SENDER``): the ticket's columns it reads are all here, so SQLite reads no
+        # ticket row (the id is the index's rowid). None of them changes often.
+        Index(
+            "ix_ticket_contact_open",
+            "contact_id",
+            "status",
+            "created_at",
+            "number",
+            "priority",
+            "triage_priority",
+            "first_contact_owner_id",
+        ),
     )
 
     @property
@@ -184,8 +197,9 @@ class TicketEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (
+        # Events are read by ticket (the timeline, reports, clocks), never by kind alone: no index on kind, which
+        # every text message would write an entry in.
         Index("ix_ticket_event_ticket_at", "ticket_id", "at"),
-        Index("ix_ticket_event_kind_at", "kind", "at"),
         #: Partial: most events concern no referral (every text message writes one).
         Index(
             "ix_ticket_event_referral_id",

@@ -113,3 +113,19 @@ def test_views_and_hooks_are_called_as_flask_calls_them(app):
     for _ in range(2):
         with pytest.raises(RuntimeError, match="async"):
             app.ensure_sync(coroutine_view)
+
+
+def test_every_answer_says_nosniff_no_frames_and_same_origin_once(client):
+    """A page, JSON, a static file, an error and the SMS webhook's answer: each hardening header once; pages
+    also carry the content security policy."""
+    from tests.twilio_helpers import sms_form, twilio_post
+
+    answers = [client.get(url) for url in ("/login", "/healthz", STATIC, "/no-such-page")]
+    answers.append(twilio_post(client, "/twilio/sms", sms_form()))
+    for response in answers:
+        assert response.headers.get_all("X-Content-Type-Options") == ["nosniff"], response.request.path
+        assert response.headers.get_all("X-Frame-Options") == ["DENY"]
+        assert response.headers.get_all("Referrer-Policy") == ["same-origin"]
+        assert len(response.headers.get_all("Cache-Control")) == 1
+    assert answers[0].headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "Content-Security-Policy" not in answers[-1].headers  # TwiML, not a page

@@ -21,7 +21,7 @@ from hotline.security import require_role
 from hotline.tickets.page import render_ticket, triage_headline
 from hotline.tickets.queries import unclaimed, urgent_alerts
 from hotline.timeutil import utcnow
-from models.interaction import Interaction
+from models.interaction import Interaction, voice
 from models.ticket import Ticket
 from models.user import HOTLINE_ROLES
 
@@ -57,7 +57,7 @@ def live():
         db.session.scalars(
             select(Interaction)
             .where(
-                Interaction.channel == "voice",
+                voice(),
                 Interaction.direction == "inbound",
                 Interaction.started_at >= now - CALL_WINDOW,
             )

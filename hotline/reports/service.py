@@ -41,7 +41,7 @@ from models.contact import Contact
 from models.department import Department
 from models.escalation import BREACH_LEVELS
 from models.external_report import ExternalReport
-from models.interaction import Interaction
+from models.interaction import Interaction, voice
 from models.outbox import OutboundMessage
 from models.referral import ACTIVE_STATUSES, Referral
 from models.relief import AdvanceRelief
@@ -356,7 +356,7 @@ def call_facts(period: Period, scope: Scope, now: datetime, *, place: bool = Tru
         )
         .select_from(Interaction)
         .where(
-            Interaction.channel == "voice",
+            voice(),
             Interaction.direction == "inbound",
             Interaction.provider_sid.is_not(None),
             Interaction.started_at >= period.start,
