@@ -98,3 +98,23 @@ def test_postgresql_has_no_checkpointer():
         app_config("postgresql+psycopg://postgres@127.0.0.1:5432/unused") | {"SQLITE_CHECKPOINT_SECONDS": 1}
     )
     assert "sqlite_checkpoint" not in app.extensions
+
+
+def test_a_new_database_has_the_small_pages_and_an_old_one_keeps_its_own(tmp_path):
+    """Every connection the application opens sets WAL; a database it creates gets ``SQLITE_PAGE_SIZE`` pages
+    (the SMS webhook reads and writes fewer bytes), one made before keeps its page size."""
+    from sqlalchemy import create_engine, text
+
+    from hotline import SQLITE_PAGE_SIZE
+
+    old = sqlite3.connect(tmp_path / "old.sqlite3")
+    old.execute("CREATE TABLE t (x TEXT)")
+    old.commit()
+    old.close()
+    for name, expected in (("new.sqlite3", SQLITE_PAGE_SIZE), ("old.sqlite3", 4096)):
+        engine = create_engine(f"sqlite:///{tmp_path / name}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE IF NOT EXISTS t (x TEXT)"))
+            assert connection.execute(text("PRAGMA page_size")).scalar() == expected, name
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        engine.dispose()
