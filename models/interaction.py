@@ -35,6 +35,9 @@ class Interaction(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)
+    #: A text the caller sent on their open ticket: shown on its timeline from this row (``sms_in``), written
+    #: once; no event repeats it (migration 0023). Earlier follow-ups have an ``sms_in`` event and None here.
+    follow_up: Mapped[bool | None] = mapped_column(Boolean)
     recording_url: Mapped[str | None] = mapped_column(String(512))
     recording_seconds: Mapped[int | None] = mapped_column(Integer)
     #: Twilio RecordingSid of the voicemail; unique so a replayed callback attaches nothing twice.

@@ -51,6 +51,17 @@ def event_kinds(ticket: Ticket) -> list[str]:
     return [e.kind for e in events(ticket)]
 
 
+def timeline(ticket: Ticket) -> list:
+    """The ticket's timeline as its page shows it (events and the caller's follow-up texts), oldest first."""
+    from hotline.tickets.page import timeline as page_timeline
+
+    return list(reversed(page_timeline(ticket)))
+
+
+def timeline_kinds(ticket: Ticket) -> list[str]:
+    return [entry.kind for entry in timeline(ticket)]
+
+
 def count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 

@@ -8,7 +8,7 @@ from models.interaction import Interaction
 from models.outbox import OutboundMessage
 from models.ticket import Ticket
 from tests.conftest import post_form
-from tests.helpers import audit_kinds, count, event_kinds, reload
+from tests.helpers import audit_kinds, count, event_kinds, reload, timeline_kinds
 from tests.twilio_helpers import CALLER, call_form, sms_form, twilio_post
 
 SID = "CA" + "1" * 32
@@ -131,7 +131,7 @@ def test_an_operator_answers_by_sms_and_the_reply_lands_on_the_same_ticket(clien
     assert event_kinds(ticket)[-1] == "sms_out"
     twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="好的，谢谢"))
     assert count(Ticket) == 1
-    assert event_kinds(ticket)[-1] == "sms_in"
+    assert timeline_kinds(ticket)[-1] == "sms_in"
     html = client.get(page).get_data(as_text=True)
     assert "好的，谢谢" in html and "今天下午有人上门" in html
 

@@ -12,7 +12,7 @@ from hotline.intake import intake
 from models.contact import Contact
 from models.interaction import Interaction
 from models.ticket import Ticket, TicketEvent
-from tests.helpers import count, event_kinds, log_call, reload
+from tests.helpers import count, event_kinds, log_call, reload, timeline, timeline_kinds
 from tests.twilio_helpers import BASE, CALLER, signature, sms_form, twilio_post
 
 #: A routine enquiry: triaged P3, so it raises no alert.
@@ -156,10 +156,31 @@ def test_a_message_from_a_caller_with_an_open_ticket_lands_on_its_timeline(clien
     r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, sender="138 1234 1234", body="孩子也发烧了"))
     ticket = _only_ticket()
     assert f"已记入求助编号{ticket.number}" in r.get_data(as_text=True)
-    assert event_kinds(ticket) == ["created", "sms_in"]
-    note = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "sms_in"))
-    assert note.payload == {"text": "孩子也发烧了", "media": 0}
+    assert timeline_kinds(ticket) == ["created", "sms_in"]
+    assert timeline(ticket)[-1].payload == {"text": "孩子也发烧了", "media": 0}
     assert count(Interaction, Interaction.ticket_id == ticket.id) == 2
+    # Stored once: the Interaction is the text's record, no event repeats it.
+    assert event_kinds(ticket) == ["created"]
+
+
+def test_the_ticket_page_shows_each_follow_up_once_and_earlier_sms_in_events_as_before(client, logged_in, operator):
+    """A follow-up is stored once, as its Interaction; the timeline shows it as a text received, like the
+    ``sms_in`` events that earlier follow-ups wrote (still shown, not twice). A stop word is no text line."""
+    from hotline.tickets.service import add_event
+
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "1" * 32, body=ROUTINE))
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "2" * 32, body="孩子也发烧了"))
+    twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "3" * 32, body="退订"))
+    ticket = _only_ticket()
+    add_event(ticket, None, "sms_in", ticket.created_at, text="升级前的短信", media=0)  # as written before 0023
+    db.session.commit()
+    assert event_kinds(ticket) == ["created", "sms_opt_out", "sms_in"]
+    html = logged_in(operator).get(f"/tickets/{ticket.number}").get_data(as_text=True)
+    lines = [line.split("</li>")[0] for line in html.split('<li class="ev ev-')[1:]]  # the timeline's lines
+    texts = [line for line in lines if line.startswith("sms_in")]
+    assert len(texts) == 2
+    assert "孩子也发烧了" in texts[0] and "升级前的短信" in texts[1]  # newest first
+    assert sum(line.startswith("sms_opt_out") for line in lines) == 1  # the stop word: its own line only
 
 
 def test_a_follow_up_is_stored_as_the_orm_stores_it(client, monkeypatch):
@@ -172,14 +193,15 @@ def test_a_follow_up_is_stored_as_the_orm_stores_it(client, monkeypatch):
     r = twilio_post(client, "/twilio/sms", form)
     ticket = _only_ticket()
     message = db.session.scalar(select(Interaction).where(Interaction.provider_sid == "SM" + "2" * 32))
-    event = db.session.scalar(select(TicketEvent).where(TicketEvent.kind == "sms_in"))
+    [entry] = [entry for entry in timeline(ticket) if entry.kind == "sms_in"]
     assert message.started_at == at and message.started_at.tzinfo is not None
     assert (message.channel, message.direction, message.status) == ("sms", "inbound", "received")
     assert message.ticket_id == ticket.id and message.contact_id == ticket.contact_id
-    assert message.number_invalid is False and message.media_urls == urls
+    assert message.number_invalid is False and message.media_urls == urls and message.follow_up is True
     assert message.reply in r.get_data(as_text=True)
-    assert event.at == at and event.ticket_id == ticket.id
-    assert event.payload == {"text": "照片<已拍>", "media": 1}
+    assert (entry.kind, entry.at, entry.payload) == ("sms_in", at, {"text": "照片<已拍>", "media": 1})
+    first = db.session.scalar(select(Interaction).where(Interaction.provider_sid == "SM" + "1" * 32))
+    assert first.follow_up is None  # the text that opened the ticket is its "created" line
 
 
 def test_an_urgent_follow_up_and_the_owners_notice_are_stored_as_the_orm_stores_them(
@@ -207,14 +229,14 @@ def test_an_urgent_follow_up_and_the_owners_notice_are_stored_as_the_orm_stores_
         {},
     )
     assert notice.created_at == at and notice.created_at.tzinfo is not None and notice.read_at is None
-    assert event_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
+    assert timeline_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
 
 
 def test_a_message_joins_the_ticket_an_operator_logged_for_that_caller(client, operator, now):
     ticket = log_call(operator, now, phone="13812341234")
     twilio_post(client, "/twilio/sms", sms_form(body="我是刚才打电话的王秀英"))
     assert count(Ticket) == 1
-    assert event_kinds(ticket)[-1] == "sms_in"
+    assert timeline_kinds(ticket)[-1] == "sms_in"
 
 
 def test_a_message_after_the_ticket_closed_opens_a_new_one(client):
@@ -249,7 +271,7 @@ def test_stop_on_an_open_ticket_is_on_its_timeline_and_start_opts_back_in(client
     r = twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "3" * 32, body="START"))
     assert "恢复" in r.get_data(as_text=True)
     assert reload(ticket.contact).sms_opt_out is False
-    assert event_kinds(ticket) == ["created", "sms_opt_out", "sms_opt_in"]
+    assert timeline_kinds(ticket) == ["created", "sms_opt_out", "sms_opt_in"]
 
 
 def test_media_urls_are_kept(client):
@@ -347,8 +369,8 @@ def test_each_write_transaction_holds_the_write_turn(app, now):
     # Looked for an open ticket (none), then opened one: two turns, the ticket stored in the second.
     assert held == [0, 0] and count(Ticket) == 1
     follow_up = InboundMessage(sid="SM" + "2" * 32, from_number=CALLER, to_number=None, body="孩子也病了")
-    service.receive_sms(follow_up, now=now, policy=policy, turn=turn)
-    assert held == [0, 0, 1] and event_kinds(_only_ticket()) == ["created", "sms_in"]
+    service.receive_sms(follow_up, now=now + timedelta(seconds=1), policy=policy, turn=turn)
+    assert held == [0, 0, 1] and timeline_kinds(_only_ticket()) == ["created", "sms_in"]
 
 
 @pytest.mark.parametrize(
@@ -433,7 +455,7 @@ def test_the_fast_path_keeps_its_connection_and_replaces_one_that_failed(app, no
         assert "已记入求助编号" in text(4, "又一条")
     text(5, "再一条")
     assert service._KEPT.connection is not None and service._KEPT.connection is not kept
-    texts = [e.payload["text"] for e in db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "sms_in"))]
+    texts = [e.payload["text"] for e in timeline(_only_ticket()) if e.kind == "sms_in"]
     stored = ["孩子也发烧了", "还是没人来", "再一条"] if db.engine.dialect.name == "sqlite" else None
     assert texts == (stored or ["孩子也发烧了", "还是没人来", "又一条", "再一条"])
 

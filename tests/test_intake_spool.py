@@ -32,7 +32,7 @@ from models.interaction import Interaction
 from models.outbox import OutboundMessage
 from models.ticket import Ticket, TicketEvent
 from tests.conftest import login, post_form
-from tests.helpers import audit_kinds, count
+from tests.helpers import audit_kinds, count, timeline
 from tests.twilio_helpers import BASE, CALLER, call_form, sms_form, twilio_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,10 +279,7 @@ def test_replay_keeps_arrival_order_and_passes_the_arrival_time(client, spool, o
     assert report["stored"] == 4
     [ticket] = db.session.scalars(select(Ticket)).all()
     assert ticket.summary.startswith("第一条")
-    texts = [
-        e.payload["text"]
-        for e in db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "sms_in").order_by(TicketEvent.id))
-    ]
+    texts = [e.payload["text"] for e in timeline(ticket) if e.kind == "sms_in"]
     assert texts == ["第二条：孩子在发烧", "第三条：请尽快联系", "第四条"]
     stored = db.session.scalars(select(Interaction).where(Interaction.direction == "inbound").order_by(Interaction.id))
     assert [(m.provider_sid, m.started_at) for m in stored] == [(sid(n), received[n - 1]) for n in range(1, 5)]

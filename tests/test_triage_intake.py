@@ -24,7 +24,7 @@ from models.notification import Notification
 from models.outbox import OutboundMessage
 from models.ticket import Ticket
 from tests.conftest import login
-from tests.helpers import count, event_kinds, events, log_call, reload
+from tests.helpers import count, event_kinds, events, log_call, reload, timeline_kinds
 from tests.helpers import unclaimed as unclaimed_ticket
 from tests.twilio_helpers import sms_form, twilio_post
 
@@ -173,7 +173,7 @@ def test_an_urgent_follow_up_records_the_suggestion_without_changing_the_priorit
     assert ticket.triage_reasons == list(triage.reasons) and ticket.triage_verdict is None
     assert ticket.triage_kind == triage.kind == "missing_child"
     assert ticket.version == version + 1 and ticket.updated_at == later
-    assert event_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
+    assert timeline_kinds(ticket)[-3:] == ["sms_in", "triage_raised", "urgent_alert"]
     assert events(ticket, "triage_raised")[0].payload == {
         "priority": "P0",
         "category": triage.category,
@@ -232,7 +232,7 @@ def test_a_follow_up_no_more_urgent_than_the_ticket_changes_no_suggestion(app, p
     sms(policy, now + timedelta(minutes=1), ILLNESS, sid="2")
     ticket = the_ticket()
     assert (ticket.priority, ticket.triage_priority, ticket.version) == ("P0", "P0", version)
-    assert event_kinds(ticket) == ["created", "urgent_alert", "sms_in"] and len(outbox()) == 2
+    assert timeline_kinds(ticket) == ["created", "urgent_alert", "sms_in"] and len(outbox()) == 2
 
 
 def test_a_routine_follow_up_on_a_logged_call_only_lands_on_the_timeline(app, policy, now, operator):
@@ -241,7 +241,7 @@ def test_a_routine_follow_up_on_a_logged_call_only_lands_on_the_timeline(app, po
     sms(policy, now + timedelta(minutes=5), "好的谢谢", sid="2")
     ticket = reload(ticket)
     assert (ticket.triage_priority, ticket.triage_category, ticket.triage_verdict) == suggestion
-    assert event_kinds(ticket)[-1] == "sms_in" and outbox() == []
+    assert timeline_kinds(ticket)[-1] == "sms_in" and outbox() == []
 
 
 # --- the caller replies: the owner hears of it -------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_a_reply_on_an_unclaimed_ticket_notifies_nobody(app, policy, now):
     sms(policy, now, ROUTINE)
     sms(policy, now + timedelta(minutes=1), "还有，孩子也病了", sid="2")
     assert count(Notification) == 0
-    assert event_kinds(the_ticket()) == ["created", "sms_in"]
+    assert timeline_kinds(the_ticket()) == ["created", "sms_in"]
 
 
 def test_the_desk_marks_a_replied_ticket_until_its_owner_opens_it(

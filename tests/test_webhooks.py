@@ -27,7 +27,7 @@ from hotline.webhooks.policy import WebhookPolicyError, load_webhook_policy, web
 from models.audit import AuditLog
 from models.webhook import WebhookDelivery, WebhookSubscription
 from tests.conftest import post_form
-from tests.helpers import count, events, log_call
+from tests.helpers import count, log_call, timeline_kinds
 from tests.twilio_helpers import sms_form, twilio_post
 
 PARTNER_PHONE = "13900001111"
@@ -137,9 +137,9 @@ def test_a_note_a_text_from_the_person_or_another_source_queue_nothing(client, s
     ticket = transferred(now)
     tickets.add_note(ticket, actor=operator, now=now, text="已电话联系村委会")
     db.session.commit()
-    # The person texts in: the SMS webhook's fast path writes sms_in on their open ticket.
+    # The person texts in: the SMS webhook's fast path puts it on their open ticket's timeline.
     twilio_post(client, "/twilio/sms", sms_form(sid="SM" + "7" * 32, sender="+86" + PARTNER_PHONE, body="好的谢谢"))
-    assert [e.kind for e in events(ticket)][-1] == "sms_in"
+    assert timeline_kinds(ticket)[-1] == "sms_in"
     other = transferred(now, external_id="P-9", phone="13900002222", source="partner")
     tickets.take_ticket(other, actor=operator, now=now)
     db.session.commit()

@@ -125,6 +125,7 @@ _INTERACTION_COLUMNS = (
     "body",
     "media_urls",
     "reply",
+    "follow_up",
 )
 
 
@@ -155,8 +156,9 @@ def _inbound_row(channel: str, sid: str, raw, e164, to_number, *, status: str, c
     }
 
 
-def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id, now, reply) -> dict:
-    """The values of an inbound message's Interaction: the same on the webhook's fast path and the session's."""
+def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id, now, reply, follow_up=None) -> dict:
+    """The values of an inbound message's Interaction: the same on the webhook's fast path and the session's
+    (``follow_up``: a text on the sender's open ticket, which its timeline shows from this row)."""
     return _inbound_row(
         "sms",
         msg.sid,
@@ -170,6 +172,7 @@ def _interaction_row(msg: "InboundMessage", raw, e164, *, contact_id, ticket_id,
         body=msg.body,
         media_urls=list(msg.media_urls) or None,
         reply=reply,
+        follow_up=follow_up,
     )
 
 
@@ -307,11 +310,12 @@ def _write_follow_up(
     to be alerted of, or None). When the sender has no open ticket nothing is written: None on SQLite; on
     PostgreSQL a ``_Held``, the kept connection's transaction left open with the number's lock.
 
-    One short transaction on the driver connection this thread keeps (``_KeptConnection``): the ``sms_in``
-    event on the sender's newest open ticket; its owner, if any, gets a ``caller_replied`` notification;
+    One short transaction on the driver connection this thread keeps (``_KeptConnection``), on the sender's
+    newest open ticket: its owner, if any, gets a ``caller_replied`` notification;
     when the text was ``triage``d P0/P1, more urgent than the ticket and than its suggestion so far, the
     suggestion is replaced (a ``triage_raised`` event; the priority stays the operator's) and the duty
-    phones are alerted if they never were for this ticket. Then the Interaction keyed by MessageSid: a
+    phones are alerted if they never were for this ticket. Then the Interaction keyed by MessageSid, marked
+    ``follow_up``: the text's one record, which the ticket's timeline shows (no event repeats it). A
     replay finds it, undoes the rest and gets the first answer back (and alerts nobody). On SQLite the
     transaction starts with ``BEGIN IMMEDIATE``, so the open ticket found is still open when this request
     writes; on PostgreSQL the phone number's lock keeps a first message of the same person from opening a
@@ -354,8 +358,6 @@ def _follow_up_on(connection, dialect, msg, raw, e164, now, policy, triage):
                 return None
             return _Held(_sender_row(row))
         alert = None
-        event = _fast("event", dialect)
-        event.execute(cursor, event_row(ticket_id, "sms_in", now, text=msg.body, media=len(msg.media_urls)))
         if owner_id is not None:
             replied = notification_row(owner_id, CALLER_REPLIED, now, ticket_id=ticket_id)
             _fast("replied", dialect).execute(cursor, replied)
@@ -363,13 +365,16 @@ def _follow_up_on(connection, dialect, msg, raw, e164, now, policy, triage):
         if level in URGENT_PRIORITIES and level < priority and (suggested is None or level < suggested):
             raised = {"priority": level, "category": category, "reasons": list(reasons)}
             _fast("raise", dialect).execute(cursor, {**raised, "kind": kind, "at": now, "ticket_id": ticket_id})
+            event = _fast("event", dialect)
             event.execute(cursor, event_row(ticket_id, "triage_raised", now, **raised))
             alerted = _fast("alerted", dialect).execute(connection.cursor(), {"ticket_id": ticket_id})
             if alerted.fetchone() is None:
                 event.execute(cursor, event_row(ticket_id, "urgent_alert", now, priority=level))
                 alert = (ticket_id, number, level, category)
         reply = _answer(policy, level, number, new=False)
-        stored = _interaction_row(msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply)
+        stored = _interaction_row(
+            msg, raw, e164, contact_id=contact_id, ticket_id=ticket_id, now=now, reply=reply, follow_up=True
+        )
         if _fast("interaction", dialect).execute(connection.cursor(), stored).fetchone() is None:  # a replay
             connection.rollback()
             first = _fast("reply", dialect).execute(connection.cursor(), {"sid": msg.sid}).fetchone()

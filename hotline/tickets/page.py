@@ -5,6 +5,9 @@ builds its own (:mod:`hotline.panels`). Views of every domain render the page
 again through :func:`render_ticket` when they refuse a form.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -39,6 +42,41 @@ def calls_panel(ticket: Ticket) -> dict:
         select(Interaction).where(Interaction.ticket_id == ticket.id).order_by(Interaction.started_at.desc())
     ).all()
     return {"interactions": interactions}
+
+
+@dataclass(frozen=True)
+class TextEntry:
+    """A text the caller sent on their open ticket, as a line of its timeline: an ``sms_in`` event made from
+    its Interaction (the text's only record since migration 0023)."""
+
+    kind: str
+    payload: dict
+    at: datetime
+    actor: None = None
+
+
+def timeline(ticket: Ticket) -> list:
+    """The ticket's events and the texts its caller sent on it (:class:`TextEntry`), newest first; at one
+    moment, a text before what it caused (a raised triage, an alert)."""
+    events = db.session.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id)
+        .options(joinedload(TicketEvent.actor))
+        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+    ).all()
+    texts = db.session.execute(
+        select(Interaction.body, Interaction.media_urls, Interaction.started_at).where(
+            Interaction.ticket_id == ticket.id, Interaction.follow_up.is_(True)
+        )
+    ).all()
+    if not texts:
+        return list(events)
+    entries = [(event.at, 1, event.id, event) for event in events]
+    entries += [
+        (at, 0, n, TextEntry("sms_in", {"text": body or "", "media": len(media or ())}, at))
+        for n, (body, media, at) in enumerate(texts)
+    ]
+    return [entry[-1] for entry in sorted(entries, key=lambda entry: entry[:3], reverse=True)]
 
 
 #: The panels of the ticket page, in the order they are shown in each slot (:data:`hotline.panels.SLOTS`).
@@ -156,12 +194,7 @@ def render_ticket(
     own_forms = action_forms(ticket)
     if override:
         own_forms.update(override)
-    events = db.session.scalars(
-        select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket.id)
-        .options(joinedload(TicketEvent.actor))
-        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
-    ).all()
+    events = timeline(ticket)
     merged_here = db.session.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id)).all()
     return (
         render_template(
