@@ -65,9 +65,9 @@ def timeline(ticket: Ticket) -> list:
         .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
     ).all()
     texts = db.session.execute(
-        select(Interaction.body, Interaction.media_urls, Interaction.started_at).where(
-            Interaction.ticket_id == ticket.id, Interaction.follow_up.is_(True)
-        )
+        select(Interaction.body, Interaction.media_urls, Interaction.started_at)
+        .where(Interaction.ticket_id == ticket.id, Interaction.follow_up.is_(True))
+        .order_by(Interaction.id)  # at one moment, the later text on top
     ).all()
     if not texts:
         return list(events)
