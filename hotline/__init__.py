@@ -119,7 +119,7 @@ def configure_database(app: Flask) -> None:
 
 
 #: The page size of a new SQLite database (an existing one keeps its own until ``VACUUM``). Half SQLite's
-#: default: a text message's transaction reads and writes pages of each of its eight B-trees, and the other web
+#: default: a text message's transaction reads and writes pages of each B-tree it touches, and the other web
 #: worker's commit has emptied the connection's page cache, so every page is read again; smaller pages cost
 #: less to read, write to the WAL and checksum (bench/intake.sh on SQLite: 0.507 -> 0.520 of the floor, three
 #: runs each, interleaved).

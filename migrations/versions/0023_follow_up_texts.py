@@ -1,7 +1,7 @@
 """lean writes: a caller's text on their open ticket is stored once, as its Interaction
 
 Until now each follow-up text wrote an ``sms_in`` event repeating the
-Interaction's body: three more B-trees (the event table, its ticket index)
+Interaction's body: two more B-trees (the event table, its ticket index)
 written and read on the SMS webhook's hot path. The Interaction now says it
 is a follow-up (``follow_up``) and the ticket's timeline shows it from there;
 the events written before stay (the event table is append-only) and are shown
